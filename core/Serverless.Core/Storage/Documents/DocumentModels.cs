@@ -1,0 +1,75 @@
+using System.Text.Json.Nodes;
+
+namespace Serverless.Core.Storage.Documents;
+
+/// <summary>Declares a container: its name and the document paths the hot queries filter or sort on.</summary>
+/// <param name="Name">Lowercase letters, digits and '-'; 3 to 63 characters.</param>
+/// <param name="IndexedPaths">Paths such as <c>status</c> or <c>meta.size</c> that get an index (SQLite)
+/// or stay in the indexing policy (Cosmos). Everything else is still queryable, only slower.</param>
+public sealed record ContainerSpec(string Name, IReadOnlyList<string> IndexedPaths)
+{
+    public ContainerSpec(string name) : this(name, []) { }
+}
+
+/// <summary>A document as stored: body (with <c>id</c> and <c>pk</c>), and its version tag.</summary>
+public sealed record StoredDocument(string PartitionKey, string Id, JsonObject Body, string ETag);
+
+/// <summary>A partial update; paths use dots (<c>stats.count</c>), like filter paths.</summary>
+public sealed record PatchOperation(PatchKind Kind, string Path, JsonNode? Value = null)
+{
+    public static PatchOperation Set(string path, JsonNode? value) => new(PatchKind.Set, path, value);
+    public static PatchOperation Remove(string path) => new(PatchKind.Remove, path);
+    public static PatchOperation Increment(string path, long by) => new(PatchKind.Increment, path, JsonValue.Create(by));
+}
+
+public enum PatchKind
+{
+    /// <summary>Sets the value, creating the path's last segment if missing.</summary>
+    Set,
+    /// <summary>Removes the field; fails if it is absent.</summary>
+    Remove,
+    /// <summary>Adds a number to a numeric field (missing counts as 0).</summary>
+    Increment,
+}
+
+/// <summary>One write inside an atomic batch.</summary>
+public sealed record BatchOperation(BatchKind Kind, string Id, JsonObject? Body = null, string? IfMatch = null)
+{
+    public static BatchOperation Create(string id, JsonObject body) => new(BatchKind.Create, id, body);
+    public static BatchOperation Upsert(string id, JsonObject body, string? ifMatch = null) => new(BatchKind.Upsert, id, body, ifMatch);
+    public static BatchOperation Replace(string id, JsonObject body, string? ifMatch = null) => new(BatchKind.Replace, id, body, ifMatch);
+    public static BatchOperation Delete(string id, string? ifMatch = null) => new(BatchKind.Delete, id, null, ifMatch);
+}
+
+public enum BatchKind
+{
+    Create,
+    Upsert,
+    Replace,
+    Delete,
+}
+
+/// <summary>A count for one distinct value of a grouped field.</summary>
+public sealed record GroupCount(JsonNode? Value, long Count);
+
+/// <summary>Limits shared by every adapter, set to Cosmos DB's so that both behave alike.</summary>
+public static class DocumentLimits
+{
+    /// <summary>Largest serialized document (Cosmos DB: 2 MB).</summary>
+    public const int MaxDocumentBytes = 2 * 1024 * 1024;
+
+    /// <summary>Longest id or partition key (Cosmos DB: 255 characters for ids; we apply it to both).</summary>
+    public const int MaxKeyLength = 255;
+
+    /// <summary>Operations in one atomic batch (Cosmos DB transactional batch: 100).</summary>
+    public const int MaxBatchOperations = 100;
+
+    /// <summary>Operations in one patch (Cosmos DB: 10).</summary>
+    public const int MaxPatchOperations = 10;
+
+    /// <summary>Largest page a query may ask for.</summary>
+    public const int MaxPageSize = 1000;
+
+    /// <summary>Deepest and/or nesting a filter may have.</summary>
+    public const int MaxFilterDepth = 8;
+}

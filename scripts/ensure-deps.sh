@@ -1,0 +1,19 @@
+# Sourced by run.sh, test.sh and bench.sh: installs what the local stack needs when it is missing.
+# Idempotent and quiet when everything is already there.
+
+if [ ! -x node_modules/.bin/azurite ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "Installing Azurite and the local Cosmos server (npm ci)..."
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+if ! command -v ffmpeg >/dev/null 2>&1; then
+  echo "Installing ffmpeg (Debian package)..."
+  if [ "$(id -u)" -eq 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null) ||
+      echo "warning: could not install ffmpeg; video conversion will report itself unavailable" >&2
+  else
+    echo "warning: ffmpeg is missing and this user cannot apt-get install it; video conversion will report itself unavailable" >&2
+  fi
+fi
+
+dotnet restore Serverless.sln --nologo -v quiet
