@@ -1,0 +1,15 @@
+namespace Serverless.Bench;
+
+/// <summary>A named benchmark suite; returns its figures, keys naming metric and unit (e.g. <c>point_reads_per_s</c>).</summary>
+internal interface IBenchSuite
+{
+    string Name { get; }
+
+    Task<IReadOnlyDictionary<string, double>> RunAsync(TextWriter log);
+}
+
+/// <summary>Every suite that <c>bench.sh</c> can run.</summary>
+internal static class BenchSuites
+{
+    public static IReadOnlyList<IBenchSuite> All { get; } = [];
+}
