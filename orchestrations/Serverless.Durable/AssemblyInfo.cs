@@ -1,0 +1,1 @@
+namespace Serverless.Durable;
