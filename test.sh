@@ -9,8 +9,15 @@ results="$(pwd)/artifacts/test-results"
 rm -rf "$results"
 mkdir -p "$results"
 
+dotnet build Serverless.sln --nologo -v quiet
+
+# One run per test project, each writing its own results file (a shared run names files by timestamp,
+# and two projects finishing in the same second would overwrite each other's).
 status=0
-dotnet test Serverless.sln --nologo --logger "trx" --results-directory "$results" "$@" || status=$?
+for project in tests/*.Tests/*.Tests.csproj; do
+  name=$(basename "$project" .csproj)
+  dotnet test "$project" --no-build --nologo --logger "trx;LogFileName=$name.trx" --results-directory "$results" "$@" || status=$?
+done
 
 # Totals come from the test results themselves, so a run that executed nothing shows 0 passed.
 read -r passed failed skipped < <(
