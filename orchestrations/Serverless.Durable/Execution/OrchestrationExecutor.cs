@@ -113,7 +113,7 @@ internal sealed partial class OrchestrationRun(
                     continue;
                 }
 
-                if (ProcessNew(incoming, pastEvents.Count + accepted.Count))
+                if (ProcessNew(incoming))
                 {
                     accepted.Add(incoming);
                 }
@@ -229,7 +229,7 @@ internal sealed partial class OrchestrationRun(
         }
     }
 
-    private bool ProcessNew(HistoryEvent incoming, int sequenceNumber)
+    private bool ProcessNew(HistoryEvent incoming)
     {
         IsReplaying = false;
         if (incoming is TaskScheduled or TimerCreated or SubOrchestrationCreated or EventSent or ExecutionCompleted or ExecutionFailed or ContinuedAsNew)
@@ -248,7 +248,6 @@ internal sealed partial class OrchestrationRun(
             return false;
         }
 
-        _ = sequenceNumber;
         return Apply(incoming);
     }
 
@@ -333,7 +332,10 @@ internal sealed partial class OrchestrationRun(
     {
         started = true;
         name = s.Name;
-        CurrentUtc = s.Timestamp;
+        if (CurrentUtc == default)
+        {
+            CurrentUtc = s.Timestamp;
+        }
         context = new TaskOrchestrationContext(this, s.Name, instanceId, s.ExecutionId, s.Parent);
         var orchestrator = registry.CreateOrchestrator(s.Name, services);
         if (orchestrator is null)
