@@ -154,7 +154,7 @@ internal sealed partial class OrchestrationRun(
             return (taskId, Task.FromResult<HistoryEvent>(new OrchestratorStarted()));
         }
 
-        var source = new TaskCompletionSource<HistoryEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var source = new TaskCompletionSource<HistoryEvent>();
         openTasks.Add(taskId, source);
         return (taskId, source.Task);
     }
@@ -174,7 +174,7 @@ internal sealed partial class OrchestrationRun(
             return new EventWait(Task.FromResult(first), () => { });
         }
 
-        var source = new TaskCompletionSource<EventRaised>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var source = new TaskCompletionSource<EventRaised>();
         if (!eventWaiters.TryGetValue(eventName, out var waiters))
         {
             waiters = new LinkedList<TaskCompletionSource<EventRaised>>();

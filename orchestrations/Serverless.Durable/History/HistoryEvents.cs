@@ -77,11 +77,12 @@ public sealed record FailureDetails(string ErrorType, string ErrorMessage, strin
     public static FailureDetails FromException(Exception exception)
     {
         ArgumentNullException.ThrowIfNull(exception);
-        return new FailureDetails(
-            exception.GetType().FullName ?? exception.GetType().Name,
-            exception.Message,
-            exception.StackTrace,
-            exception.InnerException is null ? null : FromException(exception.InnerException));
+
+        // A failed activity or child surfaces as TaskFailedException; its remote failure is the real cause.
+        var inner = exception is Orchestration.TaskFailedException failed
+            ? failed.Failure
+            : exception.InnerException is null ? null : FromException(exception.InnerException);
+        return new FailureDetails(exception.GetType().FullName ?? exception.GetType().Name, exception.Message, exception.StackTrace, inner);
     }
 
     /// <summary>True when this failure, or one inside it, has the type named (full or short name).</summary>

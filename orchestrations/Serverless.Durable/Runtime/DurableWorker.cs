@@ -179,7 +179,8 @@ public sealed partial class DurableWorker
     {
         var now = time.GetUtcNow();
         var state = item.State;
-        var currentExecution = (item.History.Count > 0 ? item.History[0] as ExecutionStarted : null)?.ExecutionId ?? state?.ExecutionId;
+        var pastStart = item.History.OfType<ExecutionStarted>().FirstOrDefault();
+        var currentExecution = pastStart?.ExecutionId ?? state?.ExecutionId;
         var events = new List<HistoryEvent>();
         ExecutionStarted? start = null;
         foreach (var message in item.Messages)
@@ -218,7 +219,7 @@ public sealed partial class DurableWorker
 
         events.Insert(0, new OrchestratorStarted { Timestamp = now });
         var result = executor.Execute(item.InstanceId, item.History, events, now);
-        var started = item.History.Count > 0 ? (ExecutionStarted)item.History[0] : start!;
+        var started = pastStart ?? start!;
         var newState = (state ?? new OrchestrationState(item.InstanceId, started.Name, started.ExecutionId, OrchestrationRuntimeStatus.Pending, started.Input, null, null, null, now, now, started.Parent)) with
         {
             Name = started.Name,
