@@ -114,7 +114,7 @@ internal sealed class CosmosDocumentContainer(Container container, ILogger logge
         // page is full or the results end, so callers get full pages like from SQLite.
         do
         {
-            var options = new QueryRequestOptions { MaxItemCount = query.PageSize - items.Count };
+            var options = new QueryRequestOptions { MaxItemCount = query.PageSize - items.Count, EnableOptimisticDirectExecution = true };
             if (query.PartitionKey is not null)
             {
                 options.PartitionKey = new PartitionKey(query.PartitionKey);
@@ -145,7 +145,7 @@ internal sealed class CosmosDocumentContainer(Container container, ILogger logge
             DocumentRules.ValidateKey(partitionKey, "partition key");
         }
 
-        var definition = CosmosQueryCompiler.CompileCount(where);
+        var definition = CosmosQueryCompiler.CompileCount(partitionKey, where);
         long total = 0;
         await foreach (var node in RunToEndAsync(definition, partitionKey, "Count", cancellationToken).ConfigureAwait(false))
         {
@@ -162,7 +162,7 @@ internal sealed class CosmosDocumentContainer(Container container, ILogger logge
             DocumentRules.ValidateKey(partitionKey, "partition key");
         }
 
-        var definition = CosmosQueryCompiler.CompileCountBy(where, groupByPath);
+        var definition = CosmosQueryCompiler.CompileCountBy(partitionKey, where, groupByPath);
 
         // Missing and null values are separate groups in Cosmos; the port folds both under null.
         var groups = new Dictionary<string, (JsonNode? Value, long Count)>(StringComparer.Ordinal);
@@ -280,7 +280,7 @@ internal sealed class CosmosDocumentContainer(Container container, ILogger logge
 
     private async IAsyncEnumerable<JsonNode?> RunToEndAsync(QueryDefinition definition, string? partitionKey, string operation, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var options = new QueryRequestOptions();
+        var options = new QueryRequestOptions { EnableOptimisticDirectExecution = true };
         if (partitionKey is not null)
         {
             options.PartitionKey = new PartitionKey(partitionKey);
@@ -381,10 +381,24 @@ internal sealed class CosmosDocumentContainer(Container container, ILogger logge
     {
         if (response.StatusCode == HttpStatusCode.BadRequest)
         {
-            throw new InvalidQueryException($"Cosmos DB rejected the query on container '{Name}': {response.ErrorMessage?.Split('\n', 2)[0]}");
+            throw new InvalidQueryException($"Cosmos DB rejected the query on container '{Name}': {ErrorDetail(response.ErrorMessage)}");
         }
 
         EnsureSuccess(response, "*", string.Empty);
+    }
+
+    /// <summary>The SDK puts the server's own message after a line of status text; keep the message.</summary>
+    private static string ErrorDetail(string? message)
+    {
+        if (string.IsNullOrEmpty(message))
+        {
+            return "no details";
+        }
+
+        var marker = message.IndexOf("message", StringComparison.OrdinalIgnoreCase);
+        var detail = marker >= 0 ? message[marker..] : message;
+        detail = detail.Split('\n', 2)[0].Trim();
+        return detail.Length > 300 ? detail[..300] : detail;
     }
 
     private static ItemRequestOptions NoContent(string? ifMatch) =>

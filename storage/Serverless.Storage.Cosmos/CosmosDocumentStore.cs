@@ -17,8 +17,9 @@ namespace Serverless.Storage.Cosmos;
 /// (<c>dataset:{id}:{shard}</c>) where one logical partition could approach Cosmos DB's 20 GB limit,
 /// without changing the container.</para>
 /// <para>The indexing policy indexes every path (the Cosmos default), so any filter is served by an
-/// index; for each <see cref="ContainerSpec.IndexedPaths"/> entry it adds composite indexes with
-/// <c>id</c> so that sorting on that path with the id tie-breaker works. Sorting on other paths with
+/// index; for each <see cref="ContainerSpec.IndexedPaths"/> entry it adds the composite indexes
+/// (path ascending or descending, then <c>id</c> ascending) that sorting on that path with the id
+/// tie-breaker needs. Sorting on other paths with
 /// a tie-breaker needs such an index on real Cosmos DB.</para>
 /// <para>Writes use the SDK's stream APIs so bodies are never re-serialized and failures come back
 /// as status codes, which map to the port's typed exceptions. 429, 503 and timeouts surface as
@@ -128,7 +129,7 @@ public sealed class CosmosDocumentStore : IDocumentStore, IDisposable
             policy.CompositeIndexes.Add(
             [
                 new CompositePath { Path = cosmosPath, Order = CompositePathSortOrder.Descending },
-                new CompositePath { Path = "/id", Order = CompositePathSortOrder.Descending },
+                new CompositePath { Path = "/id", Order = CompositePathSortOrder.Ascending },
             ]);
         }
 

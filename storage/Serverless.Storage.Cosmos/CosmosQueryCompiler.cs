@@ -34,26 +34,28 @@ public static class CosmosQueryCompiler
         QueryRules.Validate(query);
         var builder = new Builder();
         var sql = new StringBuilder("SELECT * FROM c");
-        AppendWhere(builder, sql, query.Where);
+        AppendWhere(builder, sql, query.PartitionKey, query.Where);
         sql.Append(" ORDER BY ");
         foreach (var sort in query.OrderBy ?? [])
         {
             if (sort.Path == "id")
             {
-                continue; // the tie-breaker below already sorts on id; Cosmos rejects a key named twice
+                // Ids are unique, so keys after an explicit id sort could never matter.
+                sql.Append(sort.Descending ? "c.id DESC" : "c.id ASC");
+                return builder.Build(sql.ToString());
             }
 
             sql.Append(PathExpression(sort.Path)).Append(sort.Descending ? " DESC, " : " ASC, ");
         }
 
-        var idDescending = query.OrderBy?.FirstOrDefault(s => s.Path == "id")?.Descending ?? false;
-        sql.Append(idDescending ? "c.id DESC" : "c.id ASC");
+        sql.Append("c.id ASC");
         return builder.Build(sql.ToString());
     }
 
     /// <summary><c>SELECT VALUE COUNT(1)</c> over the filter.</summary>
-    public static QueryDefinition CompileCount(Filter? where)
+    public static QueryDefinition CompileCount(string? partitionKey, Filter? where)
     {
+        ValidatePartitionKey(partitionKey);
         if (where is not null)
         {
             QueryRules.ValidateFilter(where);
@@ -61,14 +63,15 @@ public static class CosmosQueryCompiler
 
         var builder = new Builder();
         var sql = new StringBuilder("SELECT VALUE COUNT(1) FROM c");
-        AppendWhere(builder, sql, where);
+        AppendWhere(builder, sql, partitionKey, where);
         return builder.Build(sql.ToString());
     }
 
     /// <summary>Counts per distinct value of <paramref name="groupByPath"/>; rows come back as <c>{"v": value, "n": count}</c>
     /// (<c>v</c> absent for documents missing the field).</summary>
-    public static QueryDefinition CompileCountBy(Filter? where, string groupByPath)
+    public static QueryDefinition CompileCountBy(string? partitionKey, Filter? where, string groupByPath)
     {
+        ValidatePartitionKey(partitionKey);
         DocumentRules.ValidatePath(groupByPath);
         if (where is not null)
         {
@@ -78,7 +81,7 @@ public static class CosmosQueryCompiler
         var builder = new Builder();
         var path = PathExpression(groupByPath);
         var sql = new StringBuilder($"SELECT {path} AS v, COUNT(1) AS n FROM c");
-        AppendWhere(builder, sql, where);
+        AppendWhere(builder, sql, partitionKey, where);
         sql.Append(" GROUP BY ").Append(path);
         return builder.Build(sql.ToString());
     }
@@ -118,11 +121,35 @@ public static class CosmosQueryCompiler
         return Convert.ToHexString(hash, 0, 12);
     }
 
-    private static void AppendWhere(Builder builder, StringBuilder sql, Filter? where)
+    /// <summary>
+    /// The partition key travels in the request options and is repeated as <c>c.pk = @pk</c>: Cosmos
+    /// ignores the redundancy, and servers that route by the query text (the local test server) need it.
+    /// </summary>
+    private static void AppendWhere(Builder builder, StringBuilder sql, string? partitionKey, Filter? where)
     {
+        var conditions = new List<string>(2);
+        if (partitionKey is not null)
+        {
+            conditions.Add("c.pk = " + builder.AddNamed("@pk", partitionKey));
+        }
+
         if (where is not null)
         {
-            sql.Append(" WHERE ").Append(builder.Expression(where));
+            // Groups come back parenthesized, so AND-ing them onto the partition condition keeps their meaning.
+            conditions.Add(builder.Expression(where));
+        }
+
+        if (conditions.Count > 0)
+        {
+            sql.Append(" WHERE ").Append(string.Join(" AND ", conditions));
+        }
+    }
+
+    private static void ValidatePartitionKey(string? partitionKey)
+    {
+        if (partitionKey is not null)
+        {
+            DocumentRules.ValidateKey(partitionKey, "partition key");
         }
     }
 
@@ -150,6 +177,7 @@ public static class CosmosQueryCompiler
     private sealed class Builder
     {
         private readonly List<(string Name, object? Value)> _parameters = [];
+        private int _next;
 
         public QueryDefinition Build(string text)
         {
@@ -189,7 +217,7 @@ public static class CosmosQueryCompiler
                     }
 
                 case ComparisonOperator.StartsWith:
-                    return $"STARTSWITH({path}, {Add(c.Value)}, false)";
+                    return $"STARTSWITH({path}, {Add(c.Value)})";
                 default:
                     var op = c.Operator switch
                     {
@@ -237,9 +265,15 @@ public static class CosmosQueryCompiler
             _ => null,
         };
 
+        public string AddNamed(string name, object? value)
+        {
+            _parameters.Add((name, value));
+            return name;
+        }
+
         private string Add(JsonNode? value)
         {
-            var name = "@p" + _parameters.Count.ToString(CultureInfo.InvariantCulture);
+            var name = "@p" + _next++.ToString(CultureInfo.InvariantCulture);
             _parameters.Add((name, ParameterValue(value)));
             return name;
         }
