@@ -37,6 +37,7 @@ internal sealed class AzureRestClient
     };
 
     private readonly HttpClient _http;
+    private readonly string _base; // Uri normalizes a bare host to "host/", so the base is kept as text
     private readonly TokenCredential? _credential;
     private readonly Func<StorageFailure, Exception> _error;
     private Task<AccessToken>? _token;
@@ -45,7 +46,8 @@ internal sealed class AzureRestClient
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         ArgumentNullException.ThrowIfNull(options);
-        Endpoint = new Uri(endpoint.AbsoluteUri.TrimEnd('/'));
+        _base = endpoint.AbsoluteUri.TrimEnd('/');
+        Endpoint = new Uri(_base);
         _http = http ?? SharedHttp;
         _error = error;
         if (options.AccountKey is not null)
@@ -59,7 +61,7 @@ internal sealed class AzureRestClient
         }
     }
 
-    /// <summary>The service endpoint without a trailing slash (path-style endpoints keep their account segment).</summary>
+    /// <summary>The service endpoint (path-style endpoints keep their account segment).</summary>
     public Uri Endpoint { get; }
 
     /// <summary>The Shared Key signer, or null in token mode.</summary>
@@ -68,7 +70,7 @@ internal sealed class AzureRestClient
     /// <summary>Builds <c>endpoint/path?query</c>; <paramref name="path"/> must already be escaped.</summary>
     public Uri BuildUri(string path, params (string Name, string? Value)[] query)
     {
-        var sb = new StringBuilder(Endpoint.AbsoluteUri);
+        var sb = new StringBuilder(_base);
         if (path.Length > 0)
         {
             sb.Append('/').Append(path);
