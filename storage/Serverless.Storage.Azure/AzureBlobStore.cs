@@ -386,24 +386,22 @@ public sealed class AzureBlobStore : IBlobStore
         return await current.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    // Shared by concurrent callers, so no single caller's cancellation may abort it.
     private async Task<UserDelegationKey> FetchDelegationKeyAsync()
     {
-        var cancellationToken = CancellationToken.None;
-        {
-            // One key serves every SAS for up to 7 days; it is fetched once and reused.
-            var start = DateTimeOffset.UtcNow.AddMinutes(-5);
-            var expiry = DateTimeOffset.UtcNow.AddDays(7).AddMinutes(-5);
-            var body = new XElement("KeyInfo", new XElement("Start", Format(start)), new XElement("Expiry", Format(expiry)));
-            var bytes = Encoding.UTF8.GetBytes(body.ToString(SaveOptions.DisableFormatting));
-            using var response = await _client.SendAsync(
-                () => new HttpRequestMessage(HttpMethod.Post, _client.BuildUri(string.Empty, ("restype", "service"), ("comp", "userdelegationkey"))) { Content = new ByteArrayContent(bytes) },
-                true,
-                cancellationToken).ConfigureAwait(false);
-            await _client.ThrowIfFailedAsync(response, "Get user delegation key", cancellationToken).ConfigureAwait(false);
-            var doc = XDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false));
-            string Value(string element) => doc.Root?.Element(element)?.Value ?? throw new BlobStoreException($"User delegation key response lacks {element}.", (int)response.StatusCode);
-            return new UserDelegationKey(Value("SignedOid"), Value("SignedTid"), Value("SignedStart"), Value("SignedExpiry"), Value("SignedService"), Value("SignedVersion"), Value("Value"), expiry);
-        }
+        // One key serves every SAS for up to 7 days; it is fetched once and reused.
+        var start = DateTimeOffset.UtcNow.AddMinutes(-5);
+        var expiry = DateTimeOffset.UtcNow.AddDays(7).AddMinutes(-5);
+        var body = new XElement("KeyInfo", new XElement("Start", Format(start)), new XElement("Expiry", Format(expiry)));
+        var bytes = Encoding.UTF8.GetBytes(body.ToString(SaveOptions.DisableFormatting));
+        using var response = await _client.SendAsync(
+            () => new HttpRequestMessage(HttpMethod.Post, _client.BuildUri(string.Empty, ("restype", "service"), ("comp", "userdelegationkey"))) { Content = new ByteArrayContent(bytes) },
+            true,
+            CancellationToken.None).ConfigureAwait(false);
+        await _client.ThrowIfFailedAsync(response, "Get user delegation key", CancellationToken.None).ConfigureAwait(false);
+        var doc = XDocument.Parse(await response.Content.ReadAsStringAsync().ConfigureAwait(false));
+        string Value(string element) => doc.Root?.Element(element)?.Value ?? throw new BlobStoreException($"User delegation key response lacks {element}.", (int)response.StatusCode);
+        return new UserDelegationKey(Value("SignedOid"), Value("SignedTid"), Value("SignedStart"), Value("SignedExpiry"), Value("SignedService"), Value("SignedVersion"), Value("Value"), expiry);
     }
 
     private static BlobProperties ReadProperties(string container, string name, HttpResponseMessage response)

@@ -159,11 +159,11 @@ public sealed class AzureBlobStoreTests(AzuriteFixture azurite)
     {
         // Arrange
         var container = await NewContainerAsync();
-        await _store.UploadAsync(container, "shared/file.txt", Text("via sas"));
+        await _store.UploadAsync(container, "shared/my file+1.txt", Text("via sas"));
         using var http = new HttpClient();
 
         // Act
-        var sas = await _store.CreateSasUriAsync(container, "shared/file.txt", BlobSasPermissions.Read, DateTimeOffset.UtcNow.AddMinutes(10));
+        var sas = await _store.CreateSasUriAsync(container, "shared/my file+1.txt", BlobSasPermissions.Read, DateTimeOffset.UtcNow.AddMinutes(10));
         var body = await http.GetStringAsync(sas);
 
         // Assert
