@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
@@ -65,28 +66,37 @@ public sealed class AzureBlobStore : IBlobStore
         options ??= new BlobUploadOptions();
         ValidateUploadOptions(options);
 
-        var buffer = new byte[options.BlockSize];
-        var filled = await FillAsync(content, buffer, cancellationToken).ConfigureAwait(false);
-        if (filled < buffer.Length)
+        // One block-sized buffer, pooled: many small uploads should not each allocate 4 MiB.
+        var buffer = ArrayPool<byte>.Shared.Rent(options.BlockSize);
+        try
         {
-            // The whole stream fits in one block: a single Put Blob is atomic and saves a round-trip.
-            return await PutBlobAsync(container, name, buffer.AsMemory(0, filled), options, cancellationToken).ConfigureAwait(false);
-        }
+            var block = buffer.AsMemory(0, options.BlockSize);
+            var filled = await FillAsync(content, block, cancellationToken).ConfigureAwait(false);
+            if (filled < block.Length)
+            {
+                // The whole stream fits in one block: a single Put Blob is atomic and saves a round-trip.
+                return await PutBlobAsync(container, name, block[..filled], options, cancellationToken).ConfigureAwait(false);
+            }
 
-        var prefix = Guid.NewGuid().ToString("N");
-        var blockIds = new List<string>();
-        long total = 0;
-        while (filled > 0)
+            var prefix = Guid.NewGuid().ToString("N");
+            var blockIds = new List<string>();
+            long total = 0;
+            while (filled > 0)
+            {
+                var blockId = Convert.ToBase64String(Encoding.ASCII.GetBytes($"{prefix}{blockIds.Count:D8}"));
+                await PutBlockAsync(container, name, blockId, block[..filled], cancellationToken).ConfigureAwait(false);
+                blockIds.Add(blockId);
+                total += filled;
+                filled = await FillAsync(content, block, cancellationToken).ConfigureAwait(false);
+            }
+
+            var committed = await CommitBlocksAsync(container, name, blockIds, options, cancellationToken).ConfigureAwait(false);
+            return committed with { Length = total };
+        }
+        finally
         {
-            var blockId = Convert.ToBase64String(Encoding.ASCII.GetBytes($"{prefix}{blockIds.Count:D8}"));
-            await PutBlockAsync(container, name, blockId, buffer.AsMemory(0, filled), cancellationToken).ConfigureAwait(false);
-            blockIds.Add(blockId);
-            total += filled;
-            filled = await FillAsync(content, buffer, cancellationToken).ConfigureAwait(false);
+            ArrayPool<byte>.Shared.Return(buffer);
         }
-
-        var committed = await CommitBlocksAsync(container, name, blockIds, options, cancellationToken).ConfigureAwait(false);
-        return committed with { Length = total };
     }
 
     /// <inheritdoc />
@@ -485,12 +495,12 @@ public sealed class AzureBlobStore : IBlobStore
 
     private static string BlobPath(string container, string name) => $"{container}/{AzureRestClient.EscapePath(name)}";
 
-    private static async Task<int> FillAsync(Stream source, byte[] buffer, CancellationToken cancellationToken)
+    private static async Task<int> FillAsync(Stream source, Memory<byte> buffer, CancellationToken cancellationToken)
     {
         var filled = 0;
         while (filled < buffer.Length)
         {
-            var read = await source.ReadAsync(buffer.AsMemory(filled), cancellationToken).ConfigureAwait(false);
+            var read = await source.ReadAsync(buffer[filled..], cancellationToken).ConfigureAwait(false);
             if (read == 0)
             {
                 break;
