@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
 using Serverless.Core.Storage.Blobs;
 using Serverless.Core.Storage.Documents;
@@ -18,12 +19,14 @@ public sealed record HealthOptions
 /// <summary>One store's state: <c>up</c> or <c>down</c>, the ping's latency, and why it is down.</summary>
 public sealed record ComponentHealth(string Status, double LatencyMs, string? Error = null)
 {
+    [JsonIgnore]
     public bool IsUp => Status == HealthStatus.Up;
 }
 
 /// <summary>The health of the stores the app depends on.</summary>
 public sealed record HealthReport(string Status, IReadOnlyDictionary<string, ComponentHealth> Components)
 {
+    [JsonIgnore]
     public bool IsUp => Status == HealthStatus.Up;
 }
 
