@@ -4,6 +4,7 @@
 #   names (self-contained for linux-x64: the runtime packs restore from our feed, so the package
 #   does not depend on the .NET version installed on the Functions worker).
 # Usage: scripts/publish.sh [output-dir]   (default: artifacts/functionapp)
+# PUBLISH_CONFIGURATION=Debug reuses a Debug build (the package-layout test does); default Release.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${1:-$root/artifacts/functionapp}"
@@ -18,7 +19,7 @@ fi
 
 rm -rf "$out"
 mkdir -p "$out"
-dotnet publish "$project" --nologo -v quiet -c Release -r linux-x64 --self-contained true -o "$out"
+dotnet publish "$project" --nologo -v quiet -c "${PUBLISH_CONFIGURATION:-Release}" -r linux-x64 --self-contained true -o "$out"
 
 cp "$root/host.json" "$out/host.json"
 count=0
