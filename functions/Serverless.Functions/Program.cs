@@ -1,6 +1,25 @@
+using Serverless.Functions.CustomHandler;
+using Serverless.Functions.Health;
+using Serverless.Functions.Hosting;
+
 var builder = WebApplication.CreateBuilder(args);
+
+builder.Services.AddProblemDetails();
+var mode = builder.AddFunctionsHosting();
+builder.AddStorage();
+builder.AddHealth();
+
 var app = builder.Build();
-app.MapGet("/api/health", () => "ok");
+
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+
+app.MapHealthApi();
+if (mode.IsCustomHandler)
+{
+    app.MapCustomHandlerApi();
+}
+
 app.Run();
 
 /// <summary>Entry point; public for WebApplicationFactory in functional tests.</summary>

@@ -1,0 +1,82 @@
+namespace Serverless.Functions.Functions;
+
+/// <summary>How a function is triggered; decides which custom-handler payload it receives.</summary>
+public enum TriggerKind
+{
+    /// <summary>HTTP, forwarded unchanged to the app's own routes.</summary>
+    Http,
+
+    /// <summary>Azure Storage queue message (POST /{FunctionName} with Data/Metadata).</summary>
+    Queue,
+
+    /// <summary>Event Grid event (POST /{FunctionName} with Data/Metadata).</summary>
+    EventGrid,
+}
+
+/// <summary>One binding of a function, as written in its <c>function.json</c>.</summary>
+/// <param name="Name">The binding's name: the key under <c>Data</c> (inputs) or <c>Outputs</c> (outputs).</param>
+/// <param name="Type">The binding type, e.g. <c>queueTrigger</c>.</param>
+/// <param name="Direction"><c>in</c> or <c>out</c>.</param>
+/// <param name="QueueName">For queue bindings, the queue.</param>
+public sealed record FunctionBinding(string Name, string Type, string Direction, string? QueueName = null);
+
+/// <summary>A function the Functions host knows about; its trigger is the first binding.</summary>
+public sealed record FunctionDefinition(string Name, TriggerKind Trigger, IReadOnlyList<FunctionBinding> Bindings)
+{
+    /// <summary>The trigger binding (always the first one, direction <c>in</c>).</summary>
+    public FunctionBinding TriggerBinding => Bindings[0];
+
+    /// <summary>The queue of a queue-triggered function, or null.</summary>
+    public string? QueueName => Trigger == TriggerKind.Queue ? TriggerBinding.QueueName : null;
+}
+
+/// <summary>
+/// Every function this app declares, in one place. The <c>function.json</c> files under
+/// <c>Functions/&lt;Name&gt;/</c> must say exactly the same (a test reads them and compares both ways),
+/// and queue handlers must name a function declared here.
+/// </summary>
+public static class FunctionCatalog
+{
+    /// <summary>The catch-all HTTP function; the host forwards every request to our own routes.</summary>
+    public const string Api = "api";
+
+    /// <summary>Orchestration control messages (start, raise event, terminate, timers) for the durable runtime.</summary>
+    public const string DurableControl = "DurableControl";
+
+    /// <summary>Activity work items for the durable runtime.</summary>
+    public const string DurableWork = "DurableWork";
+
+    /// <summary>Event Grid <c>Microsoft.Storage.BlobCreated</c> events from the upload containers.</summary>
+    public const string BlobCreated = "BlobCreated";
+
+    public const string DurableControlQueue = "durable-control";
+
+    public const string DurableWorkQueue = "durable-work";
+
+    /// <summary>All functions, by name (ordinal, as the host matches folder names).</summary>
+    public static IReadOnlyDictionary<string, FunctionDefinition> All { get; } = new[]
+    {
+        new FunctionDefinition(Api, TriggerKind.Http, [
+            new FunctionBinding("req", "httpTrigger", "in"),
+            new FunctionBinding("res", "http", "out"),
+        ]),
+        new FunctionDefinition(DurableControl, TriggerKind.Queue, [
+            new FunctionBinding("message", "queueTrigger", "in", DurableControlQueue),
+        ]),
+        new FunctionDefinition(DurableWork, TriggerKind.Queue, [
+            new FunctionBinding("message", "queueTrigger", "in", DurableWorkQueue),
+        ]),
+        new FunctionDefinition(BlobCreated, TriggerKind.EventGrid, [
+            new FunctionBinding("eventGridEvent", "eventGridTrigger", "in"),
+        ]),
+    }.ToDictionary(f => f.Name, StringComparer.Ordinal);
+
+    /// <summary>The binding type the host uses for each trigger kind.</summary>
+    public static string TriggerBindingType(TriggerKind kind) => kind switch
+    {
+        TriggerKind.Http => "httpTrigger",
+        TriggerKind.Queue => "queueTrigger",
+        TriggerKind.EventGrid => "eventGridTrigger",
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown trigger kind."),
+    };
+}
