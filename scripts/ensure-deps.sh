@@ -1,7 +1,9 @@
 # Sourced by run.sh, test.sh and bench.sh: installs what the local stack needs when it is missing.
 # Idempotent and quiet when everything is already there.
 
-if [ ! -x node_modules/.bin/azurite ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# A symlinked node_modules (a git worktree sharing another checkout's) is left alone: npm ci would
+# follow the link and wipe the other checkout's install.
+if [ ! -L node_modules ] && { [ ! -x node_modules/.bin/azurite ] || [ package-lock.json -nt node_modules/.package-lock.json ]; }; then
   echo "Installing Azurite and the local Cosmos server (npm ci)..."
   npm ci --no-audit --no-fund --loglevel=error
 fi
