@@ -82,27 +82,17 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer
         return await _store.WriteAsync(
             session =>
             {
-                session.Execute("BEGIN IMMEDIATE");
-                try
+                // The store runs each write in a transaction (or savepoint), so read-modify-write is atomic.
+                var current = ReadRow(session, partitionKey, id) ?? throw new DocumentNotFoundException(Name, partitionKey, id);
+                if (ifMatch is not null && ifMatch != current.ETag)
                 {
-                    var current = ReadRow(session, partitionKey, id) ?? throw new DocumentNotFoundException(Name, partitionKey, id);
-                    if (ifMatch is not null && ifMatch != current.ETag)
-                    {
-                        throw new DocumentPreconditionFailedException(Name, partitionKey, id);
-                    }
+                    throw new DocumentPreconditionFailedException(Name, partitionKey, id);
+                }
 
-                    var body = current.Body;
-                    SqlitePatch.Apply(body, operations);
-                    var write = new PreparedWrite(body, DocumentRules.Serialize(partitionKey, id, body), NewETag());
-                    var result = Apply(session, BatchKind.Replace, partitionKey, id, write, null)!;
-                    session.Execute("COMMIT");
-                    return result;
-                }
-                catch
-                {
-                    session.Execute("ROLLBACK");
-                    throw;
-                }
+                var body = current.Body;
+                SqlitePatch.Apply(body, operations);
+                var write = new PreparedWrite(body, DocumentRules.Serialize(partitionKey, id, body), NewETag());
+                return Apply(session, BatchKind.Replace, partitionKey, id, write, null)!;
             },
             cancellationToken);
     }
@@ -227,30 +217,22 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer
         return await _store.WriteAsync<IReadOnlyList<StoredDocument?>>(
             session =>
             {
+                // The store rolls the whole write back when it throws, so a failing operation undoes the earlier ones.
                 var results = new StoredDocument?[operations.Count];
-                session.Execute("BEGIN IMMEDIATE");
-                var index = 0;
-                try
+                for (var index = 0; index < operations.Count; index++)
                 {
-                    for (; index < operations.Count; index++)
+                    var op = operations[index];
+                    try
                     {
-                        var op = operations[index];
                         results[index] = Apply(session, op.Kind, partitionKey, op.Id, writes[index], op.IfMatch);
                     }
+                    catch (DocumentStoreException e)
+                    {
+                        throw new DocumentBatchFailedException(index, e);
+                    }
+                }
 
-                    session.Execute("COMMIT");
-                    return results;
-                }
-                catch (DocumentStoreException e)
-                {
-                    session.Execute("ROLLBACK");
-                    throw new DocumentBatchFailedException(index, e);
-                }
-                catch
-                {
-                    session.Execute("ROLLBACK");
-                    throw;
-                }
+                return results;
             },
             cancellationToken);
     }

@@ -126,4 +126,37 @@ public abstract class DocumentBatchConformanceTests : DocumentConformanceBase
         Assert.Equal(100, results.Count(r => r is not null));
         Assert.Equal(100, await container.CountAsync("p1", null));
     }
+
+    [Fact]
+    public async Task ExecuteBatch_ConcurrentBatchesSomeFailing_AppliesExactlyTheSucceedingOnes()
+    {
+        var container = await NewContainerAsync();
+        await container.CreateAsync("p1", "taken", Json("{}"));
+
+        // Odd batches end with a conflicting create, so each of them must leave nothing behind.
+        var batches = Enumerable.Range(0, 16).Select(b => Task.Run(async () =>
+        {
+            var operations = Enumerable.Range(0, 10).Select(i => BatchOperation.Create($"b{b}-{i}", Json("{}"))).ToList();
+            if (b % 2 == 1)
+            {
+                operations.Add(BatchOperation.Create("taken", Json("{}")));
+            }
+
+            try
+            {
+                await container.ExecuteBatchAsync("p1", operations);
+                return true;
+            }
+            catch (DocumentBatchFailedException e) when (e.OperationIndex == 10)
+            {
+                return false;
+            }
+        })).ToList();
+        var outcomes = await Task.WhenAll(batches);
+
+        Assert.Equal(Enumerable.Range(0, 16).Select(b => b % 2 == 0), outcomes);
+        Assert.Equal(81, await container.CountAsync("p1", null));
+        Assert.Equal(0, await container.CountAsync("p1", Filter.StartsWith("id", "b1-")));
+        Assert.Equal(10, await container.CountAsync("p1", Filter.StartsWith("id", "b2-")));
+    }
 }
