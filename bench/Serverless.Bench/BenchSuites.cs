@@ -1,3 +1,5 @@
+using Serverless.Bench.Storage;
+
 namespace Serverless.Bench;
 
 /// <summary>A named benchmark suite; returns its figures, keys naming metric and unit (e.g. <c>point_reads_per_s</c>).</summary>
@@ -11,5 +13,18 @@ internal interface IBenchSuite
 /// <summary>Every suite that <c>bench.sh</c> can run.</summary>
 internal static class BenchSuites
 {
-    public static IReadOnlyList<IBenchSuite> All { get; } = [];
+    public static IReadOnlyList<IBenchSuite> All { get; } = [new StorageSuite()];
+}
+
+/// <summary>The storage adapters: document store (SQLite) figures.</summary>
+internal sealed class StorageSuite : IBenchSuite
+{
+    public string Name => "storage";
+
+    public async Task<IReadOnlyDictionary<string, double>> RunAsync(TextWriter log)
+    {
+        var figures = new Dictionary<string, double>(StringComparer.Ordinal);
+        await DocumentStoreBench.RunAsync(log, figures);
+        return figures;
+    }
 }

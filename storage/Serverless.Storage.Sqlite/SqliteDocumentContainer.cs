@@ -1,0 +1,369 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Data.Sqlite;
+using Serverless.Core.Storage.Documents;
+
+namespace Serverless.Storage.Sqlite;
+
+/// <summary>One container: a table (pk, id, etag, body) with PRIMARY KEY (pk, id).</summary>
+internal sealed class SqliteDocumentContainer : IDocumentContainer
+{
+    private readonly SqliteDocumentStore _store;
+    private readonly string _readSql;
+    private readonly string _etagSql;
+    private readonly string _insertSql;
+    private readonly string _upsertSql;
+    private readonly string _updateSql;
+    private readonly string _deleteSql;
+
+    // ETags: a random per-instance prefix and a counter are unique across writers and restarts
+    // without the cost of a GUID per write.
+    private readonly string _etagPrefix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+    private long _etagCounter;
+
+    public SqliteDocumentContainer(SqliteDocumentStore store, string name)
+    {
+        _store = store;
+        Name = name;
+        var table = SqliteSql.Table(name);
+        _readSql = $"SELECT etag, {SqliteSql.BodyOut} FROM {table} WHERE pk = @p0 AND id = @p1";
+        _etagSql = $"SELECT etag FROM {table} WHERE pk = @p0 AND id = @p1";
+        _insertSql = $"INSERT INTO {table} (pk, id, etag, body) VALUES (@p0, @p1, @p2, {SqliteSql.BodyIn("@p3")}) ON CONFLICT (pk, id) DO NOTHING";
+        _upsertSql = $"INSERT INTO {table} (pk, id, etag, body) VALUES (@p0, @p1, @p2, {SqliteSql.BodyIn("@p3")}) ON CONFLICT (pk, id) DO UPDATE SET etag = excluded.etag, body = excluded.body";
+        _updateSql = $"UPDATE {table} SET etag = @p2, body = {SqliteSql.BodyIn("@p3")} WHERE pk = @p0 AND id = @p1 AND (@p4 IS NULL OR etag = @p4)";
+        _deleteSql = $"DELETE FROM {table} WHERE pk = @p0 AND id = @p1 AND (@p2 IS NULL OR etag = @p2)";
+    }
+
+    public string Name { get; }
+
+    public Task<StoredDocument?> ReadAsync(string partitionKey, string id, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        DocumentRules.ValidateKey(partitionKey, "partition key");
+        DocumentRules.ValidateKey(id, "document id");
+        return Task.FromResult(_store.Read(session => ReadRow(session, partitionKey, id)));
+    }
+
+    public async Task<StoredDocument> CreateAsync(string partitionKey, string id, JsonObject body, CancellationToken cancellationToken = default)
+    {
+        var write = Prepare(partitionKey, id, body);
+        return (await _store.WriteAsync(s => Apply(s, BatchKind.Create, partitionKey, id, write, null), cancellationToken))!;
+    }
+
+    public async Task<StoredDocument> ReplaceAsync(string partitionKey, string id, JsonObject body, string? ifMatch = null, CancellationToken cancellationToken = default)
+    {
+        var write = Prepare(partitionKey, id, body);
+        return (await _store.WriteAsync(s => Apply(s, BatchKind.Replace, partitionKey, id, write, ifMatch), cancellationToken))!;
+    }
+
+    /// <remarks>With <paramref name="ifMatch"/>, a document that no longer exists fails with
+    /// <see cref="DocumentPreconditionFailedException"/>: the version the caller read is gone.</remarks>
+    public async Task<StoredDocument> UpsertAsync(string partitionKey, string id, JsonObject body, string? ifMatch = null, CancellationToken cancellationToken = default)
+    {
+        var write = Prepare(partitionKey, id, body);
+        return (await _store.WriteAsync(s => Apply(s, BatchKind.Upsert, partitionKey, id, write, ifMatch), cancellationToken))!;
+    }
+
+    public async Task DeleteAsync(string partitionKey, string id, string? ifMatch = null, CancellationToken cancellationToken = default)
+    {
+        DocumentRules.ValidateKey(partitionKey, "partition key");
+        DocumentRules.ValidateKey(id, "document id");
+        await _store.WriteAsync(s => Apply(s, BatchKind.Delete, partitionKey, id, null, ifMatch), cancellationToken);
+    }
+
+    public async Task<StoredDocument> PatchAsync(string partitionKey, string id, IReadOnlyList<PatchOperation> operations, string? ifMatch = null, CancellationToken cancellationToken = default)
+    {
+        DocumentRules.ValidateKey(partitionKey, "partition key");
+        DocumentRules.ValidateKey(id, "document id");
+        SqlitePatch.Validate(operations);
+        return await _store.WriteAsync(
+            session =>
+            {
+                // The store runs each write in a transaction (or savepoint), so read-modify-write is atomic.
+                var current = ReadRow(session, partitionKey, id) ?? throw new DocumentNotFoundException(Name, partitionKey, id);
+                if (ifMatch is not null && ifMatch != current.ETag)
+                {
+                    throw new DocumentPreconditionFailedException(Name, partitionKey, id);
+                }
+
+                var body = current.Body;
+                SqlitePatch.Apply(body, operations);
+                var write = new PreparedWrite(body, DocumentRules.Serialize(partitionKey, id, body), NewETag());
+                return Apply(session, BatchKind.Replace, partitionKey, id, write, null)!;
+            },
+            cancellationToken);
+    }
+
+    public Task<QueryPage> QueryAsync(DocumentQuery query, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        QueryRules.Validate(query);
+        var page = SqliteQueryBuilder.BuildPage(Name, query);
+        return Task.FromResult(_store.Read(session =>
+        {
+            var command = session.Command(page.Sql);
+            page.Parameters.BindTo(command);
+            using var reader = command.ExecuteReader();
+            var items = new List<StoredDocument>(Math.Min(query.PageSize, 128));
+            string? lastToken = null;
+            while (items.Count < query.PageSize && reader.Read())
+            {
+                items.Add(new StoredDocument(reader.GetString(1), reader.GetString(0), ParseBody(reader, 3), reader.GetString(2)));
+                if (items.Count == query.PageSize)
+                {
+                    lastToken = SqliteQueryBuilder.EncodeToken(page, reader);
+                }
+            }
+
+            // The query asks for one row more than the page: only when it exists is there a next page.
+            var token = lastToken is not null && reader.Read() ? lastToken : null;
+            return new QueryPage(items, token);
+        }));
+    }
+
+    public Task<long> CountAsync(string? partitionKey, Filter? where, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        ValidateCountInput(partitionKey, where);
+        var parameters = new SqlParameters();
+        var sql = new StringBuilder("SELECT count(*) FROM ").Append(SqliteSql.Table(Name));
+        SqliteQueryBuilder.AppendWhere(sql, SqliteQueryBuilder.Conditions(partitionKey, where, parameters));
+        return Task.FromResult(_store.Read(session =>
+        {
+            var command = session.Command(sql.ToString());
+            parameters.BindTo(command);
+            return (long)command.ExecuteScalar()!;
+        }));
+    }
+
+    /// <remarks>Groups come in the sort order of their values (missing/null first, then numbers, strings,
+    /// booleans, arrays/objects). Missing fields and JSON null share the null group.</remarks>
+    public Task<IReadOnlyList<GroupCount>> CountByAsync(string? partitionKey, Filter? where, string groupByPath, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        ValidateCountInput(partitionKey, where);
+        DocumentRules.ValidatePath(groupByPath);
+        var parameters = new SqlParameters();
+        var sql = new StringBuilder("SELECT ").Append(SqliteSql.Type(groupByPath)).Append(" AS jt, ")
+            .Append(SqliteSql.Extract(groupByPath)).Append(" AS jv, count(*) FROM ").Append(SqliteSql.Table(Name));
+        SqliteQueryBuilder.AppendWhere(sql, SqliteQueryBuilder.Conditions(partitionKey, where, parameters));
+        sql.Append(" GROUP BY jt, jv ORDER BY CASE jt WHEN 'null' THEN 1 WHEN 'integer' THEN 2 WHEN 'real' THEN 2 WHEN 'text' THEN 3 ")
+            .Append("WHEN 'true' THEN 4 WHEN 'false' THEN 4 WHEN 'array' THEN 5 WHEN 'object' THEN 5 ELSE 0 END, jv");
+        return Task.FromResult(_store.Read<IReadOnlyList<GroupCount>>(session =>
+        {
+            var command = session.Command(sql.ToString());
+            parameters.BindTo(command);
+            using var reader = command.ExecuteReader();
+            var groups = new List<GroupCount>();
+            var byKey = new Dictionary<string, int>(StringComparer.Ordinal);
+            while (reader.Read())
+            {
+                var value = GroupValue(reader.IsDBNull(0) ? null : reader.GetString(0), reader.GetValue(1));
+                var count = reader.GetInt64(2);
+                var key = value?.ToJsonString() ?? "null";
+                if (byKey.TryGetValue(key, out var index))
+                {
+                    groups[index] = groups[index] with { Count = groups[index].Count + count };
+                }
+                else
+                {
+                    byKey[key] = groups.Count;
+                    groups.Add(new GroupCount(value, count));
+                }
+            }
+
+            return groups;
+        }));
+    }
+
+    public async Task<IReadOnlyList<StoredDocument?>> ExecuteBatchAsync(string partitionKey, IReadOnlyList<BatchOperation> operations, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(operations);
+        DocumentRules.ValidateKey(partitionKey, "partition key");
+        if (operations.Count > DocumentLimits.MaxBatchOperations)
+        {
+            throw new InvalidDocumentException($"A batch holds at most {DocumentLimits.MaxBatchOperations} operations; this one holds {operations.Count}.");
+        }
+
+        if (operations.Count == 0)
+        {
+            return [];
+        }
+
+        // Validation and serialization happen before the write lock is taken, so concurrent batches
+        // only serialize on the SQL itself.
+        var writes = new PreparedWrite?[operations.Count];
+        for (var i = 0; i < operations.Count; i++)
+        {
+            var op = operations[i];
+            try
+            {
+                ArgumentNullException.ThrowIfNull(op);
+                DocumentRules.ValidateKey(op.Id, "document id");
+                if (op.Kind != BatchKind.Delete)
+                {
+                    writes[i] = Prepare(partitionKey, op.Id, op.Body ?? throw new InvalidDocumentException($"Batch operation {op.Kind} of '{op.Id}' needs a body."));
+                }
+            }
+            catch (DocumentStoreException e)
+            {
+                throw new DocumentBatchFailedException(i, e);
+            }
+        }
+
+        return await _store.WriteAsync<IReadOnlyList<StoredDocument?>>(
+            session =>
+            {
+                // The store rolls the whole write back when it throws, so a failing operation undoes the earlier ones.
+                var results = new StoredDocument?[operations.Count];
+                for (var index = 0; index < operations.Count; index++)
+                {
+                    var op = operations[index];
+                    try
+                    {
+                        results[index] = Apply(session, op.Kind, partitionKey, op.Id, writes[index], op.IfMatch);
+                    }
+                    catch (DocumentStoreException e)
+                    {
+                        throw new DocumentBatchFailedException(index, e);
+                    }
+                }
+
+                return results;
+            },
+            cancellationToken);
+    }
+
+    private static void ValidateCountInput(string? partitionKey, Filter? where)
+    {
+        if (partitionKey is not null)
+        {
+            DocumentRules.ValidateKey(partitionKey, "partition key");
+        }
+
+        if (where is not null)
+        {
+            QueryRules.ValidateFilter(where);
+        }
+    }
+
+    private static JsonNode? GroupValue(string? jsonType, object value) => jsonType switch
+    {
+        null or "null" => null,
+        "true" => JsonValue.Create(true),
+        "false" => JsonValue.Create(false),
+        "integer" => JsonValue.Create((long)value),
+        "real" => JsonValue.Create((double)value),
+        "text" => JsonValue.Create((string)value),
+        _ => JsonNode.Parse((string)value),
+    };
+
+    private static JsonObject ParseBody(SqliteDataReader reader, int ordinal)
+    {
+        var utf8 = reader.GetFieldValue<byte[]>(ordinal);
+        return JsonNode.Parse(utf8)?.AsObject() ?? throw new DocumentStoreUnavailableException("A stored document body is not a JSON object.");
+    }
+
+    /// <summary>Applies one write on the writer session; throws the typed error when its condition fails.</summary>
+    private StoredDocument? Apply(SqliteSession session, BatchKind kind, string partitionKey, string id, PreparedWrite? write, string? ifMatch)
+    {
+        switch (kind)
+        {
+            case BatchKind.Create:
+                if (Execute(session, _insertSql, partitionKey, id, write!, null) == 0)
+                {
+                    throw new DocumentConflictException(Name, partitionKey, id);
+                }
+
+                break;
+            case BatchKind.Upsert when ifMatch is null:
+                Execute(session, _upsertSql, partitionKey, id, write!, null);
+                break;
+            case BatchKind.Upsert:
+                if (Execute(session, _updateSql, partitionKey, id, write!, ifMatch) == 0)
+                {
+                    throw new DocumentPreconditionFailedException(Name, partitionKey, id);
+                }
+
+                break;
+            case BatchKind.Replace:
+                if (Execute(session, _updateSql, partitionKey, id, write!, ifMatch) == 0)
+                {
+                    throw Missing(session, partitionKey, id);
+                }
+
+                break;
+            case BatchKind.Delete:
+                var command = session.Command(_deleteSql);
+                command.Parameters.AddWithValue("@p0", partitionKey);
+                command.Parameters.AddWithValue("@p1", id);
+                command.Parameters.AddWithValue("@p2", (object?)ifMatch ?? DBNull.Value);
+                if (command.ExecuteNonQuery() == 0)
+                {
+                    throw Missing(session, partitionKey, id);
+                }
+
+                return null;
+            default:
+                throw new InvalidDocumentException($"Unknown batch operation kind {kind}.");
+        }
+
+        return new StoredDocument(partitionKey, id, write!.Body, write.ETag);
+    }
+
+    private static int Execute(SqliteSession session, string sql, string partitionKey, string id, PreparedWrite write, string? ifMatch)
+    {
+        var command = session.Command(sql);
+        var parameters = command.Parameters;
+        parameters.AddWithValue("@p0", partitionKey);
+        parameters.AddWithValue("@p1", id);
+        parameters.AddWithValue("@p2", write.ETag);
+        parameters.AddWithValue("@p3", write.Utf8);
+        if (sql.Contains("@p4", StringComparison.Ordinal))
+        {
+            parameters.AddWithValue("@p4", (object?)ifMatch ?? DBNull.Value);
+        }
+
+        return command.ExecuteNonQuery();
+    }
+
+    /// <summary>After a conditional write touched no row: tells "absent" from "changed by someone else".</summary>
+    private DocumentStoreException Missing(SqliteSession session, string partitionKey, string id)
+    {
+        var command = session.Command(_etagSql);
+        command.Parameters.AddWithValue("@p0", partitionKey);
+        command.Parameters.AddWithValue("@p1", id);
+        return command.ExecuteScalar() is null
+            ? new DocumentNotFoundException(Name, partitionKey, id)
+            : new DocumentPreconditionFailedException(Name, partitionKey, id);
+    }
+
+    private StoredDocument? ReadRow(SqliteSession session, string partitionKey, string id)
+    {
+        var command = session.Command(_readSql);
+        command.Parameters.AddWithValue("@p0", partitionKey);
+        command.Parameters.AddWithValue("@p1", id);
+        using var reader = command.ExecuteReader();
+        return reader.Read() ? new StoredDocument(partitionKey, id, ParseBody(reader, 1), reader.GetString(0)) : null;
+    }
+
+    /// <summary>Copies the caller's body (so the store never mutates it), sets id/pk and serializes it.</summary>
+    private PreparedWrite Prepare(string partitionKey, string id, JsonObject body)
+    {
+        if (body is null)
+        {
+            throw new InvalidDocumentException($"Document '{id}' needs a body.");
+        }
+
+        var copy = body.DeepClone().AsObject();
+        return new PreparedWrite(copy, DocumentRules.Serialize(partitionKey, id, copy), NewETag());
+    }
+
+    private string NewETag() =>
+        string.Create(CultureInfo.InvariantCulture, $"\"{_etagPrefix}{Interlocked.Increment(ref _etagCounter):x}\"");
+
+    private sealed record PreparedWrite(JsonObject Body, byte[] Utf8, string ETag);
+}

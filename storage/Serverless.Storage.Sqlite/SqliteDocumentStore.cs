@@ -1,0 +1,412 @@
+using System.Collections.Concurrent;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Serverless.Core.Storage.Documents;
+
+namespace Serverless.Storage.Sqlite;
+
+/// <summary>Where the SQLite document store keeps its data.</summary>
+/// <param name="DatabasePath">Path of the database file; created (with its -wal and -shm files) when missing.</param>
+public sealed record SqliteDocumentStoreOptions(string DatabasePath);
+
+/// <summary>
+/// The embedded document store: one SQLite file in WAL mode, one table per container, bodies stored
+/// as JSONB, filters compiled to <c>json_extract</c> SQL (see <see cref="IDocumentStore"/> for the contract).
+/// </summary>
+/// <remarks>
+/// All writes go through one connection guarded by an async lock, so prepared statements are reused
+/// and conditional writes (ETag checks, patches) are atomic without retry loops; reads use a pool of
+/// connections that run concurrently with the writer (WAL). <c>synchronous=NORMAL</c>: a committed
+/// write survives a process crash, the last few may be lost on power loss, which suits a local store.
+/// Several processes may open the same file; their writes serialize through <c>BEGIN IMMEDIATE</c>
+/// and the busy timeout.
+/// </remarks>
+public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposable
+{
+    private const int MaxPooledReaders = 8;
+    private const int MaxGroupedWrites = 64;
+
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly ConcurrentQueue<WriteItem> _pending = new();
+    private readonly ConcurrentBag<SqliteSession> _readers = [];
+    private readonly ConcurrentDictionary<string, SqliteDocumentContainer> _containers = new(StringComparer.Ordinal);
+    private readonly ILogger<SqliteDocumentStore> _logger;
+    private readonly string _path;
+    private SqliteSession? _writer;
+
+    public SqliteDocumentStore(SqliteDocumentStoreOptions options, ILogger<SqliteDocumentStore>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentException.ThrowIfNullOrWhiteSpace(options.DatabasePath);
+        _path = Path.GetFullPath(options.DatabasePath);
+        _logger = logger ?? NullLogger<SqliteDocumentStore>.Instance;
+        try
+        {
+            _writer = new SqliteSession(_path, readOnly: false);
+            var mode = _writer.Command("PRAGMA journal_mode=WAL").ExecuteScalar() as string;
+            // Checkpointing every ~40 MB instead of 4 MB: pages rewritten by consecutive commits are copied
+            // into the database once per checkpoint, which measured ~30% more batched writes per second.
+            _writer.Execute("PRAGMA wal_autocheckpoint=10000");
+            if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new DocumentStoreUnavailableException($"SQLite database '{_path}' could not switch to WAL mode (journal_mode is '{mode}').");
+            }
+
+            Log.Opened(_logger, _path);
+        }
+        catch (SqliteException e)
+        {
+            _writer?.Dispose();
+            throw new DocumentStoreUnavailableException($"SQLite database '{_path}' could not be opened: {e.Message}", e);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task EnsureContainerAsync(ContainerSpec spec, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        DocumentRules.ValidateContainerName(spec.Name);
+        var ddl = new List<string> { SqliteSql.CreateTable(spec.Name) };
+        foreach (var path in spec.IndexedPaths.Distinct(StringComparer.Ordinal))
+        {
+            try
+            {
+                ddl.Add(SqliteSql.CreateIndex(spec.Name, path));
+            }
+            catch (InvalidQueryException e)
+            {
+                throw new InvalidDocumentException($"Container '{spec.Name}' declares an invalid indexed path: {e.Message}");
+            }
+        }
+
+        await WriteAsync(
+            session =>
+            {
+                foreach (var statement in ddl)
+                {
+                    session.Execute(statement);
+                }
+
+                return 0;
+            },
+            cancellationToken);
+        _containers.TryAdd(spec.Name, new SqliteDocumentContainer(this, spec.Name));
+        Log.ContainerEnsured(_logger, spec.Name, spec.IndexedPaths.Count);
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="InvalidDocumentException">The container was never created (neither by this instance nor in the file).</exception>
+    public IDocumentContainer Container(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (_containers.TryGetValue(name, out var container))
+        {
+            return container;
+        }
+
+        DocumentRules.ValidateContainerName(name);
+        var exists = Read(session =>
+        {
+            var command = session.Command("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = @p0");
+            command.Parameters.AddWithValue("@p0", "doc_" + name);
+            return (long)command.ExecuteScalar()! > 0;
+        });
+        return exists
+            ? _containers.GetOrAdd(name, n => new SqliteDocumentContainer(this, n))
+            : throw new InvalidDocumentException($"Container '{name}' does not exist; call EnsureContainerAsync at start-up.");
+    }
+
+    /// <inheritdoc />
+    public Task<bool> PingAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return Task.FromResult(Read(session => session.Command("SELECT 1").ExecuteScalar() is long));
+        }
+        catch (DocumentStoreException)
+        {
+            return Task.FromResult(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _writeLock.WaitAsync();
+        try
+        {
+            if (_writer is null)
+            {
+                return;
+            }
+
+            try
+            {
+                // Keeps the planner's statistics fresh for the next start (cheap: only analyzes what changed).
+                _writer.Execute("PRAGMA optimize");
+            }
+            catch (SqliteException e)
+            {
+                Log.OptimizeFailed(_logger, e);
+            }
+
+            _writer.Dispose();
+            _writer = null;
+            while (_readers.TryTake(out var reader))
+            {
+                reader.Dispose();
+            }
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> on the writer connection inside a transaction: all of its statements
+    /// commit, or (when it throws) none does. Writes that queue up while another commits are run by
+    /// whichever caller gets the lock next, together in one transaction with a savepoint each (group
+    /// commit): concurrent writers share one commit instead of paying one each.
+    /// </summary>
+    internal async Task<T> WriteAsync<T>(Func<SqliteSession, T> work, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var item = new WriteItem<T>(work);
+        _pending.Enqueue(item);
+        try
+        {
+            await _writeLock.WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (item.TryCancel())
+        {
+            throw;
+        }
+        catch (OperationCanceledException)
+        {
+            // Another caller already started this write: its outcome is the caller's outcome.
+            return await item.Task;
+        }
+
+        try
+        {
+            if (!item.Task.IsCompleted)
+            {
+                RunPendingWrites();
+            }
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+
+        return await item.Task;
+    }
+
+    private void RunPendingWrites()
+    {
+        var group = new List<WriteItem>();
+        while (group.Count < MaxGroupedWrites && _pending.TryDequeue(out var next))
+        {
+            if (next.TryClaim())
+            {
+                group.Add(next);
+            }
+        }
+
+        if (group.Count == 0)
+        {
+            return;
+        }
+
+        var writer = _writer;
+        if (writer is null)
+        {
+            group.ForEach(w => w.Fail(new ObjectDisposedException(nameof(SqliteDocumentStore))));
+            return;
+        }
+
+        try
+        {
+            RunGroup(writer, group);
+        }
+#pragma warning disable CA1031 // Reported to every caller of the group through its task.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            // Unexpected (the group's own error handling failed): undo everything and tell every caller.
+            Rollback(writer);
+            var error = e as DocumentStoreException ?? new DocumentStoreUnavailableException($"SQLite write failed: {e.Message}", e);
+            group.ForEach(w => w.Fail(error));
+        }
+    }
+
+    private void RunGroup(SqliteSession writer, List<WriteItem> group)
+    {
+        try
+        {
+            writer.Command("BEGIN IMMEDIATE").ExecuteNonQuery();
+        }
+        catch (SqliteException e)
+        {
+            var error = Translate(e);
+            group.ForEach(w => w.Fail(error));
+            return;
+        }
+
+        var useSavepoints = group.Count > 1;
+        var failures = new Exception?[group.Count];
+        for (var i = 0; i < group.Count; i++)
+        {
+            if (useSavepoints)
+            {
+                writer.Command("SAVEPOINT w").ExecuteNonQuery();
+            }
+
+            try
+            {
+                group[i].Run(writer);
+                if (useSavepoints)
+                {
+                    writer.Command("RELEASE w").ExecuteNonQuery();
+                }
+            }
+#pragma warning disable CA1031 // Any failure of one write must reach its caller, never strand the group.
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                failures[i] = e is SqliteException sqlite ? Translate(sqlite) : e;
+                if (!useSavepoints || !TryRollbackToSavepoint(writer))
+                {
+                    // Without a savepoint (or when SQLite already abandoned the transaction) the whole
+                    // group is undone, so no item may report success.
+                    Rollback(writer);
+                    for (var j = 0; j < group.Count; j++)
+                    {
+                        group[j].Fail(failures[j] ?? new DocumentStoreUnavailableException("The write was rolled back because another write in its transaction failed; retry it.", e));
+                    }
+
+                    return;
+                }
+            }
+        }
+
+        try
+        {
+            writer.Command("COMMIT").ExecuteNonQuery();
+        }
+        catch (SqliteException e)
+        {
+            Rollback(writer);
+            var error = Translate(e);
+            group.ForEach(w => w.Fail(error));
+            return;
+        }
+
+        for (var i = 0; i < group.Count; i++)
+        {
+            if (failures[i] is { } failure)
+            {
+                group[i].Fail(failure);
+            }
+            else
+            {
+                group[i].Succeed();
+            }
+        }
+    }
+
+    private static bool TryRollbackToSavepoint(SqliteSession writer)
+    {
+        if (SQLitePCL.raw.sqlite3_get_autocommit(writer.Connection.Handle) != 0)
+        {
+            return false;
+        }
+
+        try
+        {
+            writer.Command("ROLLBACK TO w").ExecuteNonQuery();
+            writer.Command("RELEASE w").ExecuteNonQuery();
+            return true;
+        }
+        catch (SqliteException)
+        {
+            return false;
+        }
+    }
+
+    private void Rollback(SqliteSession writer)
+    {
+        if (SQLitePCL.raw.sqlite3_get_autocommit(writer.Connection.Handle) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            writer.Command("ROLLBACK").ExecuteNonQuery();
+        }
+        catch (SqliteException e)
+        {
+            Log.SqliteError(_logger, e.SqliteErrorCode, e);
+        }
+    }
+
+    /// <summary>Runs <paramref name="work"/> on a pooled reader connection.</summary>
+    internal T Read<T>(Func<SqliteSession, T> work)
+    {
+        ObjectDisposedException.ThrowIf(_writer is null, this);
+        if (!_readers.TryTake(out var session))
+        {
+            try
+            {
+                session = new SqliteSession(_path, readOnly: true);
+            }
+            catch (SqliteException e)
+            {
+                throw Translate(e);
+            }
+        }
+
+        try
+        {
+            return work(session);
+        }
+        catch (SqliteException e)
+        {
+            throw Translate(e);
+        }
+        finally
+        {
+            if (_writer is not null && _readers.Count < MaxPooledReaders)
+            {
+                _readers.Add(session);
+            }
+            else
+            {
+                session.Dispose();
+            }
+        }
+    }
+
+    private DocumentStoreUnavailableException Translate(SqliteException e)
+    {
+        Log.SqliteError(_logger, e.SqliteErrorCode, e);
+        return new DocumentStoreUnavailableException($"SQLite database '{_path}' failed: {e.Message}", e);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Opened SQLite document store {Path} (WAL)")]
+        public static partial void Opened(ILogger logger, string path);
+
+        [LoggerMessage(EventId = 2, Level = LogLevel.Debug, Message = "Ensured container {Container} with {IndexCount} indexed paths")]
+        public static partial void ContainerEnsured(ILogger logger, string container, int indexCount);
+
+        [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "SQLite error {ErrorCode}")]
+        public static partial void SqliteError(ILogger logger, int errorCode, Exception exception);
+
+        [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "PRAGMA optimize failed on close")]
+        public static partial void OptimizeFailed(ILogger logger, Exception exception);
+    }
+}

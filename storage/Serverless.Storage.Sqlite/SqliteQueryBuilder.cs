@@ -1,0 +1,213 @@
+using System.Buffers.Text;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Serverless.Core.Storage.Documents;
+
+namespace Serverless.Storage.Sqlite;
+
+/// <summary>A compiled page query: SQL, its parameters, and what is needed to write the next token.</summary>
+internal sealed record SqlitePageQuery(string Sql, SqlParameters Parameters, int SortColumnCount, bool CrossPartition, string ShapeHash);
+
+/// <summary>
+/// Compiles a <see cref="DocumentQuery"/> to one keyset-paged SELECT.
+/// </summary>
+/// <remarks>
+/// Sort order: each sort path orders by type rank first (missing &lt; null &lt; numbers &lt; strings &lt;
+/// booleans &lt; arrays/objects), then by value within the type (descending reverses both), then by id,
+/// then (cross-partition only) by partition key. Continuation tokens hold the last row's sort values and
+/// a hash of the query's shape (container, partition, filter with its values, sort), so a page is
+/// resumed strictly after the last row even when documents are written in between, and a token is
+/// refused by any other query.
+/// </remarks>
+internal static class SqliteQueryBuilder
+{
+    private const int ColumnsBeforeSortValues = 4;
+
+    public static SqlitePageQuery BuildPage(string container, DocumentQuery query)
+    {
+        var parameters = new SqlParameters();
+        var conditions = Conditions(query.PartitionKey, query.Where, parameters);
+
+        var keys = new List<(string Expression, bool Descending)>();
+        foreach (var sort in query.OrderBy ?? [])
+        {
+            keys.Add((SqliteSql.SortRank(sort.Path), sort.Descending));
+            keys.Add((SqliteSql.SortValue(sort.Path), sort.Descending));
+        }
+
+        var sortColumnCount = keys.Count;
+        var crossPartition = query.PartitionKey is null;
+        keys.Add(("id", false));
+        if (crossPartition)
+        {
+            keys.Add(("pk", false));
+        }
+
+        var hash = ShapeHash(container, conditions, parameters, keys);
+        if (query.ContinuationToken is not null)
+        {
+            var after = DecodeToken(query.ContinuationToken, hash, keys.Count);
+            conditions.Add(KeysetCondition(keys, after, parameters));
+        }
+
+        var sql = new StringBuilder("SELECT id, pk, etag, ").Append(SqliteSql.BodyOut);
+        for (var i = 0; i < sortColumnCount; i++)
+        {
+            sql.Append(", ").Append(keys[i].Expression);
+        }
+
+        sql.Append(" FROM ").Append(SqliteSql.Table(container));
+        AppendWhere(sql, conditions);
+        sql.Append(" ORDER BY ").AppendJoin(", ", keys.Select(k => k.Expression + (k.Descending ? " DESC" : string.Empty)));
+        sql.Append(" LIMIT ").Append(parameters.Add((long)query.PageSize + 1));
+        return new SqlitePageQuery(sql.ToString(), parameters, sortColumnCount, crossPartition, hash);
+    }
+
+    /// <summary>The WHERE conditions for a partition and filter (shared with count queries).</summary>
+    public static List<string> Conditions(string? partitionKey, Filter? where, SqlParameters parameters)
+    {
+        var conditions = new List<string>();
+        if (partitionKey is not null)
+        {
+            conditions.Add("pk = " + parameters.Add(partitionKey));
+        }
+
+        if (where is not null)
+        {
+            conditions.Add(SqliteFilterCompiler.Compile(where, parameters));
+        }
+
+        return conditions;
+    }
+
+    public static void AppendWhere(StringBuilder sql, IReadOnlyList<string> conditions)
+    {
+        if (conditions.Count > 0)
+        {
+            sql.Append(" WHERE ").AppendJoin(" AND ", conditions);
+        }
+    }
+
+    /// <summary>The token for the page after <paramref name="row"/>: its sort values, id and partition key.</summary>
+    public static string EncodeToken(SqlitePageQuery page, Microsoft.Data.Sqlite.SqliteDataReader row)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("h", page.ShapeHash);
+            writer.WriteStartArray("k");
+            for (var i = 0; i < page.SortColumnCount; i++)
+            {
+                switch (row.GetValue(ColumnsBeforeSortValues + i))
+                {
+                    case long l:
+                        writer.WriteNumberValue(l);
+                        break;
+                    case double d:
+                        writer.WriteNumberValue(d);
+                        break;
+                    case string s:
+                        writer.WriteStringValue(s);
+                        break;
+                    case var other:
+                        writer.WriteStringValue(Convert.ToString(other, CultureInfo.InvariantCulture));
+                        break;
+                }
+            }
+
+            writer.WriteStringValue(row.GetString(0));
+            if (page.CrossPartition)
+            {
+                writer.WriteStringValue(row.GetString(1));
+            }
+
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+
+        return Base64Url.EncodeToString(buffer.ToArray());
+    }
+
+    private static List<object> DecodeToken(string token, string expectedHash, int keyCount)
+    {
+        const string Malformed = "The continuation token is malformed; pass back the token of the previous page unchanged.";
+        byte[] bytes;
+        try
+        {
+            bytes = Base64Url.DecodeFromChars(token);
+        }
+        catch (FormatException)
+        {
+            throw new InvalidQueryException(Malformed, "continuationToken");
+        }
+
+        try
+        {
+            using var document = JsonDocument.Parse(bytes);
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object ||
+                !root.TryGetProperty("h", out var hash) || hash.ValueKind != JsonValueKind.String ||
+                !root.TryGetProperty("k", out var keys) || keys.ValueKind != JsonValueKind.Array)
+            {
+                throw new InvalidQueryException(Malformed, "continuationToken");
+            }
+
+            if (hash.GetString() != expectedHash || keys.GetArrayLength() != keyCount)
+            {
+                throw new InvalidQueryException("The continuation token belongs to a different query (container, partition, filter or sort differ).", "continuationToken");
+            }
+
+            var values = new List<object>(keyCount);
+            foreach (var key in keys.EnumerateArray())
+            {
+                values.Add(key.ValueKind switch
+                {
+                    JsonValueKind.Number => SqliteFilterCompiler.Number(key.GetRawText()),
+                    JsonValueKind.String => key.GetString()!,
+                    _ => throw new InvalidQueryException(Malformed, "continuationToken"),
+                });
+            }
+
+            return values;
+        }
+        catch (JsonException)
+        {
+            throw new InvalidQueryException(Malformed, "continuationToken");
+        }
+    }
+
+    /// <summary>(k1, k2, ...) strictly after (v1, v2, ...) in the sort order, spelled out per key because directions may differ.</summary>
+    private static string KeysetCondition(List<(string Expression, bool Descending)> keys, List<object> after, SqlParameters parameters)
+    {
+        var names = after.Select(parameters.Add).ToList();
+        var alternatives = new List<string>(keys.Count);
+        for (var i = 0; i < keys.Count; i++)
+        {
+            var terms = new List<string>(i + 1);
+            for (var j = 0; j < i; j++)
+            {
+                terms.Add($"{keys[j].Expression} = {names[j]}");
+            }
+
+            terms.Add($"{keys[i].Expression} {(keys[i].Descending ? "<" : ">")} {names[i]}");
+            alternatives.Add("(" + string.Join(" AND ", terms) + ")");
+        }
+
+        return "(" + string.Join(" OR ", alternatives) + ")";
+    }
+
+    private static string ShapeHash(string container, List<string> conditions, SqlParameters parameters, List<(string Expression, bool Descending)> keys)
+    {
+        var shape = new StringBuilder(container).Append('\u0001').AppendJoin(" AND ", conditions).Append('\u0001');
+        foreach (var value in parameters.Values)
+        {
+            shape.Append(value?.GetType().Name).Append(':').Append(Convert.ToString(value, CultureInfo.InvariantCulture)).Append('\u0002');
+        }
+
+        shape.Append('\u0001').AppendJoin(",", keys.Select(k => k.Expression + (k.Descending ? " DESC" : string.Empty)));
+        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(shape.ToString())), 0, 12);
+    }
+}

@@ -1,0 +1,83 @@
+using Microsoft.Data.Sqlite;
+
+namespace Serverless.Storage.Sqlite;
+
+/// <summary>
+/// One connection and its prepared statements. A session is used by one caller at a time (the
+/// store hands out reader sessions from a pool and guards the single writer session with a lock),
+/// so statements can be prepared once and re-bound on every call.
+/// </summary>
+internal sealed class SqliteSession : IDisposable
+{
+    // Queries whose filters differ in shape produce different SQL; bounding the cache keeps a
+    // stream of ad-hoc filters from holding an unbounded number of statements.
+    private const int MaxCachedCommands = 256;
+
+    private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
+
+    public SqliteSession(string databasePath, bool readOnly)
+    {
+        var connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = databasePath,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            // The store pools its own sessions so that prepared statements survive between calls.
+            Pooling = false,
+        }.ToString();
+        Connection = new SqliteConnection(connectionString);
+        Connection.Open();
+        Execute(
+            "PRAGMA busy_timeout=5000; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; " +
+            "PRAGMA cache_size=-65536; PRAGMA foreign_keys=OFF;" + (readOnly ? " PRAGMA query_only=1;" : string.Empty));
+    }
+
+    public SqliteConnection Connection { get; }
+
+    /// <summary>A prepared command for <paramref name="sql"/> with its parameters cleared.</summary>
+    public SqliteCommand Command(string sql)
+    {
+        if (!_commands.TryGetValue(sql, out var command))
+        {
+            if (_commands.Count >= MaxCachedCommands)
+            {
+                ClearCache();
+            }
+
+            command = Connection.CreateCommand();
+#pragma warning disable CA2100 // The text is built from validated paths and container names; values are parameters.
+            command.CommandText = sql;
+#pragma warning restore CA2100
+            command.Prepare();
+            _commands[sql] = command;
+        }
+
+        command.Parameters.Clear();
+        return command;
+    }
+
+    public int Execute(string sql)
+    {
+        using var command = Connection.CreateCommand();
+#pragma warning disable CA2100 // Fixed statements (pragmas, DDL from validated names).
+        command.CommandText = sql;
+#pragma warning restore CA2100
+        return command.ExecuteNonQuery();
+    }
+
+    public void Dispose()
+    {
+        ClearCache();
+        Connection.Dispose();
+    }
+
+    private void ClearCache()
+    {
+        foreach (var command in _commands.Values)
+        {
+            command.Dispose();
+        }
+
+        _commands.Clear();
+    }
+}

@@ -1,0 +1,162 @@
+using Serverless.Core.Storage.Documents;
+
+namespace Serverless.Storage.Tests.Documents;
+
+/// <summary>Atomic batches: all operations apply, or none does and the error names the failing one.</summary>
+public abstract class DocumentBatchConformanceTests : DocumentConformanceBase
+{
+    [Fact]
+    public async Task ExecuteBatch_AllSucceed_AppliesEveryOperationInOrder()
+    {
+        var container = await NewContainerAsync();
+        var existing = await container.CreateAsync("p1", "old", Json("""{"v":1}"""));
+        await container.CreateAsync("p1", "doomed", Json("{}"));
+
+        var results = await container.ExecuteBatchAsync("p1",
+        [
+            BatchOperation.Create("new", Json("""{"v":1}""")),
+            BatchOperation.Replace("old", Json("""{"v":2}"""), existing.ETag),
+            BatchOperation.Upsert("new", Json("""{"v":3}""")),
+            BatchOperation.Delete("doomed"),
+        ]);
+
+        Assert.Equal(4, results.Count);
+        Assert.Null(results[3]);
+        Assert.Equal(3, (long?)(await container.ReadAsync("p1", "new"))!.Body["v"]);
+        Assert.Equal(results[2]!.ETag, (await container.ReadAsync("p1", "new"))!.ETag);
+        Assert.Equal(2, (long?)(await container.ReadAsync("p1", "old"))!.Body["v"]);
+        Assert.Null(await container.ReadAsync("p1", "doomed"));
+    }
+
+    [Fact]
+    public async Task ExecuteBatch_ConflictInTheMiddle_AppliesNothingAndNamesTheOperation()
+    {
+        var container = await NewContainerAsync();
+        var existing = await container.CreateAsync("p1", "taken", Json("""{"v":1}"""));
+
+        var error = await Assert.ThrowsAsync<DocumentBatchFailedException>(() => container.ExecuteBatchAsync("p1",
+        [
+            BatchOperation.Create("first", Json("{}")),
+            BatchOperation.Upsert("taken", Json("""{"v":2}""")),
+            BatchOperation.Create("taken", Json("""{"v":3}""")),
+            BatchOperation.Create("last", Json("{}")),
+        ]));
+
+        Assert.Equal(2, error.OperationIndex);
+        Assert.IsType<DocumentConflictException>(error.InnerException);
+        Assert.Null(await container.ReadAsync("p1", "first"));
+        Assert.Null(await container.ReadAsync("p1", "last"));
+        var taken = await container.ReadAsync("p1", "taken");
+        Assert.Equal(existing.ETag, taken!.ETag);
+        Assert.Equal(1, (long?)taken.Body["v"]);
+    }
+
+    [Fact]
+    public async Task ExecuteBatch_StaleIfMatch_FailsWithPreconditionAndAppliesNothing()
+    {
+        var container = await NewContainerAsync();
+        var stale = await container.CreateAsync("p1", "doc", Json("""{"v":1}"""));
+        await container.ReplaceAsync("p1", "doc", Json("""{"v":2}"""));
+
+        var error = await Assert.ThrowsAsync<DocumentBatchFailedException>(() => container.ExecuteBatchAsync("p1",
+        [
+            BatchOperation.Create("other", Json("{}")),
+            BatchOperation.Replace("doc", Json("""{"v":3}"""), stale.ETag),
+        ]));
+
+        Assert.Equal(1, error.OperationIndex);
+        Assert.IsType<DocumentPreconditionFailedException>(error.InnerException);
+        Assert.Null(await container.ReadAsync("p1", "other"));
+        Assert.Equal(2, (long?)(await container.ReadAsync("p1", "doc"))!.Body["v"]);
+    }
+
+    [Fact]
+    public async Task ExecuteBatch_DeleteOfMissingDocument_FailsWithNotFound()
+    {
+        var container = await NewContainerAsync();
+
+        var error = await Assert.ThrowsAsync<DocumentBatchFailedException>(() => container.ExecuteBatchAsync("p1",
+        [
+            BatchOperation.Create("a", Json("{}")),
+            BatchOperation.Delete("missing"),
+        ]));
+
+        Assert.Equal(1, error.OperationIndex);
+        Assert.IsType<DocumentNotFoundException>(error.InnerException);
+        Assert.Null(await container.ReadAsync("p1", "a"));
+    }
+
+    [Fact]
+    public async Task ExecuteBatch_InvalidIdInAnOperation_FailsBeforeApplyingAnything()
+    {
+        var container = await NewContainerAsync();
+
+        var error = await Assert.ThrowsAsync<DocumentBatchFailedException>(() => container.ExecuteBatchAsync("p1",
+        [
+            BatchOperation.Create("a", Json("{}")),
+            BatchOperation.Create("b/c", Json("{}")),
+        ]));
+
+        Assert.Equal(1, error.OperationIndex);
+        Assert.IsType<InvalidDocumentException>(error.InnerException);
+        Assert.Null(await container.ReadAsync("p1", "a"));
+    }
+
+    [Fact]
+    public async Task ExecuteBatch_MoreThanLimit_ThrowsInvalidAndAppliesNothing()
+    {
+        var container = await NewContainerAsync();
+        var operations = Enumerable.Range(0, DocumentLimits.MaxBatchOperations + 1)
+            .Select(i => BatchOperation.Create($"d{i}", Json("{}"))).ToList();
+
+        await Assert.ThrowsAsync<InvalidDocumentException>(() => container.ExecuteBatchAsync("p1", operations));
+
+        Assert.Equal(0, await container.CountAsync("p1", null));
+    }
+
+    [Fact]
+    public async Task ExecuteBatch_HundredCreates_AllVisible()
+    {
+        var container = await NewContainerAsync();
+        var operations = Enumerable.Range(0, DocumentLimits.MaxBatchOperations)
+            .Select(i => BatchOperation.Create($"d{i}", Json($$"""{"n":{{i}}}"""))).ToList();
+
+        var results = await container.ExecuteBatchAsync("p1", operations);
+
+        Assert.Equal(100, results.Count(r => r is not null));
+        Assert.Equal(100, await container.CountAsync("p1", null));
+    }
+
+    [Fact]
+    public async Task ExecuteBatch_ConcurrentBatchesSomeFailing_AppliesExactlyTheSucceedingOnes()
+    {
+        var container = await NewContainerAsync();
+        await container.CreateAsync("p1", "taken", Json("{}"));
+
+        // Odd batches end with a conflicting create, so each of them must leave nothing behind.
+        var batches = Enumerable.Range(0, 16).Select(b => Task.Run(async () =>
+        {
+            var operations = Enumerable.Range(0, 10).Select(i => BatchOperation.Create($"b{b}-{i}", Json("{}"))).ToList();
+            if (b % 2 == 1)
+            {
+                operations.Add(BatchOperation.Create("taken", Json("{}")));
+            }
+
+            try
+            {
+                await container.ExecuteBatchAsync("p1", operations);
+                return true;
+            }
+            catch (DocumentBatchFailedException e) when (e.OperationIndex == 10)
+            {
+                return false;
+            }
+        })).ToList();
+        var outcomes = await Task.WhenAll(batches);
+
+        Assert.Equal(Enumerable.Range(0, 16).Select(b => b % 2 == 0), outcomes);
+        Assert.Equal(81, await container.CountAsync("p1", null));
+        Assert.Equal(0, await container.CountAsync("p1", Filter.StartsWith("id", "b1-")));
+        Assert.Equal(10, await container.CountAsync("p1", Filter.StartsWith("id", "b2-")));
+    }
+}
