@@ -16,7 +16,7 @@ internal static class BenchSuites
     public static IReadOnlyList<IBenchSuite> All { get; } = [new StorageSuite()];
 }
 
-/// <summary>The storage adapters: document store (SQLite) figures.</summary>
+/// <summary>The storage adapters: document store (SQLite) figures, then queue and blob figures on a fresh Azurite.</summary>
 internal sealed class StorageSuite : IBenchSuite
 {
     public string Name => "storage";
@@ -25,6 +25,7 @@ internal sealed class StorageSuite : IBenchSuite
     {
         var figures = new Dictionary<string, double>(StringComparer.Ordinal);
         await DocumentStoreBench.RunAsync(log, figures);
+        await QueueBench.RunAsync(log, figures);
         return figures;
     }
 }

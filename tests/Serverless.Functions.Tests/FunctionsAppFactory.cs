@@ -9,7 +9,7 @@ namespace Serverless.Functions.Tests;
 public sealed class FunctionsAppFactory(IReadOnlyDictionary<string, string?> settings, Action<IServiceCollection>? configureServices = null)
     : WebApplicationFactory<Program>
 {
-    /// <summary>Azurite's well-known development account (the adapters are not registered yet, so nothing connects).</summary>
+    /// <summary>Azurite's well-known development account on its default ports; tests that need a live Azurite pass the fixture's string instead.</summary>
     public const string AzuriteConnectionString =
         "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1";
 

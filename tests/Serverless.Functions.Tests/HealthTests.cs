@@ -19,28 +19,6 @@ public sealed class HealthTests
     }
 
     [Fact]
-    public async Task GetHealth_NoAdaptersRegistered_503WithEachStoreDown()
-    {
-        // Arrange
-        await using var factory = FunctionsAppFactory.Standalone();
-        using var client = factory.CreateClient();
-
-        // Act
-        using var response = await client.GetAsync(new Uri("/api/health", UriKind.Relative));
-        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-
-        // Assert
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
-        Assert.Equal("down", body.RootElement.GetProperty("status").GetString());
-        var components = body.RootElement.GetProperty("components");
-        foreach (var name in new[] { StorageHealthProbe.DocumentStore, StorageHealthProbe.BlobStore, StorageHealthProbe.QueueStore })
-        {
-            Assert.Equal("down", components.GetProperty(name).GetProperty("status").GetString());
-            Assert.StartsWith("not configured", components.GetProperty(name).GetProperty("error").GetString(), StringComparison.Ordinal);
-        }
-    }
-
-    [Fact]
     public async Task Check_AllPortsAnswer_UpWithLatency()
     {
         // Arrange

@@ -16,6 +16,9 @@ public sealed record DocumentStoreOptions
     /// <summary>Account key; leave empty in Azure to use the managed identity.</summary>
     public string? CosmosKey { get; set; }
 
+    /// <summary>A user-assigned identity's client id for Cosmos DB (used when there is no key); empty for the default chain.</summary>
+    public string? CosmosManagedIdentityClientId { get; set; }
+
     public string? CosmosDatabase { get; set; }
 
     /// <summary><c>Direct</c> or <c>Gateway</c> (the local Cosmos server needs Gateway).</summary>

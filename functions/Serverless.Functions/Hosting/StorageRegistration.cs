@@ -1,4 +1,10 @@
 using Microsoft.Extensions.Options;
+using Serverless.Core.Storage.Blobs;
+using Serverless.Core.Storage.Documents;
+using Serverless.Core.Storage.Queues;
+using Serverless.Storage.Azure;
+using Serverless.Storage.Cosmos;
+using Serverless.Storage.Sqlite;
 
 namespace Serverless.Functions.Hosting;
 
@@ -21,14 +27,42 @@ public static class StorageRegistration
             .ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<StorageOptions>>(new ListValidator<StorageOptions>(o => o.Validate()));
 
-        // ───── ADAPTERS GO HERE (wired by the lead after merging the storage branches) ─────
-        // IDocumentStore: DocumentStoreOptions.IsSqlite → SQLite adapter; IsCosmos → Cosmos adapter.
-        // IBlobStore, IQueueStore: StorageOptions → Azure Storage REST adapters (Shared Key or managed identity).
-        // Until then no port is registered: /api/health reports each store "down: not configured",
-        // the local pollers stay idle, and handlers that need a port fail loudly.
-        // ─────────────────────────────────────────────────────────────────────────────────────
+        builder.Services.AddSingleton<IDocumentStore>(sp => CreateDocumentStore(sp.GetRequiredService<IOptions<DocumentStoreOptions>>().Value, sp.GetRequiredService<ILoggerFactory>()));
+        builder.Services.AddSingleton(sp => ToAzureOptions(sp.GetRequiredService<IOptions<StorageOptions>>().Value));
+        builder.Services.AddSingleton<IBlobStore>(sp => new AzureBlobStore(sp.GetRequiredService<AzureStorageOptions>()));
+        builder.Services.AddSingleton<IQueueStore>(sp => new AzureQueueStore(sp.GetRequiredService<AzureStorageOptions>()));
         return builder;
     }
+
+    private static IDocumentStore CreateDocumentStore(DocumentStoreOptions options, ILoggerFactory loggers)
+    {
+        if (options.IsCosmos)
+        {
+            return new CosmosDocumentStore(
+                new CosmosDocumentStoreOptions
+                {
+                    Endpoint = new Uri(options.CosmosEndpoint!),
+                    Key = string.IsNullOrWhiteSpace(options.CosmosKey) ? null : options.CosmosKey,
+                    ManagedIdentityClientId = string.IsNullOrWhiteSpace(options.CosmosManagedIdentityClientId) ? null : options.CosmosManagedIdentityClientId,
+                    DatabaseName = options.CosmosDatabase!,
+                    ConnectionMode = string.Equals(options.CosmosConnectionMode, "Direct", StringComparison.OrdinalIgnoreCase)
+                        ? CosmosConnectionMode.Direct
+                        : CosmosConnectionMode.Gateway,
+                },
+                loggers.CreateLogger<CosmosDocumentStore>());
+        }
+
+        var path = Path.GetFullPath(options.SqlitePath!);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        return new SqliteDocumentStore(new SqliteDocumentStoreOptions(path), loggers.CreateLogger<SqliteDocumentStore>());
+    }
+
+    private static AzureStorageOptions ToAzureOptions(StorageOptions options) => options.UsesConnectionString
+        ? AzureStorageOptions.FromConnectionString(options.ConnectionString!)
+        : new AzureStorageOptions(
+            new Uri(options.BlobEndpoint!),
+            new Uri(options.QueueEndpoint!),
+            ManagedIdentityClientId: string.IsNullOrWhiteSpace(options.ManagedIdentityClientId) ? null : options.ManagedIdentityClientId);
 
     /// <summary>Turns a list of error messages into an options validation result.</summary>
     private sealed class ListValidator<T>(Func<T, IReadOnlyList<string>> validate) : IValidateOptions<T>
