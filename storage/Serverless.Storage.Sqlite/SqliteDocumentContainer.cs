@@ -50,13 +50,13 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer
     public async Task<StoredDocument> CreateAsync(string partitionKey, string id, JsonObject body, CancellationToken cancellationToken = default)
     {
         var write = Prepare(partitionKey, id, body);
-        return (await _store.WriteAsync(s => Apply(s, BatchKind.Create, partitionKey, id, write, null), cancellationToken))!;
+        return (await _store.WriteAsync(s => Apply(s, BatchKind.Create, partitionKey, id, write, null), cancellationToken, singleStatement: true))!;
     }
 
     public async Task<StoredDocument> ReplaceAsync(string partitionKey, string id, JsonObject body, string? ifMatch = null, CancellationToken cancellationToken = default)
     {
         var write = Prepare(partitionKey, id, body);
-        return (await _store.WriteAsync(s => Apply(s, BatchKind.Replace, partitionKey, id, write, ifMatch), cancellationToken))!;
+        return (await _store.WriteAsync(s => Apply(s, BatchKind.Replace, partitionKey, id, write, ifMatch), cancellationToken, singleStatement: true))!;
     }
 
     /// <remarks>With <paramref name="ifMatch"/>, a document that no longer exists fails with
@@ -64,14 +64,14 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer
     public async Task<StoredDocument> UpsertAsync(string partitionKey, string id, JsonObject body, string? ifMatch = null, CancellationToken cancellationToken = default)
     {
         var write = Prepare(partitionKey, id, body);
-        return (await _store.WriteAsync(s => Apply(s, BatchKind.Upsert, partitionKey, id, write, ifMatch), cancellationToken))!;
+        return (await _store.WriteAsync(s => Apply(s, BatchKind.Upsert, partitionKey, id, write, ifMatch), cancellationToken, singleStatement: true))!;
     }
 
     public async Task DeleteAsync(string partitionKey, string id, string? ifMatch = null, CancellationToken cancellationToken = default)
     {
         DocumentRules.ValidateKey(partitionKey, "partition key");
         DocumentRules.ValidateKey(id, "document id");
-        await _store.WriteAsync(s => Apply(s, BatchKind.Delete, partitionKey, id, null, ifMatch), cancellationToken);
+        await _store.WriteAsync(s => Apply(s, BatchKind.Delete, partitionKey, id, null, ifMatch), cancellationToken, singleStatement: true);
     }
 
     public async Task<StoredDocument> PatchAsync(string partitionKey, string id, IReadOnlyList<PatchOperation> operations, string? ifMatch = null, CancellationToken cancellationToken = default)

@@ -15,12 +15,33 @@ public sealed record SqliteDocumentStoreOptions(string DatabasePath);
 /// as JSONB, filters compiled to <c>json_extract</c> SQL (see <see cref="IDocumentStore"/> for the contract).
 /// </summary>
 /// <remarks>
-/// All writes go through one connection guarded by an async lock, so prepared statements are reused
-/// and conditional writes (ETag checks, patches) are atomic without retry loops; reads use a pool of
+/// All writes go through one connection guarded by an async lock, each in a transaction, so prepared
+/// statements are reused and conditional writes (ETag checks, patches) are atomic without retry loops; reads use a pool of
 /// connections that run concurrently with the writer (WAL). <c>synchronous=NORMAL</c>: a committed
 /// write survives a process crash, the last few may be lost on power loss, which suits a local store.
 /// Several processes may open the same file; their writes serialize through <c>BEGIN IMMEDIATE</c>
-/// and the busy timeout.
+/// and the busy timeout. Concurrent writes that queue behind a commit share the next transaction
+/// (group commit, one savepoint each), so each still succeeds or fails on its own.
+/// <para>Query semantics (pinned by the conformance suite; the Cosmos adapter mirrors them):</para>
+/// <list type="bullet">
+/// <item>A comparison matches only a field of the same JSON type as the value: <c>gt 5</c> never matches a
+/// string, <c>eq "1"</c> never matches the number 1, <c>eq true</c> never matches 1. Booleans order false &lt; true.</item>
+/// <item>A missing field matches no comparison; <c>eq null</c> matches JSON null only. <c>ne</c> and <c>nin</c>
+/// match documents where the field exists and is not equal to (any of) the value(s), whatever its type.</item>
+/// <item><c>gt</c>/<c>gte</c>/<c>lt</c>/<c>lte</c> with a null value match nothing.</item>
+/// <item><c>contains</c>: case-sensitive substring of a string field, or an array element equal to the string.
+/// <c>startsWith</c>: case-sensitive prefix. <c>exists</c>: present, even when JSON null.</item>
+/// <item>Sort: per path, missing &lt; null &lt; numbers &lt; strings &lt; booleans &lt; arrays/objects, then by
+/// value; descending reverses the whole order. Ties break by id (then partition key across partitions).</item>
+/// <item>Continuation tokens are keyset positions (last row's sort values and id) bound to the query's
+/// container, partition, filter values and sort by a hash; any other token is an <see cref="InvalidQueryException"/>.
+/// Writes between pages never cause duplicates or gaps among documents that did not change.</item>
+/// <item>CountBy puts missing and null in one null group; groups come in the sort order above.</item>
+/// <item>Upsert with ifMatch on a document that no longer exists fails with
+/// <see cref="DocumentPreconditionFailedException"/> (the version the caller read is gone).</item>
+/// <item>Patch: 1 to 10 operations; parents must exist; Remove of a missing field, Increment of a non-number
+/// and patching <c>id</c>/<c>pk</c> fail with <see cref="InvalidDocumentException"/>; nothing is applied then.</item>
+/// </list>
 /// </remarks>
 public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposable
 {
@@ -44,6 +65,7 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
         try
         {
             _writer = new SqliteSession(_path, readOnly: false);
+            // Fails fast (instead of on first use) when the file is not a database or is locked exclusively.
             var mode = _writer.Command("PRAGMA journal_mode=WAL").ExecuteScalar() as string;
             // Checkpointing every ~40 MB instead of 4 MB: pages rewritten by consecutive commits are copied
             // into the database once per checkpoint, which measured ~30% more batched writes per second.
@@ -55,10 +77,10 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
 
             Log.Opened(_logger, _path);
         }
-        catch (SqliteException e)
+        catch (Exception e) when (e is SqliteException or DocumentStoreException)
         {
             _writer?.Dispose();
-            throw new DocumentStoreUnavailableException($"SQLite database '{_path}' could not be opened: {e.Message}", e);
+            throw e as DocumentStoreException ?? new DocumentStoreUnavailableException($"SQLite database '{_path}' could not be opened: {e.Message}", e);
         }
     }
 
@@ -169,10 +191,14 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
     /// whichever caller gets the lock next, together in one transaction with a savepoint each (group
     /// commit): concurrent writers share one commit instead of paying one each.
     /// </summary>
-    internal async Task<T> WriteAsync<T>(Func<SqliteSession, T> work, CancellationToken cancellationToken)
+    /// <param name="work">The statements; throws a typed error to undo them.</param>
+    /// <param name="cancellationToken">Cancels only while the write still waits for the lock.</param>
+    /// <param name="singleStatement">True when <paramref name="work"/> modifies data with one statement at most
+    /// (it may still read): run alone, it then commits by itself, saving the BEGIN/COMMIT round trips.</param>
+    internal async Task<T> WriteAsync<T>(Func<SqliteSession, T> work, CancellationToken cancellationToken, bool singleStatement = false)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var item = new WriteItem<T>(work);
+        var item = new WriteItem<T>(work) { SingleStatement = singleStatement };
         _pending.Enqueue(item);
         try
         {
@@ -243,6 +269,23 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
 
     private void RunGroup(SqliteSession writer, List<WriteItem> group)
     {
+        if (group is [{ SingleStatement: true } single])
+        {
+            try
+            {
+                single.Run(writer);
+                single.Succeed();
+            }
+#pragma warning disable CA1031 // Reported to the caller through its task.
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                single.Fail(e is SqliteException sqlite ? Translate(sqlite) : e);
+            }
+
+            return;
+        }
+
         try
         {
             writer.Command("BEGIN IMMEDIATE").ExecuteNonQuery();

@@ -9,6 +9,9 @@ internal abstract class WriteItem
 
     private int _state;
 
+    /// <summary>The write changes data with at most one statement, so alone it needs no explicit transaction.</summary>
+    public bool SingleStatement { get; init; }
+
     /// <summary>Takes the item for running; false when its caller gave up while it was queued.</summary>
     public bool TryClaim() => Interlocked.CompareExchange(ref _state, Claimed, Queued) == Queued;
 

@@ -220,6 +220,39 @@ public abstract class DocumentQueryConformanceTests : DocumentConformanceBase
     }
 
     [Fact]
+    public async Task Query_CrossPartitionPagingOverSameIds_ReturnsEachDocumentOnce()
+    {
+        var container = await NewContainerAsync();
+        foreach (var partition in new[] { "p3", "p1", "p2" })
+        {
+            await container.CreateAsync(partition, "same", Json("{}"));
+            await container.CreateAsync(partition, "other", Json("{}"));
+        }
+
+        var all = await QueryAllAsync(container, new DocumentQuery(PageSize: 1));
+
+        Assert.Equal(6, all.Select(d => (d.PartitionKey, d.Id)).Distinct().Count());
+        Assert.Equal(["other", "other", "other", "same", "same", "same"], all.Select(d => d.Id));
+    }
+
+    [Fact]
+    public async Task Query_WritesBetweenPages_CauseNoDuplicatesOrGaps()
+    {
+        var container = await NewContainerAsync();
+        await container.ExecuteBatchAsync("p1", Enumerable.Range(0, 50).Select(i => BatchOperation.Create($"m{i:D2}", Json("{}"))).ToList());
+        var query = new DocumentQuery("p1", PageSize: 10);
+
+        var first = await container.QueryAsync(query);
+        await container.CreateAsync("p1", "a-before-cursor", Json("{}"));
+        await container.CreateAsync("p1", "z-after-cursor", Json("{}"));
+        var rest = await QueryAllAsync(container, query with { ContinuationToken = first.ContinuationToken });
+
+        var ids = first.Items.Concat(rest).Select(d => d.Id).ToList();
+        Assert.Equal(ids.Count, ids.Distinct().Count());
+        Assert.Equal(Enumerable.Range(0, 50).Select(i => $"m{i:D2}").Append("z-after-cursor"), ids);
+    }
+
+    [Fact]
     public async Task Query_LastPageExactlyFull_HasNoContinuationToken()
     {
         var container = await SeedAsync();
