@@ -60,8 +60,9 @@ public static class DocumentRules
     }
 
     /// <summary>
-    /// Copies the body with the system fields set and returns its UTF-8 serialization, rejecting
-    /// bodies over <see cref="DocumentLimits.MaxDocumentBytes"/>.
+    /// Sets the system fields <c>id</c> and <c>pk</c> on <paramref name="body"/> (the object is changed:
+    /// pass a copy to keep the caller's) and returns its UTF-8 serialization, rejecting bodies over
+    /// <see cref="DocumentLimits.MaxDocumentBytes"/>.
     /// </summary>
     public static byte[] Serialize(string partitionKey, string id, JsonObject body)
     {
