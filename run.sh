@@ -95,6 +95,7 @@ echo
 
 dotnet build functions/Serverless.Functions/Serverless.Functions.csproj --nologo -v quiet -c Release
 # In the background, so that Ctrl-C and TERM reach this script's traps at once (wait is interruptible).
-dotnet functions/Serverless.Functions/bin/Release/net10.0/Serverless.Functions.dll --urls "$urls" &
+app_dir="$(pwd)/functions/Serverless.Functions/bin/Release/net10.0"
+dotnet "$app_dir/Serverless.Functions.dll" --urls "$urls" --contentRoot "$app_dir" &
 app_pid=$!
 wait "$app_pid"
