@@ -218,6 +218,8 @@ public static class CosmosQueryCompiler
 
                 case ComparisonOperator.StartsWith:
                     return $"STARTSWITH({path}, {Add(c.Value)})";
+                case ComparisonOperator.EndsWith:
+                    return $"ENDSWITH({path}, {Add(c.Value)})";
                 default:
                     var op = c.Operator switch
                     {

@@ -43,7 +43,7 @@ internal sealed class SqlParameters
 /// value(s); so <c>ne "a"</c> matches a field holding 5 or null, but not a missing field.</item>
 /// <item><c>gt</c>/<c>gte</c>/<c>lt</c>/<c>lte</c> with a null value match nothing (null has no order).</item>
 /// <item><c>contains</c>: on a string field, case-sensitive substring; on an array field, an element that is that string.</item>
-/// <item><c>startsWith</c>: case-sensitive prefix of a string field.</item>
+/// <item><c>startsWith</c>/<c>endsWith</c>: case-sensitive prefix/suffix of a string field.</item>
 /// <item><c>exists</c>: the field is present, even when it holds JSON null.</item>
 /// </list>
 /// </remarks>
@@ -141,6 +141,14 @@ internal static class SqliteFilterCompiler
                 // The lower bound lets an index on the path narrow the range; substr makes the match exact.
                 var p = parameters.Add(scalar);
                 return $"({value} >= {p} AND {type} = 'text' AND substr({value},1,length({p})) = {p})";
+            }
+
+            case ComparisonOperator.EndsWith:
+            {
+                // substr, not LIKE: the value may hold '%' or '_'. Starting one past length(value) - length(p)
+                // makes an empty suffix match; the length check keeps a longer suffix from matching a shorter string.
+                var p = parameters.Add(scalar);
+                return $"({type} = 'text' AND length({value}) >= length({p}) AND substr({value},length({value}) - length({p}) + 1) = {p})";
             }
 
             case ComparisonOperator.Eq:

@@ -43,6 +43,7 @@ public sealed class CosmosQueryTests(CosmosServerFixture server) : IAsyncLifetim
         { "contains substring case-sensitive", Filter.Contains("name", "cat"), ["c"] },
         { "contains array element", Filter.Contains("tags", "pet"), ["a"] },
         { "starts with case-sensitive", Filter.StartsWith("name", "Cat"), ["a"] },
+        { "ends with case-sensitive", Filter.EndsWith("name", "og"), ["b", "c"] },
         { "in", Filter.In("status", "done", "none"), ["b"] },
         { "not in skips missing", Filter.NotIn("status", "done"), ["a", "c"] },
         { "exists counts null", Filter.Exists("owner"), ["b"] },

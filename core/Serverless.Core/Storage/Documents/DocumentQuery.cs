@@ -35,6 +35,7 @@ public abstract record Filter
     public static Filter Lte(string path, JsonNode? value) => new Comparison(path, ComparisonOperator.Lte, value);
     public static Filter Contains(string path, string value) => new Comparison(path, ComparisonOperator.Contains, value);
     public static Filter StartsWith(string path, string value) => new Comparison(path, ComparisonOperator.StartsWith, value);
+    public static Filter EndsWith(string path, string value) => new Comparison(path, ComparisonOperator.EndsWith, value);
     public static Filter In(string path, params JsonNode?[] values) => new InList(path, values, Negated: false);
     public static Filter NotIn(string path, params JsonNode?[] values) => new InList(path, values, Negated: true);
     public static Filter Exists(string path, bool exists = true) => new FieldExists(path, exists);
@@ -43,8 +44,8 @@ public abstract record Filter
 }
 
 /// <summary>Compares a field with a scalar (string, number, boolean or null).</summary>
-/// <remarks><see cref="ComparisonOperator.Contains"/> and <see cref="ComparisonOperator.StartsWith"/> take a
-/// string and match strings case-sensitively; <c>Contains</c> on an array field matches an element equal to the value.</remarks>
+/// <remarks><see cref="ComparisonOperator.Contains"/>, <see cref="ComparisonOperator.StartsWith"/> and
+/// <see cref="ComparisonOperator.EndsWith"/> take a string and match strings case-sensitively; <c>Contains</c> on an array field matches an element equal to the value.</remarks>
 public sealed record Comparison(string Path, ComparisonOperator Operator, JsonNode? Value) : Filter;
 
 public enum ComparisonOperator
@@ -57,6 +58,7 @@ public enum ComparisonOperator
     Lte,
     Contains,
     StartsWith,
+    EndsWith,
 }
 
 /// <summary>Field value is (or with <paramref name="Negated"/>, is not) one of the scalars listed.</summary>
