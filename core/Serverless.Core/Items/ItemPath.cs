@@ -44,13 +44,6 @@ public static class ItemPath
     /// <summary>The root folder.</summary>
     public const string Root = "/";
 
-    /// <summary>
-    /// Whether this process can put non-ASCII text in NFC. It cannot under <c>InvariantGlobalization</c>
-    /// (set in Directory.Build.props), where <see cref="string.Normalize()"/> leaves non-ASCII text unchanged;
-    /// names are then stored as sent. Run the host with ICU (InvariantGlobalization false) to normalize.
-    /// </summary>
-    public static bool NormalizesUnicode { get; } = "e\u0301".Normalize(NormalizationForm.FormC) == "\u00e9";
-
     /// <summary>Returns the NFC form of an item name after checking it.</summary>
     /// <exception cref="ItemPathException">The name is empty, '.', '..', too long, or holds '/', '\', a control character or a drive prefix.</exception>
     public static string NormalizeName(string name)
