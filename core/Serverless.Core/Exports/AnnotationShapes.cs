@@ -46,3 +46,22 @@ public enum KeypointVisibility
 
 /// <summary>One keypoint of a <see cref="KeypointsShape"/>.</summary>
 public readonly record struct Keypoint(double X, double Y, KeypointVisibility Visibility);
+
+/// <summary>Geometry the exporters share.</summary>
+public static class ShapeMath
+{
+    /// <summary>Area of a simple polygon by the shoelace formula (absolute, so either winding works).</summary>
+    public static double PolygonArea(IReadOnlyList<PixelPoint> points)
+    {
+        ArgumentNullException.ThrowIfNull(points);
+        var twice = 0.0;
+        for (var i = 0; i < points.Count; i++)
+        {
+            var a = points[i];
+            var b = points[(i + 1) % points.Count];
+            twice += (a.X * b.Y) - (b.X * a.Y);
+        }
+
+        return Math.Abs(twice) / 2;
+    }
+}

@@ -22,7 +22,7 @@ internal sealed record CocoGeometry(
                 return new CocoGeometry(box, box.Width * box.Height, null, null);
             case PolygonShape polygon:
                 RequirePoints(fileName, polygon.Points, 3, "polygon");
-                return new CocoGeometry(Bounds(polygon.Points), PolygonArea(polygon.Points), polygon.Points, null);
+                return new CocoGeometry(Bounds(polygon.Points), ShapeMath.PolygonArea(polygon.Points), polygon.Points, null);
             case PolylineShape line:
                 RequirePoints(fileName, line.Points, 2, "polyline");
                 var lineBox = Bounds(line.Points);
@@ -37,20 +37,6 @@ internal sealed record CocoGeometry(
             default:
                 throw new CocoExportException($"Image '{fileName}' has a shape of type {shape.GetType().Name}, which COCO export does not know.");
         }
-    }
-
-    /// <summary>Area of a simple polygon by the shoelace formula (absolute, so either winding works).</summary>
-    public static double PolygonArea(IReadOnlyList<PixelPoint> points)
-    {
-        var twice = 0.0;
-        for (var i = 0; i < points.Count; i++)
-        {
-            var a = points[i];
-            var b = points[(i + 1) % points.Count];
-            twice += (a.X * b.Y) - (b.X * a.Y);
-        }
-
-        return Math.Abs(twice) / 2;
     }
 
     private static CocoGeometry FromKeypoints(KeypointsShape shape, CocoCategory category, string fileName)
