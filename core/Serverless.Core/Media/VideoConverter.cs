@@ -266,8 +266,10 @@ public sealed class VideoConverter(VideoConversionOptions? options = null)
 
     private static string LastLine(string text)
     {
+        // The tools' last lines, one sentence: the cause usually precedes the final "Invalid data" line.
         var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        return lines.Length == 0 ? "no message" : lines[^1];
+        var joined = string.Join("; ", lines.TakeLast(3));
+        return joined.Length == 0 ? "no message" : joined.Length <= 500 ? joined : joined[^500..];
     }
 
     private static List<string> ConvertArguments(string sourcePath, string outputPath, VideoMetadata source, VideoLimits limits)
