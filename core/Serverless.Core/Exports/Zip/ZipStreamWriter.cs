@@ -227,9 +227,13 @@ public sealed class ZipStreamWriter : IAsyncDisposable
             while ((read = await source.ReadAsync(buffer.AsMemory(0, CopyBufferSize), cancellationToken)) > 0)
             {
                 CountBytes(read);
-                crc = Crc32.Update(crc, buffer.AsSpan(0, read));
                 length += read;
-                await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+
+                // The write and the CRC only read the buffer: run them side by side, so a stored
+                // entry costs max(CRC, I/O) rather than their sum.
+                var write = destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+                crc = Crc32.Update(crc, buffer.AsSpan(0, read));
+                await write;
             }
 
             return (crc, length);
