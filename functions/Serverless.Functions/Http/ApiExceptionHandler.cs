@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 using Serverless.Core.Storage.Documents;
@@ -10,7 +11,7 @@ namespace Serverless.Functions.Http;
 /// details: unreadable JSON and unbindable parameters → 400 naming the field, a bad continuation
 /// token or filter → 400 naming it, an unreachable store → 503. Anything else stays a 500.
 /// </summary>
-public sealed class ApiExceptionHandler(IProblemDetailsService problems) : IExceptionHandler
+public sealed partial class ApiExceptionHandler(IProblemDetailsService problems) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
@@ -42,14 +43,16 @@ public sealed class ApiExceptionHandler(IProblemDetailsService problems) : IExce
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
     }
 
-    private static string FieldOf(InvalidQueryException query) =>
-        query.Message.Contains("continuation token", StringComparison.OrdinalIgnoreCase) ? "continuationToken" : query.Path ?? "query";
+    private static string FieldOf(InvalidQueryException query) => query.Path ?? "query";
 
     private static ProblemDetails BadRequest(BadHttpRequestException bad)
     {
         // The binder wraps the JSON reader's error; its Path ("$.name") is the offending field.
         var json = bad.InnerException as JsonException;
-        var field = json?.Path is { Length: > 2 } path ? path.TrimStart('$', '.') : "body";
+        var parameter = BoundParameter().Match(bad.Message);
+        var field = json?.Path is { Length: > 2 } path ? path.TrimStart('$', '.')
+            : json is null && parameter.Success ? parameter.Groups[1].Value
+            : "body";
         var message = json is null ? bad.Message : $"{bad.Message} {json.Message}";
         return new ProblemDetails
         {
@@ -59,4 +62,8 @@ public sealed class ApiExceptionHandler(IProblemDetailsService problems) : IExce
             Extensions = { ["errors"] = new Dictionary<string, string[]> { [field] = [message] } },
         };
     }
+
+    // "Failed to bind parameter \"int? pageSize\" from \"abc\"." names the query or route parameter.
+    [GeneratedRegex("""parameter "[^"]*?(\w+)" from""")]
+    private static partial Regex BoundParameter();
 }
