@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Authentication;
-using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
 
 namespace Serverless.Functions.Identity;
@@ -13,8 +12,8 @@ public interface IProjectMembership
 
 /// <summary>
 /// Enforces each endpoint's <see cref="PermissionRequirement"/> before parameter binding, so that a
-/// refused caller learns nothing from validation errors. Runs after authentication and the
-/// fallback policy (every endpoint needs an API key unless it is <see cref="AnonymousByDesign"/>).
+/// refused caller learns nothing from validation errors. Runs after authentication: every endpoint
+/// needs an API key (401 otherwise) unless it is <see cref="AnonymousByDesign"/>.
 /// </summary>
 /// <remarks>
 /// Deny by default: an endpoint with neither metadata is refused with 403. Outsiders get 404 for
@@ -33,9 +32,15 @@ public sealed class AccessMiddleware(RequestDelegate next, IProblemDetailsServic
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(membership);
         var endpoint = context.GetEndpoint();
-        if (endpoint is null || endpoint.Metadata.GetMetadata<IAllowAnonymous>() is not null)
+        if (endpoint is null || endpoint.Metadata.GetMetadata<AnonymousByDesign>() is not null)
         {
             await next(context);
+            return;
+        }
+
+        if (context.User.Identity?.IsAuthenticated != true)
+        {
+            await context.ChallengeAsync();
             return;
         }
 
@@ -43,12 +48,6 @@ public sealed class AccessMiddleware(RequestDelegate next, IProblemDetailsServic
         if (required is null)
         {
             await WriteAsync(context, StatusCodes.Status403Forbidden, "Forbidden", $"Endpoint '{endpoint.DisplayName}' declares no permission, so it is denied (deny by default).");
-            return;
-        }
-
-        if (context.User.Identity?.IsAuthenticated != true)
-        {
-            await context.ChallengeAsync();
             return;
         }
 

@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Authentication;
-using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
 using Serverless.Functions.Http;
 
@@ -20,16 +19,17 @@ public static class IdentityRegistration
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
 
-        // Every endpoint needs an API key unless it opts out explicitly (AllowAnonymousByDesign).
-        builder.Services.AddAuthorizationBuilder()
-            .SetFallbackPolicy(new AuthorizationPolicyBuilder(ApiKeyAuthenticationHandler.SchemeName).RequireAuthenticatedUser().Build());
+        // Every endpoint needs an API key unless it opts out explicitly (AllowAnonymousByDesign): the
+        // AccessMiddleware challenges per endpoint. Not a fallback policy, which would also answer 401
+        // instead of 404 for paths that match no endpoint.
+        builder.Services.AddAuthorization();
 
         // After the containers exist (DocumentContainersStartup is registered first, above).
         builder.Services.AddHostedService<IdentityBootstrap>();
         return builder;
     }
 
-    /// <summary>Authentication, the fallback policy, then each endpoint's declared permission.</summary>
+    /// <summary>Authentication, then each endpoint's declared permission (which demands an authenticated caller).</summary>
     public static IApplicationBuilder UseIdentityAccess(this IApplicationBuilder app)
     {
         app.UseAuthentication();

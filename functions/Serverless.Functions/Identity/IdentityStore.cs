@@ -126,10 +126,12 @@ public sealed class IdentityStore(IDocumentStore store, TimeProvider time)
                     BatchOperation.Create(record.Id, Body(new ApiKeyInfo(record.Id, description, record.CreatedAt), IdentityContainers.UserKeyType)),
                 ], ct);
             }
-            catch (DocumentBatchFailedException) when (attempt < 5)
+            catch (DocumentBatchFailedException) when (attempt < 30)
             {
-                // Another key was created (or revoked) meanwhile: this key was never shown, so drop it and recount.
+                // Another key was created (or revoked) meanwhile: this key was never shown, so drop it,
+                // back off a little (random, so racers spread out) and recount.
                 await DeleteIfExistsAsync(Keys, IdentityContainers.ApiKeyPartition(record.Id), record.Id, ct);
+                await Task.Delay(Backoff(attempt), ct);
                 continue;
             }
 
@@ -206,6 +208,11 @@ public sealed class IdentityStore(IDocumentStore store, TimeProvider time)
             ct);
         return new Page<string>([.. page.Items.Select(d => d.Id)], page.ContinuationToken);
     }
+
+    /// <summary>Random back-off for optimistic-concurrency retries (not security-sensitive).</summary>
+#pragma warning disable CA5394 // jitter needs no cryptographic randomness
+    internal static TimeSpan Backoff(int attempt) => TimeSpan.FromMilliseconds(Random.Shared.Next(1, 5 * Math.Min(attempt + 1, 10)));
+#pragma warning restore CA5394
 
     internal static async Task DeleteIfExistsAsync(IDocumentContainer container, string partition, string id, CancellationToken ct)
     {

@@ -16,7 +16,7 @@ public sealed record VersionedProject(Project Project, string ETag);
 /// </summary>
 public sealed class ProjectStore(IDocumentStore store, IdentityStore identity, TimeProvider time) : IProjectMembership
 {
-    private const int MaxAttempts = 8;
+    private const int MaxAttempts = 30;
 
     private IDocumentContainer Container => store.Container(ProjectContainers.Projects);
 
@@ -171,7 +171,9 @@ public sealed class ProjectStore(IDocumentStore store, IdentityStore identity, T
             }
             catch (DocumentBatchFailedException) when (attempt < MaxAttempts)
             {
-                continue; // a concurrent membership change: recount on fresh data
+                // A concurrent membership change: recount on fresh data.
+                await Task.Delay(IdentityStore.Backoff(attempt), ct);
+                continue;
             }
 
             if (existing is not null)
@@ -214,6 +216,7 @@ public sealed class ProjectStore(IDocumentStore store, IdentityStore identity, T
             }
             catch (DocumentBatchFailedException) when (attempt < MaxAttempts)
             {
+                await Task.Delay(IdentityStore.Backoff(attempt), ct);
                 continue;
             }
 
