@@ -1,23 +1,32 @@
 using Serverless.Functions.CustomHandler;
 using Serverless.Functions.Health;
 using Serverless.Functions.Hosting;
+using Serverless.Functions.Http;
+using Serverless.Functions.Identity;
+using Serverless.Functions.Projects;
 
 var builder = WebApplication.CreateBuilder(args);
 
-builder.Services.AddProblemDetails();
+builder.AddHttpApi();
 var mode = builder.AddFunctionsHosting();
 builder.AddStorage();
 builder.AddHealth();
+builder.AddIdentity();
+builder.AddProjects();
 
 var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseIdentityAccess();
 
-app.MapHealthApi();
+app.MapOpenApi().AllowAnonymousByDesign(HttpApiRegistration.OpenApiReason);
+app.MapGroup("").AllowAnonymousByDesign("Health is probed by load balancers and the Functions host without credentials; it reveals only up/down.").MapHealthApi();
+app.MapIdentityApi();
+app.MapProjectsApi();
 if (mode.IsCustomHandler)
 {
-    app.MapCustomHandlerApi();
+    app.MapGroup("").AllowAnonymousByDesign("Trigger invocations come from the Functions host over loopback, which authenticates its own triggers; API keys do not apply.").MapCustomHandlerApi();
 }
 
 app.Run();

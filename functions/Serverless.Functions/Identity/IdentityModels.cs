@@ -1,0 +1,71 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Serverless.Core.Storage.Documents;
+
+namespace Serverless.Functions.Identity;
+
+/// <summary>An organization: owns users and projects.</summary>
+public sealed record Organization(string Id, string Name, DateTimeOffset CreatedAt);
+
+/// <summary>A user of the platform. Each user belongs to one organization (labeling companies come later).</summary>
+public sealed record UserAccount(string Id, string Name, string? Email, string OrgId, OrgRole OrgRole, bool IsPlatformAdmin, DateTimeOffset CreatedAt);
+
+/// <summary>An API key as listed: never the key itself.</summary>
+public sealed record ApiKeyInfo(string Id, string Description, DateTimeOffset CreatedAt);
+
+/// <summary>A key just created: the only response that carries <see cref="Key"/>.</summary>
+public sealed record CreatedApiKey(string Id, string Key, string Description, DateTimeOffset CreatedAt);
+
+/// <summary>
+/// Containers and partition keys of identity data. Synthetic keys keep each hot query in one
+/// partition: a user's keys and project memberships sit under <c>user:{id}</c>, an organization's
+/// users and projects under <c>org:{id}</c>, and each key's authentication record under
+/// <c>apikey:{id}</c> (a point read per request).
+/// </summary>
+public static class IdentityContainers
+{
+    public const string Organizations = "organizations";
+    public const string Users = "users";
+    public const string ApiKeys = "apikeys";
+
+    /// <summary>Document types (the <c>type</c> field).</summary>
+    public const string OrgType = "org";
+    public const string OrgUserType = "orgUser";
+    public const string OrgProjectType = "orgProject";
+    public const string UserType = "user";
+    public const string UserKeyType = "apiKey";
+    public const string UserProjectType = "projectMembership";
+
+    public static IReadOnlyList<ContainerSpec> All { get; } =
+    [
+        new(Organizations, ["type", "createdAt"]),
+        new(Users, ["type", "createdAt"]),
+        new(ApiKeys, []),
+    ];
+
+    public static string OrgPartition(string orgId) => $"org:{orgId}";
+
+    public static string UserPartition(string userId) => $"user:{userId}";
+
+    public static string ApiKeyPartition(string keyId) => $"apikey:{keyId}";
+}
+
+/// <summary>Serialization of stored documents: camelCase, enums as names.</summary>
+public static class DocumentJson
+{
+    public static JsonSerializerOptions Options { get; } = new(JsonSerializerDefaults.Web)
+    {
+        Converters = { new JsonStringEnumConverter() },
+    };
+}
+
+/// <summary>Identifiers: a type prefix plus 80 random bits, safe as document ids and partition keys.</summary>
+public static class Ids
+{
+    public static string New(string prefix) => prefix + "_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(10));
+
+    /// <summary>Route ids are checked before they reach the store, so a malformed id is a clean 404, not a store error.</summary>
+    public static bool IsWellFormed(string? id) =>
+        id is { Length: > 0 and <= 64 } && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-');
+}
