@@ -89,7 +89,8 @@ done
 echo "Azurite: blob http://127.0.0.1:$blob_port, queue http://127.0.0.1:$queue_port (data in .data/azurite)"
 echo "Document store: SQLite at .data/platform.db"
 echo "Platform: $urls   (health: $urls/api/health)"
-echo "Authentication: API keys arrive with the projects API; until then no endpoint requires one."
+echo "Authentication: on first start the platform creates an admin and logs its API key once (look for \"First start\");"
+echo "  send it as 'Authorization: Bearer <key>' or 'X-Api-Key: <key>'. Set Bootstrap__AdminApiKey to choose it yourself."
 echo "Press Ctrl-C to stop."
 echo
 
