@@ -32,6 +32,9 @@ public sealed class ItemStore(IDocumentStore store, IBlobStore blobs, IOptions<I
     /// <summary>Most entries in one bulk request.</summary>
     public const int MaxBulkEntries = 1000;
 
+    /// <summary>Largest user metadata object of one item, serialized (keeps documents far below the store's 2 MB).</summary>
+    public const int MaxUserMetadataBytes = 64 * 1024;
+
     private const int MaxAttempts = 30;
     private const string ItemKind = "item";
     private static readonly Filter ItemsOnly = Filter.Eq("kind", ItemKind);
@@ -158,6 +161,12 @@ public sealed class ItemStore(IDocumentStore store, IBlobStore blobs, IOptions<I
             if (!seen.Add(path))
             {
                 results[i] = Failed(i, StatusCodes.Status409Conflict, $"Path '{path}' appears more than once in this request.");
+                continue;
+            }
+
+            if (entry.Metadata is not null && JsonSerializer.SerializeToUtf8Bytes(entry.Metadata).Length > MaxUserMetadataBytes)
+            {
+                results[i] = Failed(i, StatusCodes.Status400BadRequest, $"'metadata' is larger than {MaxUserMetadataBytes} bytes.");
                 continue;
             }
 
@@ -348,6 +357,10 @@ public sealed class ItemStore(IDocumentStore store, IBlobStore blobs, IOptions<I
                     : ex;
             }
             catch (DocumentBatchFailedException ex)
+            {
+                return ex;
+            }
+            catch (InvalidDocumentException ex)
             {
                 return ex;
             }

@@ -29,9 +29,10 @@ public sealed class BulkItemTests(AzuriteFixture azurite, ItemsApp shared) : ICl
               {"path": "/taken.json", "content": 3},
               {"path": "/texts/c.json"},
               null,
-              {"path": "/texts/d.json", "content": [1, 2, 3]}
+              {"path": "/texts/d.json", "content": [1, 2, 3]},
+              {"path": "/texts/e.json", "content": 5, "metadata": {"big": "BIG"}}
             ]}
-            """;
+            """.Replace("BIG", new string('x', ItemStore.MaxUserMetadataBytes), StringComparison.Ordinal);
 
         // Act
         using var response = await client.PostAsync(new Uri(scene.Items + "/bulk", UriKind.Relative), new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
@@ -45,9 +46,9 @@ public sealed class BulkItemTests(AzuriteFixture azurite, ItemsApp shared) : ICl
         // Assert
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(2, result.Created);
-        Assert.Equal(5, result.Failed);
-        Assert.Equal([201, 400, 409, 409, 400, 400, 201], result.Results.Select(r => r.Status ?? 0));
-        Assert.Equal(Enumerable.Range(0, 7), result.Results.Select(r => r.Index));
+        Assert.Equal(6, result.Failed);
+        Assert.Equal([201, 400, 409, 409, 400, 400, 201, 400], result.Results.Select(r => r.Status ?? 0));
+        Assert.Equal(Enumerable.Range(0, 8), result.Results.Select(r => r.Index));
         Assert.All(result.Results.Where(r => r.Item is null), r => Assert.False(string.IsNullOrWhiteSpace(r.Error)));
         Assert.Equal("text", a.Type);
         Assert.Equal("unit", a.Metadata["user"]!["source"]!.GetValue<string>());
