@@ -1,8 +1,10 @@
 using Serverless.Functions.CustomHandler;
+using Serverless.Functions.Datasets;
 using Serverless.Functions.Health;
 using Serverless.Functions.Hosting;
 using Serverless.Functions.Http;
 using Serverless.Functions.Identity;
+using Serverless.Functions.Items;
 using Serverless.Functions.Projects;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -13,6 +15,8 @@ builder.AddStorage();
 builder.AddHealth();
 builder.AddIdentity();
 builder.AddProjects();
+builder.AddDatasets();
+builder.AddItems();
 
 var app = builder.Build();
 
@@ -24,6 +28,8 @@ app.MapOpenApi().AllowAnonymousByDesign(HttpApiRegistration.OpenApiReason);
 app.MapGroup("").AllowAnonymousByDesign("Health is probed by load balancers and the Functions host without credentials; it reveals only up/down.").MapHealthApi();
 app.MapIdentityApi();
 app.MapProjectsApi();
+app.MapDatasetsApi();
+app.MapItemsApi();
 if (mode.IsCustomHandler)
 {
     app.MapGroup("").AllowAnonymousByDesign("Trigger invocations come from the Functions host over loopback, which authenticates its own triggers; API keys do not apply.").MapCustomHandlerApi();

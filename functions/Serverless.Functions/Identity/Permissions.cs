@@ -48,6 +48,12 @@ public enum Permission
     MembersRead,
     MembersManage,
     MemberApiKeysManage,
+    DatasetsRead,
+    DatasetsManage,
+    DatasetsDelete,
+    ItemsRead,
+    ItemsWrite,
+    ItemsDelete,
 }
 
 /// <summary>Whom a permission is checked against.</summary>
@@ -104,6 +110,12 @@ public static class Permissions
         Project(Permission.MembersRead, Managers, "List the project's members and their roles."),
         Project(Permission.MembersManage, [ProjectRole.Owner], "Add and remove members, change roles."),
         Project(Permission.MemberApiKeysManage, [ProjectRole.Owner], "List and revoke the API keys of the project's members."),
+        Project(Permission.DatasetsRead, AllRoles, "List the project's datasets with their item counts; read one."),
+        Project(Permission.DatasetsManage, Managers, "Create and rename datasets."),
+        Project(Permission.DatasetsDelete, [ProjectRole.Owner, ProjectRole.Developer], "Delete a dataset (one with items only with `force`)."),
+        Project(Permission.ItemsRead, AllRoles, "Read and filter items; get a time-limited download link."),
+        Project(Permission.ItemsWrite, Managers, "Upload items and bulk-create JSON text items."),
+        Project(Permission.ItemsDelete, [ProjectRole.Owner, ProjectRole.Developer], "Delete items and their files."),
     ];
 
     private static readonly Dictionary<Permission, PermissionRule> ByPermission = Rules.ToDictionary(r => r.Permission);

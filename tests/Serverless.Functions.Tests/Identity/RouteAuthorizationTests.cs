@@ -344,6 +344,11 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
 
         public string OwnerKeyId { get; private set; } = "";
 
+        /// <summary>A dataset of project A holding <see cref="ItemA"/>, so that allowed reads answer 2xx.</summary>
+        public string DatasetA { get; private set; } = "";
+
+        public string ItemA { get; private set; } = "";
+
         public async Task InitializeAsync()
         {
             await App.InitializeAsync();
@@ -368,6 +373,8 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
             using var ownerB = App.Client(OwnerB.Key);
             var keys = await ownerB.GetFromJsonAsync<JsonElement>("/api/me/api-keys");
             OwnerKeyId = keys[0].GetProperty("id").GetString()!;
+
+            (DatasetA, ItemA) = await Datasets.DatasetSeed.CreateWithItemAsync(App, Members[ProjectRole.Owner].Key, ProjectA);
         }
 
         /// <summary>Route values aimed at <paramref name="projectId"/>; users and keys are those of <paramref name="target"/>.</summary>
@@ -377,6 +384,8 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
             ["orgId"] = IdentityBootstrap.DefaultOrganizationId,
             ["userId"] = (target ?? OwnerB).Id,
             ["keyId"] = OwnerKeyId,
+            ["datasetId"] = DatasetA,
+            ["itemId"] = ItemA,
         };
 
         public Task DisposeAsync() => App.DisposeAsync();

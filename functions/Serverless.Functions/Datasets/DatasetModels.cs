@@ -1,0 +1,42 @@
+using Serverless.Core.Storage.Documents;
+
+namespace Serverless.Functions.Datasets;
+
+/// <summary>A dataset as returned: its item count comes from the dataset's counter document.</summary>
+public sealed record Dataset(
+    string Id,
+    string ProjectId,
+    string Name,
+    long ItemCount,
+    string CreatedBy,
+    string CreatedAt,
+    string UpdatedAt);
+
+/// <summary>
+/// Containers and partitions. Datasets live in <c>project:{id}</c> (a project's datasets are listed with one
+/// single-partition query). Items, their path claims and the dataset's item counter live in
+/// <c>dataset:{id}</c> of the items container, so an item write and the counter change commit in one
+/// atomic batch and no partition grows past one dataset.
+/// </summary>
+public static class DatasetContainers
+{
+    public const string Datasets = "datasets";
+    public const string Items = "items";
+
+    /// <summary>Id of the counter document in each dataset's item partition.</summary>
+    public const string StatsId = "stats";
+
+    public static IReadOnlyList<ContainerSpec> All { get; } =
+    [
+        new(Datasets, ["createdAt"]),
+        new(Items, ["kind", "dir", "name", "type", "createdAt", "size"]),
+    ];
+
+    public static string ProjectPartition(string projectId) => $"project:{projectId}";
+
+    public static string ItemPartition(string datasetId) => $"dataset:{datasetId}";
+}
+
+/// <summary>The dataset still holds items and the caller did not ask for <c>force</c>.</summary>
+public sealed class DatasetNotEmptyException(string datasetId, long count)
+    : Exception($"Dataset '{datasetId}' holds {count} items: delete them first, or pass ?force=true to delete the dataset anyway.");

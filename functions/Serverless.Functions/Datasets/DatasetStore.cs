@@ -1,0 +1,133 @@
+using System.Text.Json.Nodes;
+using Serverless.Core.Filters;
+using Serverless.Core.Storage.Documents;
+using Serverless.Functions.Http;
+using Serverless.Functions.Identity;
+
+namespace Serverless.Functions.Datasets;
+
+/// <summary>
+/// Datasets in the document store. The item count is not stored here: it is the counter document of
+/// the dataset's item partition, which every item write changes in the same atomic batch (see
+/// <c>ItemStore</c>), so the count is exact without scanning.
+/// </summary>
+public sealed class DatasetStore(IDocumentStore store, TimeProvider time)
+{
+    private IDocumentContainer Datasets => store.Container(DatasetContainers.Datasets);
+
+    private IDocumentContainer Items => store.Container(DatasetContainers.Items);
+
+    public async Task<Dataset> CreateAsync(string projectId, string name, string creatorId, CancellationToken ct)
+    {
+        var now = StoredTimestamp.Format(time.GetUtcNow());
+        var id = Ids.New("d");
+        var body = new JsonObject
+        {
+            ["projectId"] = projectId,
+            ["name"] = name,
+            ["createdBy"] = creatorId,
+            ["createdAt"] = now,
+            ["updatedAt"] = now,
+        };
+        await Datasets.CreateAsync(DatasetContainers.ProjectPartition(projectId), id, body, ct);
+        return new Dataset(id, projectId, name, 0, creatorId, now, now);
+    }
+
+    /// <summary>The dataset of that project, or null (also for a well-formed id of another project).</summary>
+    public async Task<Dataset?> GetAsync(string projectId, string datasetId, CancellationToken ct)
+    {
+        if (!Ids.IsWellFormed(datasetId))
+        {
+            return null;
+        }
+
+        var doc = await Datasets.ReadAsync(DatasetContainers.ProjectPartition(projectId), datasetId, ct);
+        return doc is null ? null : ToDataset(doc, await CountAsync(datasetId, ct));
+    }
+
+    /// <summary>Whether the dataset exists in the project (one point read; no counter read).</summary>
+    public async Task<bool> ExistsAsync(string projectId, string datasetId, CancellationToken ct) =>
+        Ids.IsWellFormed(datasetId) && await Datasets.ReadAsync(DatasetContainers.ProjectPartition(projectId), datasetId, ct) is not null;
+
+    public async Task<Page<Dataset>> ListAsync(string projectId, int pageSize, string? continuationToken, CancellationToken ct)
+    {
+        var page = await Datasets.QueryAsync(new DocumentQuery(DatasetContainers.ProjectPartition(projectId), null, [new SortField("createdAt")], pageSize, continuationToken), ct);
+        var counts = await Task.WhenAll(page.Items.Select(d => CountAsync(d.Id, ct)));
+        return new Page<Dataset>([.. page.Items.Zip(counts, ToDataset)], page.ContinuationToken);
+    }
+
+    public async Task<Dataset?> RenameAsync(string projectId, string datasetId, string name, CancellationToken ct)
+    {
+        if (!Ids.IsWellFormed(datasetId))
+        {
+            return null;
+        }
+
+        try
+        {
+            var doc = await Datasets.PatchAsync(DatasetContainers.ProjectPartition(projectId), datasetId,
+                [PatchOperation.Set("name", name), PatchOperation.Set("updatedAt", StoredTimestamp.Format(time.GetUtcNow()))], cancellationToken: ct);
+            return ToDataset(doc, await CountAsync(datasetId, ct));
+        }
+        catch (DocumentNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Deletes the dataset document and its counter. Refuses a dataset with items unless
+    /// <paramref name="force"/>; with it, the items and their blobs stay behind, unreachable (no route
+    /// resolves them without the dataset), until the cascade orchestration that removes them exists.
+    /// </summary>
+    /// <exception cref="DatasetNotEmptyException">Items remain and <paramref name="force"/> is false.</exception>
+    public async Task<bool> DeleteAsync(string projectId, string datasetId, bool force, CancellationToken ct)
+    {
+        if (!await ExistsAsync(projectId, datasetId, ct))
+        {
+            return false;
+        }
+
+        var count = await CountAsync(datasetId, ct);
+        if (count > 0 && !force)
+        {
+            throw new DatasetNotEmptyException(datasetId, count);
+        }
+
+        try
+        {
+            await Datasets.DeleteAsync(DatasetContainers.ProjectPartition(projectId), datasetId, cancellationToken: ct);
+        }
+        catch (DocumentNotFoundException)
+        {
+            return false;
+        }
+
+        try
+        {
+            await Items.DeleteAsync(DatasetContainers.ItemPartition(datasetId), DatasetContainers.StatsId, cancellationToken: ct);
+        }
+        catch (DocumentNotFoundException)
+        {
+            // An empty dataset never had a counter.
+        }
+
+        return true;
+    }
+
+    /// <summary>The dataset's item count: its counter document (missing = 0).</summary>
+    public async Task<long> CountAsync(string datasetId, CancellationToken ct)
+    {
+        var stats = await Items.ReadAsync(DatasetContainers.ItemPartition(datasetId), DatasetContainers.StatsId, ct);
+        return stats?.Body["itemCount"]?.GetValue<long>() ?? 0;
+    }
+
+    private static Dataset ToDataset(StoredDocument doc, long count) => new(
+        doc.Id,
+        doc.Body["projectId"]!.GetValue<string>(),
+        doc.Body["name"]!.GetValue<string>(),
+        count,
+        doc.Body["createdBy"]!.GetValue<string>(),
+        doc.Body["createdAt"]!.GetValue<string>(),
+        doc.Body["updatedAt"]!.GetValue<string>());
+}

@@ -1,0 +1,96 @@
+using System.Text.Json.Nodes;
+
+namespace Serverless.Functions.Items;
+
+/// <summary>
+/// An item as stored and returned. The stored document also holds <c>kind</c> ("item") and the
+/// server-chosen blob name, which are not returned. Field names follow the filter language's item
+/// catalog (<c>name</c>, <c>dir</c>, <c>type</c>, <c>size</c>, <c>annotated</c>, <c>tags</c>,
+/// <c>metadata.system.*</c>, <c>metadata.user.*</c>, timestamps as <c>StoredTimestamp</c>).
+/// </summary>
+public sealed record Item(
+    string Id,
+    string ProjectId,
+    string DatasetId,
+    string Name,
+    string Dir,
+    string Path,
+    string Type,
+    long Size,
+    bool Annotated,
+    IReadOnlyList<string> Tags,
+    JsonObject Metadata,
+    string CreatedBy,
+    string CreatedAt,
+    string UpdatedAt);
+
+/// <summary>Item settings (section <c>Items</c>).</summary>
+public sealed class ItemsOptions
+{
+    public const string Section = "Items";
+
+    /// <summary>Largest upload through the API, in bytes (default 2 GiB); larger bodies get 413.</summary>
+    public long MaxUploadBytes { get; set; } = 2L * 1024 * 1024 * 1024;
+
+    /// <summary>Blob container holding item files.</summary>
+    public string BlobContainer { get; set; } = "items";
+
+    /// <summary>Longest validity of a download link, in minutes.</summary>
+    public int MaxLinkMinutes { get; set; } = 24 * 60;
+
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (MaxUploadBytes < 1)
+        {
+            errors.Add($"{Section}:MaxUploadBytes must be at least 1.");
+        }
+
+        if (MaxLinkMinutes is < 1 or > 7 * 24 * 60)
+        {
+            errors.Add($"{Section}:MaxLinkMinutes must be 1 to {7 * 24 * 60} (a SAS lasts at most 7 days).");
+        }
+
+        if (string.IsNullOrWhiteSpace(BlobContainer))
+        {
+            errors.Add($"{Section}:BlobContainer is required.");
+        }
+
+        return errors;
+    }
+}
+
+/// <summary>An item to record for a blob already stored under <see cref="BlobName"/>.</summary>
+public sealed record NewItem(Item Item, string BlobName);
+
+/// <summary>Another item of the dataset already has this path.</summary>
+public sealed class ItemPathTakenException(string path)
+    : Exception($"An item with path '{path}' already exists in this dataset: delete it first or choose another path.")
+{
+    public string ItemPath { get; } = path;
+}
+
+/// <summary>The upload is larger than <see cref="ItemsOptions.MaxUploadBytes"/>.</summary>
+public sealed class UploadTooLargeException(long limit)
+    : Exception($"The upload is larger than the limit of {limit} bytes.")
+{
+    public long Limit { get; } = limit;
+}
+
+/// <summary>One entry of a bulk request.</summary>
+/// <param name="Path">Full item path, e.g. <c>/texts/a.json</c>.</param>
+/// <param name="Content">The JSON value stored as the item's file.</param>
+/// <param name="Metadata">Optional object stored as <c>metadata.user</c>.</param>
+public sealed record BulkItemEntry(string? Path, JsonNode? Content, JsonObject? Metadata);
+
+/// <summary>Body of <c>POST .../items/bulk</c>.</summary>
+public sealed record BulkItemsRequest(IReadOnlyList<BulkItemEntry?>? Items);
+
+/// <summary>The outcome of one bulk entry: the item, or an error (status and message).</summary>
+public sealed record BulkItemResult(int Index, Item? Item, int? Status, string? Error);
+
+/// <summary>Response of the bulk endpoint, one result per entry in request order.</summary>
+public sealed record BulkItemsResponse(int Created, int Failed, IReadOnlyList<BulkItemResult> Results);
+
+/// <summary>A time-limited link.</summary>
+public sealed record SignedLink(Uri Url, DateTimeOffset ExpiresAt);

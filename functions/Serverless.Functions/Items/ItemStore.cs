@@ -1,0 +1,474 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Options;
+using Serverless.Core.Filters;
+using Serverless.Core.Items;
+using Serverless.Core.Media;
+using Serverless.Core.Storage.Blobs;
+using Serverless.Core.Storage.Documents;
+using Serverless.Functions.Datasets;
+using Serverless.Functions.Http;
+using Serverless.Functions.Identity;
+
+namespace Serverless.Functions.Items;
+
+/// <summary>
+/// Items: a document per item in <c>dataset:{id}</c>, a path-claim document per item (id derived from
+/// the path, so a second item with the same path conflicts inside the store), and the dataset's counter
+/// document, all written in one atomic batch. The file is a blob under a server-chosen name
+/// (<c>{projectId}/{datasetId}/{itemId}</c>), never the user's path.
+/// </summary>
+/// <remarks>
+/// Order of writes: the blob first, then the batch. If the batch fails the blob is deleted, so a reader
+/// never finds an item without its file; a crash between the two leaves only an unreferenced blob.
+/// </remarks>
+public sealed class ItemStore(IDocumentStore store, IBlobStore blobs, IOptions<ItemsOptions> options, TimeProvider time) : IDisposable
+{
+    /// <summary>Items per atomic batch: two operations each plus the counter, within the store's 100.</summary>
+    public const int ItemsPerBatch = (DocumentLimits.MaxBatchOperations - 1) / 2;
+
+    /// <summary>Most entries in one bulk request.</summary>
+    public const int MaxBulkEntries = 1000;
+
+    /// <summary>Largest user metadata object of one item, serialized (keeps documents far below the store's 2 MB).</summary>
+    public const int MaxUserMetadataBytes = 64 * 1024;
+
+    private const int MaxAttempts = 30;
+    private const string ItemKind = "item";
+    private static readonly Filter ItemsOnly = Filter.Eq("kind", ItemKind);
+
+    private readonly SemaphoreSlim _containerGate = new(1, 1);
+    private volatile bool _containerReady;
+
+    private IDocumentContainer Items => store.Container(DatasetContainers.Items);
+
+    private ItemsOptions Options => options.Value;
+
+    /// <summary>Id of the document that claims <paramref name="path"/> in a dataset.</summary>
+    public static string ClaimId(string path) => "path_" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(path)));
+
+    /// <summary>The blob name of an item: chosen by the server, never derived from the user's path.</summary>
+    public static string BlobName(string projectId, string datasetId, string itemId) => $"{projectId}/{datasetId}/{itemId}";
+
+    public async Task<(Item Item, string BlobName)?> GetAsync(string datasetId, string itemId, CancellationToken ct)
+    {
+        if (!Ids.IsWellFormed(itemId))
+        {
+            return null;
+        }
+
+        var doc = await Items.ReadAsync(DatasetContainers.ItemPartition(datasetId), itemId, ct);
+        if (doc is null || doc.Body["kind"]?.GetValue<string>() != ItemKind)
+        {
+            return null;
+        }
+
+        return (ToItem(doc), doc.Body["blob"]!.GetValue<string>());
+    }
+
+    /// <summary>One page of the dataset's items matching a compiled filter request.</summary>
+    public async Task<Page<Item>> QueryAsync(string datasetId, FilterQuery query, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var page = await Items.QueryAsync(query.ToDocumentQuery(DatasetContainers.ItemPartition(datasetId), ItemsOnly), ct);
+        return new Page<Item>([.. page.Items.Select(ToItem)], page.ContinuationToken);
+    }
+
+    /// <summary>
+    /// Streams <paramref name="content"/> into a new blob (refusing more than the configured bytes),
+    /// sniffs its type, reads image dimensions, and records the item.
+    /// </summary>
+    /// <exception cref="ItemPathTakenException">The path is taken (checked before and, atomically, after the upload).</exception>
+    /// <exception cref="UploadTooLargeException">The body is over the limit; nothing was committed.</exception>
+    public async Task<Item> UploadAsync(string projectId, string datasetId, string folder, string name, Stream content, string userId, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        var path = folder == ItemPath.Root ? ItemPath.Root + name : folder + "/" + name;
+        if (await Items.ReadAsync(DatasetContainers.ItemPartition(datasetId), ClaimId(path), ct) is not null)
+        {
+            throw new ItemPathTakenException(path);
+        }
+
+        await EnsureBlobContainerAsync(ct);
+        var itemId = Ids.New("i");
+        var blobName = BlobName(projectId, datasetId, itemId);
+        await using var limited = new LimitedReadStream(content, Options.MaxUploadBytes);
+        var (sniffed, replay) = await ContentSniffer.SniffAsync(limited, ct);
+        BlobProperties stored;
+        await using (replay)
+        {
+            stored = await blobs.UploadAsync(Options.BlobContainer, blobName, replay, new BlobUploadOptions(sniffed.MimeType, IfNoneMatchAny: true), ct);
+        }
+
+        try
+        {
+            var system = new JsonObject { ["mimetype"] = sniffed.MimeType };
+            if (sniffed.Type == ItemType.Image && await ReadImageSizeAsync(blobName, stored.Length, ct) is { } size)
+            {
+                system["width"] = size.Width;
+                system["height"] = size.Height;
+            }
+
+            var item = NewItemRecord(projectId, datasetId, itemId, folder, name, sniffed.TypeName, stored.Length, system, null, userId);
+            var error = (await WriteAsync(datasetId, [new NewItem(item, blobName)], ct))[0];
+            if (error is not null)
+            {
+                throw error;
+            }
+
+            return item;
+        }
+        catch
+        {
+            await blobs.DeleteAsync(Options.BlobContainer, blobName, CancellationToken.None);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Creates JSON text items, one blob each, reporting per entry. An entry either has its blob and
+    /// its documents, or neither: a failed write deletes the entry's blob.
+    /// </summary>
+    public async Task<BulkItemsResponse> BulkCreateJsonAsync(string projectId, string datasetId, IReadOnlyList<BulkItemEntry?> entries, string userId, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        var results = new BulkItemResult?[entries.Count];
+        var pending = new List<(int Index, Item Item, byte[] Bytes)>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var entry = entries[i];
+            if (entry?.Path is null || entry.Content is null)
+            {
+                results[i] = Failed(i, StatusCodes.Status400BadRequest, "Each entry needs 'path' and 'content' (any JSON value except null).");
+                continue;
+            }
+
+            string folder, name;
+            try
+            {
+                (folder, name) = ItemPath.SplitFullPath(entry.Path);
+            }
+            catch (ItemPathException ex)
+            {
+                results[i] = Failed(i, StatusCodes.Status400BadRequest, ex.Message);
+                continue;
+            }
+
+            var path = folder == ItemPath.Root ? ItemPath.Root + name : folder + "/" + name;
+            if (!seen.Add(path))
+            {
+                results[i] = Failed(i, StatusCodes.Status409Conflict, $"Path '{path}' appears more than once in this request.");
+                continue;
+            }
+
+            if (entry.Metadata is not null && JsonSerializer.SerializeToUtf8Bytes(entry.Metadata).Length > MaxUserMetadataBytes)
+            {
+                results[i] = Failed(i, StatusCodes.Status400BadRequest, $"'metadata' is larger than {MaxUserMetadataBytes} bytes.");
+                continue;
+            }
+
+            var bytes = JsonSerializer.SerializeToUtf8Bytes(entry.Content);
+            var system = new JsonObject { ["mimetype"] = "application/json" };
+            var item = NewItemRecord(projectId, datasetId, Ids.New("i"), folder, name, "text", bytes.Length, system, entry.Metadata?.DeepClone().AsObject(), userId);
+            pending.Add((i, item, bytes));
+        }
+
+        // Refuse paths already taken before uploading anything for them.
+        var partition = DatasetContainers.ItemPartition(datasetId);
+        var taken = new bool[pending.Count];
+        await Parallel.ForAsync(0, pending.Count, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = ct }, async (k, token) =>
+            taken[k] = await Items.ReadAsync(partition, ClaimId(pending[k].Item.Path), token) is not null);
+        var toUpload = new List<(int Index, Item Item, byte[] Bytes)>();
+        for (var k = 0; k < pending.Count; k++)
+        {
+            if (taken[k])
+            {
+                results[pending[k].Index] = Failed(pending[k].Index, StatusCodes.Status409Conflict, new ItemPathTakenException(pending[k].Item.Path).Message);
+            }
+            else
+            {
+                toUpload.Add(pending[k]);
+            }
+        }
+
+        if (toUpload.Count > 0)
+        {
+            await EnsureBlobContainerAsync(ct);
+        }
+
+        var uploaded = new bool[toUpload.Count];
+        await Parallel.ForAsync(0, toUpload.Count, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = ct }, async (k, token) =>
+        {
+            var (index, item, bytes) = toUpload[k];
+            try
+            {
+                using var stream = new MemoryStream(bytes, writable: false);
+                await blobs.UploadAsync(Options.BlobContainer, BlobName(projectId, datasetId, item.Id), stream, new BlobUploadOptions("application/json", IfNoneMatchAny: true), token);
+                uploaded[k] = true;
+            }
+            catch (BlobStoreException ex)
+            {
+                results[index] = Failed(index, StatusCodes.Status503ServiceUnavailable, $"The file could not be stored; retry this entry. ({ex.Message})");
+            }
+        });
+
+        var written = toUpload.Where((_, k) => uploaded[k]).ToList();
+        var errors = await WriteAsync(datasetId, [.. written.Select(w => new NewItem(w.Item, BlobName(projectId, datasetId, w.Item.Id)))], ct);
+        for (var k = 0; k < written.Count; k++)
+        {
+            var (index, item, _) = written[k];
+            if (errors[k] is null)
+            {
+                results[index] = new BulkItemResult(index, item, StatusCodes.Status201Created, null);
+                continue;
+            }
+
+            await blobs.DeleteAsync(Options.BlobContainer, BlobName(projectId, datasetId, item.Id), CancellationToken.None);
+            results[index] = errors[k] is ItemPathTakenException taken409
+                ? Failed(index, StatusCodes.Status409Conflict, taken409.Message)
+                : Failed(index, StatusCodes.Status500InternalServerError, errors[k]!.Message);
+        }
+
+        var all = results.Select(r => r!).ToList();
+        var created = all.Count(r => r.Item is not null);
+        return new BulkItemsResponse(created, all.Count - created, all);
+    }
+
+    /// <summary>
+    /// Records items whose blobs are already stored: per batch of <see cref="ItemsPerBatch"/>, the item
+    /// and path-claim documents plus the dataset counter in one atomic write. A batch that fails on an
+    /// entry is retried entry by entry so the others still land. Returns, per entry, null or its error.
+    /// </summary>
+    public async Task<IReadOnlyList<Exception?>> WriteAsync(string datasetId, IReadOnlyList<NewItem> items, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        var errors = new Exception?[items.Count];
+        for (var start = 0; start < items.Count; start += ItemsPerBatch)
+        {
+            var chunk = items.Skip(start).Take(ItemsPerBatch).ToList();
+            var failed = await TryWriteChunkAsync(datasetId, chunk, ct);
+            if (failed is null)
+            {
+                continue;
+            }
+
+            if (chunk.Count == 1)
+            {
+                errors[start] = failed;
+                continue;
+            }
+
+            for (var k = 0; k < chunk.Count; k++)
+            {
+                errors[start + k] = await TryWriteChunkAsync(datasetId, [chunk[k]], ct);
+            }
+        }
+
+        return errors;
+    }
+
+    /// <summary>Deletes the item's documents (one atomic batch with the counter), then its blob. False when absent.</summary>
+    public async Task<bool> DeleteAsync(string datasetId, string itemId, CancellationToken ct)
+    {
+        var partition = DatasetContainers.ItemPartition(datasetId);
+        for (var attempt = 1; ; attempt++)
+        {
+            if (!Ids.IsWellFormed(itemId))
+            {
+                return false;
+            }
+
+            var doc = await Items.ReadAsync(partition, itemId, ct);
+            if (doc is null || doc.Body["kind"]?.GetValue<string>() != ItemKind)
+            {
+                return false;
+            }
+
+            var stats = await Items.ReadAsync(partition, DatasetContainers.StatsId, ct);
+            var count = stats?.Body["itemCount"]?.GetValue<long>() ?? 0;
+            try
+            {
+                await Items.ExecuteBatchAsync(partition,
+                [
+                    BatchOperation.Delete(itemId, doc.ETag),
+                    BatchOperation.Delete(ClaimId(doc.Body["path"]!.GetValue<string>())),
+                    stats is null
+                        ? BatchOperation.Create(DatasetContainers.StatsId, StatsBody(0))
+                        : BatchOperation.Replace(DatasetContainers.StatsId, StatsBody(Math.Max(0, count - 1)), stats.ETag),
+                ], ct);
+            }
+            catch (DocumentBatchFailedException) when (attempt < MaxAttempts)
+            {
+                // A concurrent write to the counter or the item: re-read and retry.
+                await Task.Delay(IdentityStore.Backoff(attempt), ct);
+                continue;
+            }
+
+            await blobs.DeleteAsync(Options.BlobContainer, doc.Body["blob"]!.GetValue<string>(), ct);
+            return true;
+        }
+    }
+
+    /// <summary>A read-only link to the item's file, valid for <paramref name="validFor"/>.</summary>
+    public async Task<SignedLink> CreateDownloadLinkAsync(string blobName, TimeSpan validFor, CancellationToken ct)
+    {
+        var expires = time.GetUtcNow().Add(validFor);
+        var url = await blobs.CreateSasUriAsync(Options.BlobContainer, blobName, BlobSasPermissions.Read, expires, ct);
+        return new SignedLink(url, expires);
+    }
+
+    public void Dispose() => _containerGate.Dispose();
+
+    private async Task<Exception?> TryWriteChunkAsync(string datasetId, List<NewItem> chunk, CancellationToken ct)
+    {
+        var partition = DatasetContainers.ItemPartition(datasetId);
+        for (var attempt = 1; ; attempt++)
+        {
+            var stats = await Items.ReadAsync(partition, DatasetContainers.StatsId, ct);
+            var count = (stats?.Body["itemCount"]?.GetValue<long>() ?? 0) + chunk.Count;
+            var operations = new List<BatchOperation>(chunk.Count * 2 + 1);
+            foreach (var entry in chunk)
+            {
+                operations.Add(BatchOperation.Create(entry.Item.Id, ItemBody(entry)));
+                operations.Add(BatchOperation.Create(ClaimId(entry.Item.Path), new JsonObject { ["kind"] = "path", ["itemId"] = entry.Item.Id, ["path"] = entry.Item.Path }));
+            }
+
+            operations.Add(stats is null
+                ? BatchOperation.Create(DatasetContainers.StatsId, StatsBody(count))
+                : BatchOperation.Replace(DatasetContainers.StatsId, StatsBody(count), stats.ETag));
+            try
+            {
+                await Items.ExecuteBatchAsync(partition, operations, ct);
+                return null;
+            }
+            catch (DocumentBatchFailedException ex) when (ex.OperationIndex == operations.Count - 1 && attempt < MaxAttempts)
+            {
+                // Another writer moved the counter first; recount on fresh data.
+                await Task.Delay(IdentityStore.Backoff(attempt), ct);
+            }
+            catch (DocumentBatchFailedException ex) when (ex.OperationIndex < operations.Count - 1)
+            {
+                var entry = chunk[ex.OperationIndex / 2];
+                return ex.OperationIndex % 2 == 1 && ex.InnerException is DocumentConflictException
+                    ? new ItemPathTakenException(entry.Item.Path)
+                    : ex;
+            }
+            catch (DocumentBatchFailedException ex)
+            {
+                return ex;
+            }
+            catch (InvalidDocumentException ex)
+            {
+                return ex;
+            }
+        }
+    }
+
+    private async Task<ImageSize?> ReadImageSizeAsync(string blobName, long length, CancellationToken ct)
+    {
+        try
+        {
+            var range = new BlobRange(0, Math.Min(length, ImageDimensions.DefaultMaxHeaderBytes));
+            await using var download = await blobs.DownloadAsync(Options.BlobContainer, blobName, range, ct);
+            return await ImageDimensions.ReadAsync(download.Content, cancellationToken: ct);
+        }
+        catch (Exception ex) when (ex is UnsupportedImageException or EndOfStreamException or InvalidDataException)
+        {
+            // A file that sniffs as an image but whose header we cannot read keeps its item, without a size.
+            return null;
+        }
+    }
+
+    private async Task EnsureBlobContainerAsync(CancellationToken ct)
+    {
+        if (_containerReady)
+        {
+            return;
+        }
+
+        await _containerGate.WaitAsync(ct);
+        try
+        {
+            if (!_containerReady)
+            {
+                await blobs.CreateContainerIfNotExistsAsync(Options.BlobContainer, ct);
+                _containerReady = true;
+            }
+        }
+        finally
+        {
+            _containerGate.Release();
+        }
+    }
+
+    private Item NewItemRecord(string projectId, string datasetId, string itemId, string folder, string name, string type, long size, JsonObject system, JsonObject? user, string userId)
+    {
+        var now = StoredTimestamp.Format(time.GetUtcNow());
+        var path = folder == ItemPath.Root ? ItemPath.Root + name : folder + "/" + name;
+        var metadata = new JsonObject { ["system"] = system, ["user"] = user ?? new JsonObject() };
+        return new Item(itemId, projectId, datasetId, name, folder, path, type, size, false, [], metadata, userId, now, now);
+    }
+
+    private static JsonObject ItemBody(NewItem entry)
+    {
+        var body = JsonSerializer.SerializeToNode(entry.Item, DocumentJson.Options)!.AsObject();
+        body["kind"] = ItemKind;
+        body["blob"] = entry.BlobName;
+        return body;
+    }
+
+    private static JsonObject StatsBody(long count) => new() { ["kind"] = "stats", ["itemCount"] = count };
+
+    private static Item ToItem(StoredDocument doc) => doc.Body.Deserialize<Item>(DocumentJson.Options)!;
+
+    private static BulkItemResult Failed(int index, int status, string message) => new(index, null, status, message);
+}
+
+/// <summary>Passes reads through and throws <see cref="UploadTooLargeException"/> once more than the limit has been read.</summary>
+internal sealed class LimitedReadStream(Stream inner, long limit) : Stream
+{
+    private long _read;
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position
+    {
+        get => _read;
+        set => throw new NotSupportedException();
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, count));
+
+    public override int Read(Span<byte> buffer) => Count(inner.Read(buffer));
+
+    public override async Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        Count(await inner.ReadAsync(buffer.AsMemory(offset, count), cancellationToken));
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        Count(await inner.ReadAsync(buffer, cancellationToken));
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    private int Count(int read)
+    {
+        _read += read;
+        return _read > limit ? throw new UploadTooLargeException(limit) : read;
+    }
+}

@@ -1,0 +1,223 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Serverless.Core.Filters;
+using Serverless.Core.Items;
+using Serverless.Functions.Datasets;
+using Serverless.Functions.Http;
+using Serverless.Functions.Identity;
+
+namespace Serverless.Functions.Items;
+
+/// <summary>What the item endpoints need from DI.</summary>
+public sealed record ItemServices(DatasetStore Datasets, ItemStore Items, IOptions<ItemsOptions> Options);
+
+/// <summary>Items of a dataset (<c>api/projects/{projectId}/datasets/{datasetId}/items</c>).</summary>
+/// <remarks>
+/// Every handler first resolves the dataset inside the route's project, so a dataset or item id of
+/// another project is a 404 even for a caller who is a member of both.
+/// </remarks>
+public static class ItemsApi
+{
+    /// <summary>Default validity of a download link, in minutes.</summary>
+    public const int DefaultLinkMinutes = 15;
+
+    public static IEndpointRouteBuilder MapItemsApi(this IEndpointRouteBuilder app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var items = app.MapGroup("api/projects/{projectId}/datasets/{datasetId}/items").WithTags("Items");
+        items.MapPut("/", UploadAsync).WithName("UploadItem").RequirePermission(Permission.ItemsWrite)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status409Conflict);
+        items.MapPost("/bulk", BulkCreateAsync).WithName("BulkCreateItems").RequirePermission(Permission.ItemsWrite);
+        items.MapPost("/query", QueryAsync).WithName("QueryItems").RequirePermission(Permission.ItemsRead);
+        items.MapGet("/{itemId}", GetAsync).WithName("GetItem").RequirePermission(Permission.ItemsRead);
+        items.MapDelete("/{itemId}", DeleteAsync).WithName("DeleteItem").RequirePermission(Permission.ItemsDelete);
+        items.MapGet("/{itemId}/download-url", DownloadUrlAsync).WithName("GetItemDownloadUrl").RequirePermission(Permission.ItemsRead);
+        return app;
+    }
+
+    /// <summary>
+    /// <c>PUT ...items?path=/folder/name.png</c> with the file as the raw body, streamed to blob storage.
+    /// The client's Content-Type is ignored (any is accepted; no <c>Accepts</c> metadata, which would make
+    /// routing answer 415 before access checks): the type is sniffed from the bytes.
+    /// </summary>
+    internal static async Task<Results<Created<Item>, ValidationProblem, ProblemHttpResult>> UploadAsync(
+        string projectId, string datasetId, string? path, HttpRequest request, ClaimsPrincipal principal, [AsParameters] ItemServices services, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (!await services.Datasets.ExistsAsync(projectId, datasetId, ct))
+        {
+            return DatasetsApi.NotFound(projectId, datasetId);
+        }
+
+        if (string.IsNullOrEmpty(path))
+        {
+            return Problems.Validation("path", "'path' is required: the item's full path, e.g. /folder/name.png.");
+        }
+
+        string folder, name;
+        try
+        {
+            (folder, name) = ItemPath.SplitFullPath(path);
+        }
+        catch (ItemPathException ex)
+        {
+            return Problems.Validation("path", ex.Message);
+        }
+
+        var limit = services.Options.Value.MaxUploadBytes;
+        if (request.ContentLength > limit)
+        {
+            return TooLarge(limit);
+        }
+
+        // The server-wide body limit (Kestrel: 30 MB) is replaced by ours for this request only.
+        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodyLimit)
+        {
+            bodyLimit.MaxRequestBodySize = limit;
+        }
+
+        try
+        {
+            var item = await services.Items.UploadAsync(projectId, datasetId, folder, name, request.Body, Caller.From(principal).UserId, ct);
+            return TypedResults.Created($"/api/projects/{projectId}/datasets/{datasetId}/items/{item.Id}", item);
+        }
+        catch (ItemPathTakenException ex)
+        {
+            return Problems.Conflict(ex.Message);
+        }
+        catch (UploadTooLargeException)
+        {
+            return TooLarge(limit);
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return TooLarge(limit);
+        }
+    }
+
+    /// <summary><c>POST .../items/bulk</c>: up to 1,000 JSON text items, one result per entry.</summary>
+    internal static async Task<Results<Ok<BulkItemsResponse>, ValidationProblem, ProblemHttpResult>> BulkCreateAsync(
+        string projectId, string datasetId, BulkItemsRequest request, ClaimsPrincipal principal, [AsParameters] ItemServices services, CancellationToken ct)
+    {
+        if (!await services.Datasets.ExistsAsync(projectId, datasetId, ct))
+        {
+            return DatasetsApi.NotFound(projectId, datasetId);
+        }
+
+        if (request.Items is not { Count: > 0 and <= ItemStore.MaxBulkEntries })
+        {
+            return Problems.Validation("items", $"'items' must hold 1 to {ItemStore.MaxBulkEntries} entries; it holds {request.Items?.Count ?? 0}.");
+        }
+
+        return TypedResults.Ok(await services.Items.BulkCreateJsonAsync(projectId, datasetId, request.Items, Caller.From(principal).UserId, ct));
+    }
+
+    /// <summary><c>POST .../items/query</c> with a filter request (see the filter language's README).</summary>
+    internal static async Task<Results<Ok<Page<Item>>, ValidationProblem, ProblemHttpResult>> QueryAsync(
+        string projectId, string datasetId, HttpRequest request, [AsParameters] ItemServices services, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (!await services.Datasets.ExistsAsync(projectId, datasetId, ct))
+        {
+            return DatasetsApi.NotFound(projectId, datasetId);
+        }
+
+        var body = await ReadCappedAsync(request.Body, FilterLimits.MaxRequestBytes + 1, ct);
+        try
+        {
+            var query = FilterCompiler.Compile(body.Length == 0 ? "{}"u8 : body, FieldCatalogs.Items);
+            return TypedResults.Ok(await services.Items.QueryAsync(datasetId, query, ct));
+        }
+        catch (FilterException ex)
+        {
+            // The JSON pointer names the offending part; "" (the whole body) is reported as "filter".
+            return Problems.Validation(ex.Path.Length == 0 ? "filter" : ex.Path, ex.Message);
+        }
+    }
+
+    internal static async Task<Results<Ok<Item>, ProblemHttpResult>> GetAsync(
+        string projectId, string datasetId, string itemId, [AsParameters] ItemServices services, CancellationToken ct)
+    {
+        var found = await FindAsync(projectId, datasetId, itemId, services, ct);
+        return found is { } f ? TypedResults.Ok(f.Item) : NotFound(datasetId, itemId);
+    }
+
+    internal static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
+        string projectId, string datasetId, string itemId, [AsParameters] ItemServices services, CancellationToken ct)
+    {
+        return await services.Datasets.ExistsAsync(projectId, datasetId, ct) && await services.Items.DeleteAsync(datasetId, itemId, ct)
+            ? TypedResults.NoContent()
+            : NotFound(datasetId, itemId);
+    }
+
+    /// <summary><c>GET .../items/{itemId}/download-url?minutes=N</c>: a read-only SAS link to the file.</summary>
+    internal static async Task<Results<Ok<SignedLink>, ValidationProblem, ProblemHttpResult>> DownloadUrlAsync(
+        string projectId, string datasetId, string itemId, int? minutes, [AsParameters] ItemServices services, CancellationToken ct)
+    {
+        var max = services.Options.Value.MaxLinkMinutes;
+        var validFor = minutes ?? Math.Min(DefaultLinkMinutes, max);
+        if (validFor < 1 || validFor > max)
+        {
+            return Problems.Validation("minutes", $"'minutes' must be between 1 and {max}; it is {validFor}.");
+        }
+
+        var found = await FindAsync(projectId, datasetId, itemId, services, ct);
+        if (found is not { } f)
+        {
+            return NotFound(datasetId, itemId);
+        }
+
+        return TypedResults.Ok(await services.Items.CreateDownloadLinkAsync(f.BlobName, TimeSpan.FromMinutes(validFor), ct));
+    }
+
+    private static async Task<(Item Item, string BlobName)?> FindAsync(string projectId, string datasetId, string itemId, ItemServices services, CancellationToken ct) =>
+        await services.Datasets.ExistsAsync(projectId, datasetId, ct) ? await services.Items.GetAsync(datasetId, itemId, ct) : null;
+
+    private static async Task<byte[]> ReadCappedAsync(Stream body, int cap, CancellationToken ct)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[8192];
+        int read;
+        while ((read = await body.ReadAsync(chunk, ct)) > 0)
+        {
+            buffer.Write(chunk, 0, read);
+            if (buffer.Length >= cap)
+            {
+                break; // the compiler refuses it as too large, naming the limit
+            }
+        }
+
+        return buffer.ToArray();
+    }
+
+    private static ProblemHttpResult NotFound(string datasetId, string itemId) =>
+        Problems.NotFound($"Dataset '{datasetId}' has no item '{itemId}'.");
+
+    private static ProblemHttpResult TooLarge(long limit) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Payload too large",
+            detail: $"The upload is larger than the limit of {limit} bytes (setting {ItemsOptions.Section}:MaxUploadBytes).");
+}
+
+/// <summary>Registers the items feature.</summary>
+public static class ItemsRegistration
+{
+    public static IHostApplicationBuilder AddItems(this IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddOptions<ItemsOptions>().BindConfiguration(ItemsOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<ItemsOptions>>(new ItemsOptionsValidator());
+        builder.Services.AddSingleton<ItemStore>();
+        return builder;
+    }
+
+    private sealed class ItemsOptionsValidator : IValidateOptions<ItemsOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, ItemsOptions options)
+        {
+            var errors = options.Validate();
+            return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+        }
+    }
+}
