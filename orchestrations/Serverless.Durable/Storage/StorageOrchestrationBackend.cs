@@ -1123,7 +1123,13 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
         }
         catch (Exception ex) when (ex is JsonException or NotSupportedException or BlobNotFoundException or InvalidDataException)
         {
+            // The message goes to the poison queue first, so it is kept even if failing the instance fails.
             await PoisonRawAsync(reference, text, $"it cannot be read: {ex.Message}", cancellationToken).ConfigureAwait(false);
+            if (TryReadInstanceId(text) is { } target)
+            {
+                await FailInstanceAsync(target, $"Message {TryReadField(text, "id") ?? reference?.MessageId} cannot be read ({ex.Message}); it was moved to queue '{options.PoisonQueue}'.", cancellationToken).ConfigureAwait(false);
+            }
+
             done?.TrySetResult();
             return;
         }
@@ -1155,8 +1161,8 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
 
                 if (dequeueCount > options.MaxDequeueCount)
                 {
-                    await FailInstanceAsync(activity.InstanceId, $"Activity '{activity.Name}' (task {activity.TaskId}) message was delivered {dequeueCount} times without completing; it was moved to queue '{options.PoisonQueue}'.", cancellationToken).ConfigureAwait(false);
                     await PoisonRawAsync(reference, text, $"delivered {dequeueCount} times", cancellationToken).ConfigureAwait(false);
+                    await FailInstanceAsync(activity.InstanceId, $"Activity '{activity.Name}' (task {activity.TaskId}) message was delivered {dequeueCount} times without completing; it was moved to queue '{options.PoisonQueue}'.", cancellationToken).ConfigureAwait(false);
                     done?.TrySetResult();
                     return;
                 }
@@ -1175,8 +1181,8 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
                 }
                 catch (JsonException ex)
                 {
-                    await FailInstanceAsync(envelope.Instance, $"Message {envelope.Id} cannot be read ({ex.Message}); it was moved to queue '{options.PoisonQueue}'.", cancellationToken).ConfigureAwait(false);
                     await PoisonRawAsync(reference, text, ex.Message, cancellationToken).ConfigureAwait(false);
+                    await FailInstanceAsync(envelope.Instance, $"Message {envelope.Id} cannot be read ({ex.Message}); it was moved to queue '{options.PoisonQueue}'.", cancellationToken).ConfigureAwait(false);
                     done?.TrySetResult();
                     return;
                 }
@@ -1210,6 +1216,23 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
                 await PoisonRawAsync(reference, text, $"kind {envelope.Kind} is not expected here", cancellationToken).ConfigureAwait(false);
                 done?.TrySetResult();
                 return;
+        }
+    }
+
+    private static string? TryReadInstanceId(string text) => TryReadField(text, "instance");
+
+    private static string? TryReadField(string text, string field)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(text);
+            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty(field, out var value) && value.ValueKind == JsonValueKind.String
+                ? value.GetString()
+                : null;
+        }
+        catch (JsonException)
+        {
+            return null;
         }
     }
 
@@ -1273,11 +1296,9 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
 
     private async Task PoisonAsync(string instanceId, PendingMessage message, string reason)
     {
-        var text = MessageCodec.Serialize(MessageCodec.From(message.Delivery));
-        await FailInstanceAsync(instanceId, $"Message {message.Delivery.Message.MessageId} ({message.Delivery.Message.Event.EventType}) was moved to queue '{options.PoisonQueue}' because {reason}.", CancellationToken.None).ConfigureAwait(false);
         await queues.SendAsync(options.PoisonQueue, await codec.EncodeAsync(MessageCodec.From(message.Delivery), CancellationToken.None).ConfigureAwait(false), null, Timeout.InfiniteTimeSpan).ConfigureAwait(false);
         LogPoisoned(logger, message.Delivery.Message.MessageId, options.PoisonQueue, reason);
-        GC.KeepAlive(text);
+        await FailInstanceAsync(instanceId, $"Message {message.Delivery.Message.MessageId} ({message.Delivery.Message.Event.EventType}) was moved to queue '{options.PoisonQueue}' because {reason}.", CancellationToken.None).ConfigureAwait(false);
         lock (gate)
         {
             RemoveConsumed(instanceId, [message]);
