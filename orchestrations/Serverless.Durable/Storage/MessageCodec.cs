@@ -44,7 +44,8 @@ internal sealed record Envelope(
     string? Input = null,
     ulong? Sig = null,
     string? From = null,
-    string? Ref = null);
+    string? Ref = null,
+    bool? SelfDispatched = null);
 
 /// <summary>A message to an instance as the backend holds it, with the facts needed to validate it.</summary>
 internal sealed record Delivery(OrchestrationMessage Message, ulong? Sig = null, string? From = null);

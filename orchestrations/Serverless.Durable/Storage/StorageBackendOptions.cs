@@ -13,7 +13,9 @@ namespace Serverless.Durable.Storage;
 /// <param name="PollQueues">Receive from the queues in <c>Fetch*</c>. False when something else delivers queue
 /// messages (the Functions host through <see cref="StorageOrchestrationBackend.DeliverAsync"/>).</param>
 /// <param name="MaxDequeueCount">Deliveries after which a message goes to the poison queue and its instance is marked Failed.</param>
-/// <param name="QueuePollInterval">Shortest time between queue polls while in-process work keeps the worker busy.</param>
+/// <param name="QueuePollInterval">Shortest time between polls of the control (or work) queues; after empty polls the
+/// interval doubles up to <see cref="MaxQueuePollInterval"/>, so idle polling costs the queue service little.</param>
+/// <param name="MaxQueuePollIntervalSetting">Longest time between polls (default 1 s): how late a message from another process is seen at worst.</param>
 /// <param name="CrashAt">Fault injection for tests: returning true throws <see cref="SimulatedCrashException"/> at that
 /// commit stage, and the backend then refuses every further call, as a dead process would.</param>
 public sealed record StorageBackendOptions(
@@ -24,8 +26,12 @@ public sealed record StorageBackendOptions(
     bool PollQueues = true,
     int MaxDequeueCount = 5,
     TimeSpan? QueuePollInterval = null,
-    Func<CommitStage, string, bool>? CrashAt = null)
+    Func<CommitStage, string, bool>? CrashAt = null,
+    TimeSpan? MaxQueuePollIntervalSetting = null)
 {
+    /// <summary>Effective longest time between polls.</summary>
+    public TimeSpan MaxQueuePollInterval => MaxQueuePollIntervalSetting ?? TimeSpan.FromSeconds(1);
+
     /// <summary>Effective <see cref="MessageLease"/> (default 30 s).</summary>
     public TimeSpan Lease => MessageLease ?? TimeSpan.FromSeconds(30);
 

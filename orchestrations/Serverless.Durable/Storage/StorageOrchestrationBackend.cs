@@ -70,8 +70,8 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
     private int backgroundCount;
     private int pollingControl;
     private int pollingWork;
-    private long lastControlPollTicks;
-    private long lastWorkPollTicks;
+    private readonly PollClock controlPoll = new();
+    private readonly PollClock workPoll = new();
 
     public StorageOrchestrationBackend(
         IDocumentStore documents,
@@ -341,7 +341,7 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
     public async Task<OrchestrationWorkItem?> FetchOrchestrationWorkItemAsync(CancellationToken cancellationToken = default)
     {
         await EnsureAliveAsync(cancellationToken).ConfigureAwait(false);
-        if (options.PollQueues && PollDue(ref lastControlPollTicks))
+        if (options.PollQueues && controlPoll.Due(time, MinPoll))
         {
             await PollControlQueuesAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -392,7 +392,7 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
         var activityTask = commit.ActivityMessages.Count == 0
             ? Task.CompletedTask
             : options.InProcessDispatch
-                ? EnsureWatchdogAsync(id, cancellationToken)
+                ? EnsureWatchdogAsync(id, step.Messages, cancellationToken)
                 : Task.WhenAll(commit.ActivityMessages.Select(a => SendActivityAsync(a, cancellationToken)));
         await Task.WhenAll(sendTasks.Cast<Task>().Append(activityTask)).ConfigureAwait(false);
         MaybeCrash(CommitStage.AfterOutbox, id);
@@ -431,7 +431,8 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
         }
         catch (DocumentBatchFailedException ex) when (ex.InnerException is DocumentPreconditionFailedException or DocumentConflictException or DocumentNotFoundException)
         {
-            ReleaseStep(workItem, TimeSpan.Zero);
+            // A lost race is not a failed attempt: it must not push the messages towards the poison queue.
+            ReleaseStep(workItem, TimeSpan.Zero, countAttempt: false);
             throw new OrchestrationConcurrencyException(id);
         }
         catch
@@ -457,7 +458,7 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
                 foreach (var consumed in step.Messages)
                 {
                     list.Remove(consumed);
-                    toDelete.AddRange(consumed.Refs);
+                    toDelete.AddRange(SparingWatchdogLocked(id, consumed.Refs));
                     consumed.Done?.TrySetResult();
                     if (consumed.CountsOutstanding)
                     {
@@ -528,7 +529,7 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
         await EnsureAliveAsync(cancellationToken).ConfigureAwait(false);
         for (var attempt = 0; attempt < 2; attempt++)
         {
-            if (options.PollQueues && (attempt > 0 || PollDue(ref lastWorkPollTicks)))
+            if (options.PollQueues && (attempt > 0 || workPoll.Due(time, MinPoll)))
             {
                 await PollWorkQueueAsync(cancellationToken).ConfigureAwait(false);
             }
@@ -669,13 +670,7 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
         }
     }
 
-    private bool PollDue(ref long lastTicks)
-    {
-        var interval = options.QueuePollInterval ?? TimeSpan.FromMilliseconds(100);
-        var now = time.GetTimestamp();
-        var last = Interlocked.Read(ref lastTicks);
-        return time.GetElapsedTime(last, now) >= interval && Interlocked.CompareExchange(ref lastTicks, now, last) == last;
-    }
+    private TimeSpan MinPoll => options.QueuePollInterval ?? TimeSpan.FromMilliseconds(100);
 
     private (string InstanceId, string Token, List<PendingMessage> Messages)? TryLeaseInstance()
     {
@@ -810,6 +805,11 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
             }
 
             steps[token] = new Step(instanceId, [.. usable, .. dropped], record, history);
+            if (history is not null && record is { State.IsTerminal: false } && options.InProcessDispatch
+                && outstanding.GetValueOrDefault(instanceId) == 0 && usable.Concat(dropped).Any(m => m.RecoveryHint))
+            {
+                RedispatchOpenActivitiesLocked(instanceId, record.State.ExecutionId, history.Events);
+            }
         }
 
         return new OrchestrationWorkItem(
@@ -819,6 +819,55 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
             [.. usable.Select(m => m.Delivery.Message)],
             record?.ETag,
             token);
+    }
+
+    /// <summary>
+    /// The refs to delete, minus any copy of the instance's watchdog message: that one is kept (with the newest
+    /// receipt) while in-process activities are outstanding, since it is what recovers them after a crash.
+    /// </summary>
+    private List<QueueRef> SparingWatchdogLocked(string instanceId, List<QueueRef> refs)
+    {
+        if (!watchdogs.TryGetValue(instanceId, out var watchdog))
+        {
+            return refs;
+        }
+
+        var result = new List<QueueRef>(refs.Count);
+        foreach (var r in refs)
+        {
+            if (r.MessageId == watchdog.Ref.MessageId && r.Queue == watchdog.Ref.Queue)
+            {
+                if (r.HiddenUntil > watchdog.Ref.HiddenUntil)
+                {
+                    watchdogs[instanceId] = watchdog = new Watchdog(r, r.HiddenUntil - options.Lease);
+                }
+            }
+            else
+            {
+                result.Add(r);
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Runs in this process every activity history shows scheduled and not completed (after a presumed crash).</summary>
+    private void RedispatchOpenActivitiesLocked(string instanceId, string execution, List<HistoryEvent> history)
+    {
+        var done = history.Select(e => e switch { TaskCompleted c => c.ScheduledId, TaskFailed f => f.ScheduledId, _ => -1 }).ToHashSet();
+        var open = history.OfType<TaskScheduled>().Where(s => !done.Contains(s.TaskId)).ToList();
+        if (open.Count == 0)
+        {
+            return;
+        }
+
+        LogRecovered(logger, instanceId, open.Count);
+        foreach (var s in open)
+        {
+            activities.AddLast(new LocalActivity(new ActivityMessage($"{instanceId}:{execution}:{s.TaskId}", instanceId, execution, s.TaskId, s.Name, s.Input), null, Fast: true));
+        }
+
+        outstanding[instanceId] = outstanding.GetValueOrDefault(instanceId) + open.Count;
     }
 
     /// <summary>False when the message completes a task id that history gave to different work.</summary>
@@ -861,12 +910,17 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
         return true;
     }
 
-    private void ReleaseStep(OrchestrationWorkItem workItem, TimeSpan delay)
+    private void ReleaseStep(OrchestrationWorkItem workItem, TimeSpan delay, bool countAttempt = true)
     {
         lock (gate)
         {
             if (steps.Remove(workItem.LockToken, out var step))
             {
+                if (!countAttempt)
+                {
+                    step.Messages.ForEach(m => m.Attempts--);
+                }
+
                 cache.Remove(workItem.InstanceId);
                 ReleaseLeaseLocked(workItem.InstanceId, workItem.LockToken, step.Messages, delay);
             }
@@ -912,7 +966,7 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
         {
             list.Remove(m);
             m.Done?.TrySetResult();
-            foreach (var r in m.Refs)
+            foreach (var r in SparingWatchdogLocked(instanceId, m.Refs))
             {
                 DeleteInBackground(r);
             }
@@ -947,6 +1001,7 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
         }
 
         existing.Refs.AddRange(message.Refs);
+        existing.RecoveryHint |= message.RecoveryHint;
         existing.DequeueCount = Math.Max(existing.DequeueCount, message.DequeueCount);
         if (message.Done is not null)
         {
@@ -1017,9 +1072,10 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
             delay = MaxQueueDelay;
         }
 
-        var text = await codec.EncodeAsync(MessageCodec.From(delivery), cancellationToken).ConfigureAwait(false);
+        var envelope = MessageCodec.From(delivery) with { SelfDispatched = options.InProcessDispatch ? true : null };
+        var text = await codec.EncodeAsync(envelope, cancellationToken).ConfigureAwait(false);
         var sent = await queues.SendAsync(queue, text, delay == TimeSpan.Zero ? null : delay, Timeout.InfiniteTimeSpan, cancellationToken).ConfigureAwait(false);
-        return new QueueRef(queue, sent.MessageId, sent.PopReceipt, null);
+        return new QueueRef(queue, sent.MessageId, sent.PopReceipt, null) { HiddenUntil = now + delay };
     }
 
     private async Task SendActivityAsync(ActivityMessage activity, CancellationToken cancellationToken)
@@ -1028,15 +1084,22 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
         await queues.SendAsync(options.WorkQueue, text, null, Timeout.InfiniteTimeSpan, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task EnsureWatchdogAsync(string instanceId, CancellationToken cancellationToken)
+    private async Task EnsureWatchdogAsync(string instanceId, List<PendingMessage> consumed, CancellationToken cancellationToken)
     {
         Watchdog? current;
+        var now = time.GetUtcNow();
         lock (gate)
         {
-            watchdogs.TryGetValue(instanceId, out current);
+            if (!watchdogs.TryGetValue(instanceId, out current)
+                && consumed.SelectMany(m => m.Refs).Where(r => r.Blob is null && r.Queue != options.WorkQueue).MaxBy(r => r.HiddenUntil) is { } anchor)
+            {
+                // Keep a message this step consumes as the watchdog instead of sending one: if it comes back, its
+                // receiver sees a message that was sent for in-process handling (or delivered twice) and re-dispatches.
+                current = new Watchdog(anchor, anchor.HiddenUntil - options.Lease);
+                watchdogs[instanceId] = current;
+            }
         }
 
-        var now = time.GetUtcNow();
         if (current is not null)
         {
             if (now - current.RenewedAt < options.Lease / 3)
@@ -1049,7 +1112,7 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
                 var receipt = await queues.UpdateVisibilityAsync(current.Ref.Queue, current.Ref.MessageId, current.Ref.PopReceipt, options.Lease, cancellationToken).ConfigureAwait(false);
                 lock (gate)
                 {
-                    watchdogs[instanceId] = new Watchdog(current.Ref with { PopReceipt = receipt }, now);
+                    watchdogs[instanceId] = new Watchdog(current.Ref with { PopReceipt = receipt, HiddenUntil = now + options.Lease }, now);
                 }
 
                 return;
@@ -1065,7 +1128,7 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
         var sent = await queues.SendAsync(queue, text, options.Lease, Timeout.InfiniteTimeSpan, cancellationToken).ConfigureAwait(false);
         lock (gate)
         {
-            watchdogs[instanceId] = new Watchdog(new QueueRef(queue, sent.MessageId, sent.PopReceipt, null), now);
+            watchdogs[instanceId] = new Watchdog(new QueueRef(queue, sent.MessageId, sent.PopReceipt, null) { HiddenUntil = now + options.Lease }, now);
         }
     }
 
@@ -1078,7 +1141,8 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
 
         try
         {
-            await Task.WhenAll(Enumerable.Range(0, options.ControlPartitions).Select(p => PollQueueAsync(options.ControlQueue(p), cancellationToken))).ConfigureAwait(false);
+            var counts = await Task.WhenAll(Enumerable.Range(0, options.ControlPartitions).Select(p => PollQueueAsync(options.ControlQueue(p), cancellationToken))).ConfigureAwait(false);
+            controlPoll.Polled(time, counts.Sum() > 0, MinPoll, options.MaxQueuePollInterval);
         }
         finally
         {
@@ -1095,7 +1159,8 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
 
         try
         {
-            await PollQueueAsync(options.WorkQueue, cancellationToken).ConfigureAwait(false);
+            var count = await PollQueueAsync(options.WorkQueue, cancellationToken).ConfigureAwait(false);
+            workPoll.Polled(time, count > 0, MinPoll, options.MaxQueuePollInterval);
         }
         finally
         {
@@ -1103,13 +1168,16 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
         }
     }
 
-    private async Task PollQueueAsync(string queue, CancellationToken cancellationToken)
+    private async Task<int> PollQueueAsync(string queue, CancellationToken cancellationToken)
     {
         var received = await queues.ReceiveAsync(queue, 32, options.Lease, cancellationToken).ConfigureAwait(false);
+        var hiddenUntil = time.GetUtcNow() + options.Lease;
         foreach (var message in received)
         {
-            await IngestAsync(new QueueRef(queue, message.MessageId, message.PopReceipt, null), message.Text, message.DequeueCount, null, cancellationToken).ConfigureAwait(false);
+            await IngestAsync(new QueueRef(queue, message.MessageId, message.PopReceipt, null) { HiddenUntil = hiddenUntil }, message.Text, message.DequeueCount, null, cancellationToken).ConfigureAwait(false);
         }
+
+        return received.Count;
     }
 
     /// <summary>Turns a received queue message into in-memory work (or handles it: watchdogs, chained timers, poison).</summary>
@@ -1200,6 +1268,10 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
                     VisibleAt = delivery.Message.VisibleAt ?? DateTimeOffset.MinValue,
                     DequeueCount = dequeueCount,
                     Done = done,
+
+                    // Sent by an in-process dispatcher (which would have consumed and deleted it in time), or delivered
+                    // before: whoever handled it may have died with activities in flight.
+                    RecoveryHint = reference is not null && (envelope.SelfDispatched == true || dequeueCount > 1),
                 };
                 if (reference is not null)
                 {
@@ -1430,7 +1502,44 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
     [LoggerMessage(EventId = 2204, Level = LogLevel.Warning, Message = "Background queue clean-up failed; the message will come back as a duplicate and be dropped")]
     private static partial void LogBackgroundFailed(ILogger logger, Exception exception);
 
-    private sealed record QueueRef(string Queue, string MessageId, string PopReceipt, string? Blob);
+    private sealed record QueueRef(string Queue, string MessageId, string PopReceipt, string? Blob)
+    {
+        /// <summary>When the message becomes visible again unless extended.</summary>
+        public DateTimeOffset HiddenUntil { get; init; }
+    }
+
+    /// <summary>When to poll a set of queues next: soon after finding messages, backing off to the maximum when idle.</summary>
+    private sealed class PollClock
+    {
+        private readonly Lock gate = new();
+        private long next;
+        private TimeSpan interval;
+
+        public bool Due(TimeProvider time, TimeSpan min)
+        {
+            var now = time.GetTimestamp();
+            lock (gate)
+            {
+                if (now < next)
+                {
+                    return false;
+                }
+
+                // Claim this poll; Polled sets the real next time.
+                next = now + (long)(min.TotalSeconds * time.TimestampFrequency);
+                return true;
+            }
+        }
+
+        public void Polled(TimeProvider time, bool found, TimeSpan min, TimeSpan max)
+        {
+            lock (gate)
+            {
+                interval = found || interval == TimeSpan.Zero ? min : TimeSpan.FromTicks(Math.Min(interval.Ticks * 2, max.Ticks));
+                next = time.GetTimestamp() + (long)(interval.TotalSeconds * time.TimestampFrequency);
+            }
+        }
+    }
 
     private sealed record Watchdog(QueueRef Ref, DateTimeOffset RenewedAt);
 
@@ -1453,6 +1562,8 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
         public long DequeueCount { get; set; }
 
         public bool CountsOutstanding { get; set; }
+
+        public bool RecoveryHint { get; set; }
 
         public TaskCompletionSource? Done { get; set; }
     }
