@@ -1,4 +1,5 @@
 using Serverless.Functions.CustomHandler;
+using Serverless.Functions.Durable;
 using Serverless.Functions.Health;
 using Serverless.Functions.Hosting;
 
@@ -7,6 +8,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.Services.AddProblemDetails();
 var mode = builder.AddFunctionsHosting();
 builder.AddStorage();
+builder.AddDurable(mode);
 builder.AddHealth();
 
 var app = builder.Build();

@@ -1271,7 +1271,7 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
 
                     // Sent by an in-process dispatcher (which would have consumed and deleted it in time), or delivered
                     // before: whoever handled it may have died with activities in flight.
-                    RecoveryHint = reference is not null && (envelope.SelfDispatched == true || dequeueCount > 1),
+                    RecoveryHint = envelope.SelfDispatched == true || dequeueCount > 1,
                 };
                 if (reference is not null)
                 {
@@ -1315,6 +1315,21 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
         lock (gate)
         {
             ours = watchdogs.ContainsKey(instanceId) && outstanding.GetValueOrDefault(instanceId) > 0;
+        }
+
+        if (ours && reference is null)
+        {
+            // Delivered by the Functions host, which deletes it when we return: replace it with a fresh watchdog.
+            var queue = options.ControlQueueOf(instanceId);
+            var text = MessageCodec.Serialize(new Envelope(EnvelopeKind.Recover, $"{instanceId}:recover:{Guid.NewGuid():N}", instanceId));
+            var sent = await queues.SendAsync(queue, text, options.Lease, Timeout.InfiniteTimeSpan, cancellationToken).ConfigureAwait(false);
+            var now = time.GetUtcNow();
+            lock (gate)
+            {
+                watchdogs[instanceId] = new Watchdog(new QueueRef(queue, sent.MessageId, sent.PopReceipt, null) { HiddenUntil = now + options.Lease }, now);
+            }
+
+            return;
         }
 
         if (ours && reference is not null)
