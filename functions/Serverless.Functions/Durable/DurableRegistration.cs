@@ -56,8 +56,23 @@ public static class DurableRegistration
         builder.Services.AddHostedService<DurableWorkerService>();
         if (mode.IsCustomHandler)
         {
-            builder.Services.AddSingleton<IQueueMessageHandler, DurableControlHandler>();
-            builder.Services.AddSingleton<IQueueMessageHandler, DurableWorkHandler>();
+            // The durable handlers serve their functions unless another handler was registered for them (a test
+            // double, or a replacement): the catalog is rebuilt with the durable ones as defaults.
+            builder.Services.AddSingleton<DurableControlHandler>();
+            builder.Services.AddSingleton<DurableWorkHandler>();
+            builder.Services.AddSingleton(sp =>
+            {
+                var handlers = sp.GetServices<IQueueMessageHandler>().ToList();
+                foreach (var durable in new IQueueMessageHandler[] { sp.GetRequiredService<DurableControlHandler>(), sp.GetRequiredService<DurableWorkHandler>() })
+                {
+                    if (!handlers.Exists(h => h.FunctionName == durable.FunctionName))
+                    {
+                        handlers.Add(durable);
+                    }
+                }
+
+                return new QueueHandlerCatalog(handlers);
+            });
         }
 
         return builder;
