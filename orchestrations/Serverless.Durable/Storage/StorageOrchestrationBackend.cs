@@ -45,6 +45,7 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
 {
     private static readonly TimeSpan MaxQueueDelay = QueueLimits.MaxVisibility - TimeSpan.FromMinutes(1);
     private static readonly TimeSpan OrphanStartGrace = TimeSpan.FromMinutes(1);
+    private const int MaxCachedHistories = 10_000;
 
     private readonly IQueueStore queues;
     private readonly IBlobStore blobs;
@@ -56,6 +57,7 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
     private readonly Lock gate = new();
     private readonly Dictionary<string, List<PendingMessage>> inbox = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> instanceLeases = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DateTimeOffset> instanceLeaseExpiry = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Step> steps = new(StringComparer.Ordinal);
     private readonly LinkedList<LocalActivity> activities = new();
     private readonly Dictionary<string, LocalActivity> activityLeases = new(StringComparer.Ordinal);
@@ -394,7 +396,17 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
             : options.InProcessDispatch
                 ? EnsureWatchdogAsync(id, step.Messages, cancellationToken)
                 : Task.WhenAll(commit.ActivityMessages.Select(a => SendActivityAsync(a, cancellationToken)));
-        await Task.WhenAll(sendTasks.Cast<Task>().Append(activityTask)).ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(sendTasks.Cast<Task>().Append(activityTask)).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Nothing is written yet; whatever was sent is a duplicate-to-be. Retry the step shortly.
+            ReleaseStep(workItem, TimeSpan.FromSeconds(1));
+            throw;
+        }
+
         MaybeCrash(CommitStage.AfterOutbox, id);
 
         // 2. One atomic batch: the instance document (ETag-guarded) and the history pages.
@@ -450,9 +462,24 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
         var deleteWatchdog = default(Watchdog);
         lock (gate)
         {
-            cache[id] = history;
+            if (commit.State.IsTerminal)
+            {
+                cache.Remove(id);
+            }
+            else
+            {
+                if (cache.Count >= MaxCachedHistories)
+                {
+                    // Crude but bounded: histories are re-read from the store when missing.
+                    cache.Clear();
+                }
+
+                cache[id] = history;
+            }
+
             steps.Remove(workItem.LockToken);
             instanceLeases.Remove(id);
+            instanceLeaseExpiry.Remove(id);
             if (inbox.TryGetValue(id, out var list))
             {
                 foreach (var consumed in step.Messages)
@@ -681,9 +708,19 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
         {
             foreach (var (instanceId, list) in inbox)
             {
-                if (instanceLeases.ContainsKey(instanceId))
+                if (instanceLeases.TryGetValue(instanceId, out var held))
                 {
-                    continue;
+                    if (instanceLeaseExpiry.GetValueOrDefault(instanceId) > now)
+                    {
+                        continue;
+                    }
+
+                    // A step that never committed nor abandoned (its caller failed): take the instance back.
+                    steps.Remove(held);
+                    foreach (var stale in list.Where(m => m.Lease == held))
+                    {
+                        stale.Lease = null;
+                    }
                 }
 
                 var visible = list.Where(m => m.Lease is null && m.VisibleAt <= now).ToList();
@@ -704,6 +741,7 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
                 }
 
                 instanceLeases[instanceId] = token;
+                instanceLeaseExpiry[instanceId] = now + options.Lease;
                 picked = (instanceId, token, visible);
                 break;
             }
@@ -723,6 +761,7 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
                 lock (gate)
                 {
                     instanceLeases.Remove(p.Item1);
+                    instanceLeaseExpiry.Remove(p.Item1);
                 }
 
                 return null;
@@ -799,6 +838,7 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
                 if (instanceLeases.TryGetValue(instanceId, out var t) && t == token)
                 {
                     instanceLeases.Remove(instanceId);
+                    instanceLeaseExpiry.Remove(instanceId);
                 }
 
                 return null;
@@ -952,6 +992,7 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
         if (instanceLeases.TryGetValue(instanceId, out var t) && t == token)
         {
             instanceLeases.Remove(instanceId);
+            instanceLeaseExpiry.Remove(instanceId);
         }
     }
 
