@@ -826,6 +826,8 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
 
         if (held.Count > 0)
         {
+            // Waiting for the client to write the instance is not a failed attempt.
+            held.ForEach(m => m.Attempts--);
             ReleaseLease(instanceId, token, held, TimeSpan.FromMilliseconds(200));
         }
 
