@@ -1,5 +1,6 @@
 using Serverless.Functions.CustomHandler;
 using Serverless.Functions.Datasets;
+using Serverless.Functions.Durable;
 using Serverless.Functions.Health;
 using Serverless.Functions.Hosting;
 using Serverless.Functions.Http;
@@ -12,6 +13,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddHttpApi();
 var mode = builder.AddFunctionsHosting();
 builder.AddStorage();
+builder.AddDurable(mode);
 builder.AddHealth();
 builder.AddIdentity();
 builder.AddProjects();

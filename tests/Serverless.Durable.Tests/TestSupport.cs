@@ -54,7 +54,7 @@ public sealed class DurableHarness : IDisposable
         Time = new ManualTimeProvider(Epoch);
         Backend = new InMemoryOrchestrationBackend(Time, options);
         Registry = new DurableTaskRegistry();
-        RegisterAll(Registry);
+        TestTasks.Register(Registry, Calls);
         configure?.Invoke(Registry);
         services = new ServiceCollection().BuildServiceProvider();
         Logs = new CapturingLoggerProvider();
@@ -104,11 +104,17 @@ public sealed class DurableHarness : IDisposable
         LoggerFactory.Dispose();
         services.Dispose();
     }
+}
 
-    private void Record(string activity, TaskActivityContext context) =>
-        Calls.GetOrAdd(activity, _ => new ConcurrentQueue<string>()).Enqueue(context.IdempotencyKey);
+/// <summary>Every test orchestrator and activity; activities record their idempotency keys in <c>calls</c> so tests can count effects.</summary>
+public static class TestTasks
+{
+    public static int Count(ConcurrentDictionary<string, ConcurrentQueue<string>> calls, string activity) => calls.TryGetValue(activity, out var q) ? q.Count : 0;
 
-    private void RegisterAll(DurableTaskRegistry registry)
+    private static void Record(ConcurrentDictionary<string, ConcurrentQueue<string>> calls, string activity, TaskActivityContext context) =>
+        calls.GetOrAdd(activity, _ => new ConcurrentQueue<string>()).Enqueue(context.IdempotencyKey);
+
+    public static void Register(DurableTaskRegistry registry, ConcurrentDictionary<string, ConcurrentQueue<string>> calls)
     {
         registry
             .AddOrchestrator<SequenceOrchestrator>()
@@ -129,24 +135,24 @@ public sealed class DurableHarness : IDisposable
             .AddActivity<HelloActivity>("Hello")
             .AddActivity<int, int>("Square", (ctx, x) =>
             {
-                Record("Square", ctx);
+                Record(calls, "Square", ctx);
                 return Task.FromResult(x * x);
             })
             .AddActivity<string, string>("Throw", (ctx, message) =>
             {
-                Record("Throw", ctx);
+                Record(calls, "Throw", ctx);
                 throw new InvalidOperationException(message);
             })
             .AddActivity<int, int>("Flaky", (ctx, succeedOnAttempt) =>
             {
-                Record("Flaky", ctx);
-                return CallCount("Flaky") < succeedOnAttempt
-                    ? throw new TimeoutException($"Flaky attempt {CallCount("Flaky")} failed.")
-                    : Task.FromResult(CallCount("Flaky"));
+                Record(calls, "Flaky", ctx);
+                return Count(calls, "Flaky") < succeedOnAttempt
+                    ? throw new TimeoutException($"Flaky attempt {Count(calls, "Flaky")} failed.")
+                    : Task.FromResult(Count(calls, "Flaky"));
             })
             .AddActivity<string, string>("Echo", (ctx, s) =>
             {
-                Record("Echo", ctx);
+                Record(calls, "Echo", ctx);
                 return Task.FromResult(s);
             });
     }

@@ -79,22 +79,6 @@ public sealed class CustomHandlerContractTests
     }
 
     [Fact]
-    public async Task QueueInvocation_NoHandlerRegistered_Returns500SoTheHostRetriesAndPoisons()
-    {
-        // Arrange
-        await using var factory = FunctionsAppFactory.CustomHandler();
-
-        // Act
-        var (status, body) = await PostAsync(factory, FunctionCatalog.DurableWork, Fixtures.Read("queue-invocation.json"));
-
-        // Assert
-        Assert.Equal(HttpStatusCode.InternalServerError, status);
-        var log = body.GetProperty("Logs")[0].GetString();
-        Assert.Contains("No handler is registered for DurableWork", log, StringComparison.Ordinal);
-        Assert.Contains("durable-work-poison", log, StringComparison.Ordinal);
-    }
-
-    [Fact]
     public async Task EventGridInvocation_HostFormat_BlobCreatedHandlerGetsTheBlob()
     {
         // Arrange

@@ -10,8 +10,9 @@ public static class FunctionHandlerRegistration
         builder.Services.AddHostedService<HandlerCatalogValidation>();
 
         // ───── HANDLERS GO HERE ─────
-        // builder.Services.AddSingleton<IQueueMessageHandler, ...>() for DurableControl and DurableWork
-        // (the durable runtime), builder.Services.AddSingleton<IBlobCreatedHandler, ...>() for ingestion.
+        // DurableControl and DurableWork: registered by Durable/DurableRegistration.AddDurable (custom handler
+        // mode only; standalone, the durable worker polls those queues itself).
+        // builder.Services.AddSingleton<IBlobCreatedHandler, ...>() for ingestion.
         // Functions without a handler answer every invocation with a failure, so the host retries and
         // finally poisons the message instead of dropping it.
         // ────────────────────────────

@@ -88,8 +88,9 @@ public sealed class OrchestrationConcurrencyException(string instanceId)
 /// <list type="bullet">
 /// <item>Delivery is at least once; messages may be duplicated or reordered. The executor drops
 /// duplicates by task id (completions) and event id (external events).</item>
-/// <item>At most one fetched work item per instance at a time (a lease with an expiry: the storage
-/// backend leases control-queue partitions); an expired lease lets another worker take over.</item>
+/// <item>At most one fetched work item per instance at a time within a backend (a lease with an expiry); an
+/// expired lease lets another worker take over. Across processes the storage backend relies on the ETag: a
+/// step that lost the race fails its commit with <see cref="OrchestrationConcurrencyException"/>.</item>
 /// <item><see cref="CommitOrchestrationWorkItemAsync"/> runs in this order: send the outbox, then write
 /// history and state in one write guarded by the fetched ETag, then delete the consumed messages. A crash
 /// between steps therefore leaves, at worst, duplicate messages (dropped later) or consumed messages

@@ -1,0 +1,150 @@
+using Serverless.Core.Storage.Blobs;
+using Serverless.Core.Storage.Documents;
+using Serverless.Core.Storage.Queues;
+using Serverless.Durable;
+using Serverless.Durable.Orchestration;
+using Serverless.Durable.Storage;
+using Serverless.Functions.Functions;
+using Serverless.Functions.Hosting;
+
+namespace Serverless.Functions.Durable;
+
+/// <summary>
+/// Registers the durable runtime on the app's storage ports: backend, registry, client and the worker service,
+/// plus, in custom handler mode only, the <c>DurableControl</c>/<c>DurableWork</c> queue handlers.
+/// </summary>
+/// <remarks>
+/// One delivery path per mode, so no message is processed by two loops in one process:
+/// <list type="bullet">
+/// <item>Standalone: the backend polls its own queues (<see cref="StorageBackendOptions.PollQueues"/>) inside the
+/// worker service; no queue handler is registered, so the local queue pollers leave these queues alone.</item>
+/// <item>Custom handler: the Functions host receives from the queues and posts each message to a handler, which
+/// hands it to the backend and returns once its step committed (the host then deletes it). The worker service
+/// still runs, but only on in-memory work (in-process dispatch).</item>
+/// </list>
+/// The host's queue triggers name one control queue, so the host runs with one control partition; more partitions
+/// need one queue-triggered function per partition in <see cref="FunctionCatalog"/>.
+/// </remarks>
+public static class DurableRegistration
+{
+    /// <summary>The Functions host's default <c>maxDequeueCount</c> (host.json): after it, the host poisons silently.</summary>
+    public const int HostMaxDequeueCount = 5;
+
+    /// <summary>Adds the durable runtime. Orchestrators and activities are added to the <see cref="DurableTaskRegistry"/> singleton.</summary>
+    public static IHostApplicationBuilder AddDurable(this IHostApplicationBuilder builder, FunctionsHostingMode mode)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(mode);
+        var options = new StorageBackendOptions(
+            TaskHub: "durable",
+            ControlPartitions: 1,
+            PollQueues: !mode.IsCustomHandler,
+
+            // In custom handler mode the host copies a message to its poison queue after its last attempt without
+            // telling us; we poison it ourselves one attempt earlier, so the instance is marked Failed with the reason.
+            MaxDequeueCount: mode.IsCustomHandler ? HostMaxDequeueCount - 1 : HostMaxDequeueCount);
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton<DurableTaskRegistry>();
+        builder.Services.AddSingleton(sp => new StorageOrchestrationBackend(
+            sp.GetRequiredService<IDocumentStore>(),
+            sp.GetRequiredService<IQueueStore>(),
+            sp.GetRequiredService<IBlobStore>(),
+            options,
+            loggerFactory: sp.GetRequiredService<ILoggerFactory>()));
+        builder.Services.AddSingleton<Serverless.Durable.Runtime.IOrchestrationBackend>(sp => sp.GetRequiredService<StorageOrchestrationBackend>());
+        builder.Services.AddSingleton(sp => new DurableClient(sp.GetRequiredService<StorageOrchestrationBackend>()));
+        builder.Services.AddHostedService<DurableWorkerService>();
+        if (mode.IsCustomHandler)
+        {
+            // The durable handlers serve their functions unless another handler was registered for them (a test
+            // double, or a replacement): the catalog is rebuilt with the durable ones as defaults.
+            builder.Services.AddSingleton<DurableControlHandler>();
+            builder.Services.AddSingleton<DurableWorkHandler>();
+            builder.Services.AddSingleton(sp =>
+            {
+                var handlers = sp.GetServices<IQueueMessageHandler>().ToList();
+                foreach (var durable in new IQueueMessageHandler[] { sp.GetRequiredService<DurableControlHandler>(), sp.GetRequiredService<DurableWorkHandler>() })
+                {
+                    if (!handlers.Exists(h => h.FunctionName == durable.FunctionName))
+                    {
+                        handlers.Add(durable);
+                    }
+                }
+
+                return new QueueHandlerCatalog(handlers);
+            });
+        }
+
+        return builder;
+    }
+}
+
+/// <summary>Runs the durable worker loops for the app's lifetime.</summary>
+internal sealed partial class DurableWorkerService(
+    StorageOrchestrationBackend backend,
+    DurableTaskRegistry registry,
+    IServiceProvider services,
+    ILoggerFactory loggerFactory) : BackgroundService
+{
+    /// <summary>Loops in parallel: enough to overlap storage round trips on two cores.</summary>
+    private const int Loops = 4;
+
+    private readonly ILogger logger = loggerFactory.CreateLogger<DurableWorkerService>();
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await backend.StartAsync(stoppingToken);
+                break;
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+#pragma warning disable CA1031 // Storage may come up after the app; keep trying instead of stopping the host.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                LogStartFailed(logger, ex);
+                await Task.Delay(TimeSpan.FromSeconds(5), stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+
+        var worker = new DurableWorker(backend, registry, services, loggerFactory: loggerFactory);
+        await Task.WhenAll(Enumerable.Range(0, Loops).Select(_ => Task.Run(() => worker.RunAsync(stoppingToken), CancellationToken.None)));
+    }
+
+    [LoggerMessage(EventId = 1300, Level = LogLevel.Warning, Message = "Durable storage is not reachable yet; retrying")]
+    private static partial void LogStartFailed(ILogger logger, Exception exception);
+}
+
+/// <summary>Custom handler mode: control-queue messages the Functions host delivers.</summary>
+internal sealed class DurableControlHandler(StorageOrchestrationBackend backend) : IQueueMessageHandler
+{
+    public string FunctionName => FunctionCatalog.DurableControl;
+
+    public string QueueName => FunctionCatalog.DurableControlQueue;
+
+    public Task HandleAsync(QueueMessageContext message, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        return backend.DeliverAsync(message.Text, message.DequeueCount, cancellationToken);
+    }
+}
+
+/// <summary>Custom handler mode: activity messages the Functions host delivers.</summary>
+internal sealed class DurableWorkHandler(StorageOrchestrationBackend backend) : IQueueMessageHandler
+{
+    public string FunctionName => FunctionCatalog.DurableWork;
+
+    public string QueueName => FunctionCatalog.DurableWorkQueue;
+
+    public Task HandleAsync(QueueMessageContext message, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        return backend.DeliverAsync(message.Text, message.DequeueCount, cancellationToken);
+    }
+}
