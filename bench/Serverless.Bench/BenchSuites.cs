@@ -13,11 +13,7 @@ internal interface IBenchSuite
 /// <summary>Every suite that <c>bench.sh</c> can run.</summary>
 internal static class BenchSuites
 {
-<<<<<<< HEAD
-    public static IReadOnlyList<IBenchSuite> All { get; } = [new StorageSuite(), new Exports.ExportsSuite()];
-=======
-    public static IReadOnlyList<IBenchSuite> All { get; } = [new StorageSuite(), new Durable.DurableSuite()];
->>>>>>> durable-store
+    public static IReadOnlyList<IBenchSuite> All { get; } = [new StorageSuite(), new Durable.DurableSuite(), new Exports.ExportsSuite()];
 }
 
 /// <summary>The storage adapters: document store (SQLite) figures, then queue and blob figures on a fresh Azurite.</summary>
