@@ -47,8 +47,18 @@ internal static partial class CodeInventory
             .Select(p => new SettingKey(o.Section, p.Name, IsList(p.PropertyType))))
         .ToArray();
 
-    /// <summary>Cosmos containers the app registers (resolved from its DI container, as start-up creates them).</summary>
+    /// <summary>
+    /// Cosmos containers the app uses: every spec registered in its DI container (start-up creates
+    /// those) plus every static <see cref="ContainerSpec"/> or list of them in the app's assemblies
+    /// (for containers a component ensures itself).
+    /// </summary>
     public static IReadOnlyList<ContainerSpec> ContainerSpecs => Specs.Value;
+
+    /// <summary>Container names written as literals in <c>new ContainerSpec("...")</c> anywhere in the app's sources.</summary>
+    public static IReadOnlySet<string> LiteralContainerSpecNames =>
+        new SortedSet<string>(
+            SourceFiles().SelectMany(f => LiteralContainerSpec().Matches(File.ReadAllText(f)).Select(m => m.Groups["name"].Value)),
+            StringComparer.Ordinal);
 
     /// <summary>The partition key path the Cosmos adapter gives every container, read from its source.</summary>
     public static string CosmosPartitionKeyPath
@@ -166,11 +176,47 @@ internal static partial class CodeInventory
             // Only the registrations are wanted: no start-up work (container creation, bootstrap).
             builder.ConfigureTestServices(services => services.RemoveAll<IHostedService>());
         });
-        return factory.Services.GetServices<ContainerSpec>().DistinctBy(s => s.Name, StringComparer.Ordinal).ToArray();
+        return factory.Services.GetServices<ContainerSpec>()
+            .Concat(StaticContainerSpecs())
+            .DistinctBy(s => s.Name, StringComparer.Ordinal)
+            .ToArray();
     }
+
+    private static IEnumerable<ContainerSpec> StaticContainerSpecs()
+    {
+        const BindingFlags flags = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static | BindingFlags.DeclaredOnly;
+        foreach (var type in AppAssemblies.SelectMany(a => a.GetTypes()).Where(t => !t.ContainsGenericParameters))
+        {
+            var values = type.GetFields(flags).Where(f => IsSpecType(f.FieldType)).Select(f => f.GetValue(null))
+                .Concat(type.GetProperties(flags)
+                    .Where(p => p.GetMethod is not null && p.GetIndexParameters().Length == 0 && IsSpecType(p.PropertyType))
+                    .Select(p => p.GetValue(null)));
+            foreach (var value in values)
+            {
+                switch (value)
+                {
+                    case ContainerSpec spec:
+                        yield return spec;
+                        break;
+                    case IEnumerable<ContainerSpec> specs:
+                        foreach (var item in specs)
+                        {
+                            yield return item;
+                        }
+
+                        break;
+                }
+            }
+        }
+    }
+
+    private static bool IsSpecType(Type type) => type == typeof(ContainerSpec) || typeof(IEnumerable<ContainerSpec>).IsAssignableFrom(type);
 
     [GeneratedRegex(@"new ContainerProperties\(spec\.Name, ""(?<pk>[^""]+)""\)")]
     private static partial Regex PartitionKeyInAdapter();
+
+    [GeneratedRegex(@"new ContainerSpec\(\s*""(?<name>[^""]+)""")]
+    private static partial Regex LiteralContainerSpec();
 
     [GeneratedRegex(@"CreateContainerIfNotExistsAsync\(\s*""(?<name>[a-z0-9-]{3,63})""")]
     private static partial Regex LiteralContainerCreation();

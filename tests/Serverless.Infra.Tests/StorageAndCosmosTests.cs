@@ -45,6 +45,19 @@ public sealed class StorageAndCosmosTests
     }
 
     [Fact]
+    public void CosmosContainers_LiteralSpecNamesInSources_Declared()
+    {
+        // Arrange
+        var declared = BicepText.CosmosContainers(InfraFiles.MainBicep).Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
+
+        // Act
+        var missing = CodeInventory.LiteralContainerSpecNames.Where(n => !declared.Contains(n)).ToArray();
+
+        // Assert
+        Assert.True(missing.Length == 0, $"Add to cosmosContainers in infra/main.bicep: {string.Join(", ", missing)}");
+    }
+
+    [Fact]
     public void CosmosContainers_Bicep_NoContainerTheCodeDoesNotDeclare()
     {
         // Arrange
