@@ -17,6 +17,10 @@ param location string
 @description('Object id of the user running azd; gets data access too, for debugging against Azure. Empty: none.')
 param principalId string = ''
 
+@allowed([ 'User', 'ServicePrincipal' ])
+@description('Kind of principalId: User for a person running azd, ServicePrincipal for a CI pipeline.')
+param principalType string = 'User'
+
 @allowed([ 'Serverless', 'Provisioned' ])
 @description('Cosmos DB capacity: Serverless (pay per request, the default) or Provisioned (shared database throughput).')
 param cosmosCapacityMode string = 'Serverless'
@@ -166,6 +170,7 @@ module roles 'app/rbac.bicep' = {
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     appPrincipalId: identity.outputs.principalId
     userPrincipalId: principalId
+    userPrincipalType: principalType
   }
 }
 

@@ -10,6 +10,9 @@ param appPrincipalId string
 @description('Object id of the deploying user; empty to skip their assignments.')
 param userPrincipalId string = ''
 
+@allowed([ 'User', 'ServicePrincipal' ])
+param userPrincipalType string = 'User'
+
 // Storage Blob Data Owner: the Functions host needs owner rights on its own blobs (leases, keys)
 // and the app reads and writes every container.
 var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
@@ -98,7 +101,7 @@ resource userBlobContributor 'Microsoft.Authorization/roleAssignments@2022-04-01
   scope: storage
   properties: {
     principalId: userPrincipalId
-    principalType: 'User'
+    principalType: userPrincipalType
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataContributor)
   }
 }
@@ -109,7 +112,7 @@ resource userQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04-0
   scope: storage
   properties: {
     principalId: userPrincipalId
-    principalType: 'User'
+    principalType: userPrincipalType
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageQueueDataContributor)
   }
 }

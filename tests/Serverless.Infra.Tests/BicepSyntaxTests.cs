@@ -56,6 +56,30 @@ public sealed partial class BicepSyntaxTests
     }
 
     [Fact]
+    public void MainBicep_ModuleParams_MatchTheModulesDeclaredParams()
+    {
+        // Arrange
+        var main = InfraFiles.MainBicep;
+        var problems = new List<string>();
+
+        foreach (Match module in ModuleBlock().Matches(main))
+        {
+            var path = module.Groups["path"].Value;
+            var declared = ParamLine().Matches(InfraFiles.Read(path.Split('/')))
+                .ToDictionary(m => m.Groups["name"].Value, m => m.Groups["default"].Success, StringComparer.Ordinal);
+
+            // Act
+            var passed = ModuleParamLine().Matches(module.Groups["params"].Value).Select(m => m.Groups["name"].Value).ToArray();
+            problems.AddRange(passed.Where(p => !declared.ContainsKey(p)).Select(p => $"{path}: no param '{p}'"));
+            problems.AddRange(declared.Where(d => !d.Value && !passed.Contains(d.Key)).Select(d => $"{path}: required param '{d.Key}' not passed"));
+        }
+
+        // Assert
+        Assert.Equal(7, ModuleBlock().Count(main));
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+    }
+
+    [Fact]
     public void MainBicep_Modules_OnePerConcern()
     {
         // Act
@@ -166,6 +190,12 @@ public sealed partial class BicepSyntaxTests
 
     [GeneratedRegex(@"^module\s+\w+\s+'(?<path>[^']+)'", RegexOptions.Multiline)]
     private static partial Regex ModuleLine();
+
+    [GeneratedRegex(@"^module\s+\w+\s+'(?<path>[^']+)' = \{\s*\n(.*\n)*?  params: \{\s*\n(?<params>(.*\n)*?)  \}\s*\n\}", RegexOptions.Multiline)]
+    private static partial Regex ModuleBlock();
+
+    [GeneratedRegex(@"^    (?<name>\w+):", RegexOptions.Multiline)]
+    private static partial Regex ModuleParamLine();
 
     [GeneratedRegex(@"^param\s+(?<name>\w+)\s+\w+(?<default>\s*=.*)?$", RegexOptions.Multiline)]
     private static partial Regex ParamLine();
