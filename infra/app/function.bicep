@@ -1,0 +1,118 @@
+// The function app on a Linux Flex Consumption plan, running the published executable as an
+// Azure Functions custom handler (functionAppConfig.runtime 'custom'; host.json names the
+// executable). Flex takes the worker runtime from functionAppConfig, not from a
+// FUNCTIONS_WORKER_RUNTIME app setting (it rejects that setting).
+param name string
+param planName string
+param location string
+param tags object = {}
+
+param identityId string
+param identityClientId string
+param storageAccountName string
+param blobEndpoint string
+param queueEndpoint string
+param tableEndpoint string
+param deploymentContainerName string
+param applicationInsightsConnectionString string
+param cosmosEndpoint string
+param cosmosDatabaseName string
+param organizationName string
+param adminName string
+
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 100
+
+@allowed([ 512, 2048, 4096 ])
+param instanceMemoryMB int = 2048
+
+// azd deploys the service whose azd-service-name tag matches azure.yaml's service name.
+var serviceName = 'functions'
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    tier: 'FlexConsumption'
+    name: 'FC1'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  tags: union(tags, { 'azd-service-name': serviceName })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: { '${identityId}': {} }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${blobEndpoint}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'custom'
+        version: '1.0'
+      }
+    }
+  }
+
+  resource appSettings 'config' = {
+    name: 'appsettings'
+    properties: {
+      // Functions host storage (triggers, leases, keys) through the identity; no connection string.
+      AzureWebJobsStorage__accountName: storageAccountName
+      AzureWebJobsStorage__blobServiceUri: blobEndpoint
+      AzureWebJobsStorage__queueServiceUri: queueEndpoint
+      AzureWebJobsStorage__tableServiceUri: tableEndpoint
+      AzureWebJobsStorage__credential: 'managedidentity'
+      AzureWebJobsStorage__clientId: identityClientId
+
+      // Telemetry with Entra ID auth (the component has local auth off).
+      APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
+      APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+
+      // The app's own settings (Serverless.Functions options records; README lists each).
+      DocumentStore__Provider: 'Cosmos'
+      DocumentStore__CosmosEndpoint: cosmosEndpoint
+      DocumentStore__CosmosDatabase: cosmosDatabaseName
+      DocumentStore__CosmosManagedIdentityClientId: identityClientId
+      DocumentStore__CosmosConnectionMode: 'Direct'
+      Storage__BlobEndpoint: blobEndpoint
+      Storage__QueueEndpoint: queueEndpoint
+      Storage__ManagedIdentityClientId: identityClientId
+      Health__PingTimeout: '00:00:02'
+      Bootstrap__OrganizationName: organizationName
+      Bootstrap__AdminName: adminName
+    }
+  }
+}
+
+output id string = functionApp.id
+output name string = functionApp.name
+output uri string = 'https://${functionApp.properties.defaultHostName}'
