@@ -80,6 +80,8 @@ var cosmosContainers = [
   { name: 'users', partitionKeyPath: '/pk', indexedPaths: [ 'type', 'createdAt' ] }
   { name: 'apikeys', partitionKeyPath: '/pk', indexedPaths: [] }
   { name: 'projects', partitionKeyPath: '/pk', indexedPaths: [ 'type', 'role', 'addedAt' ] }
+  { name: 'datasets', partitionKeyPath: '/pk', indexedPaths: [ 'createdAt' ] }
+  { name: 'items', partitionKeyPath: '/pk', indexedPaths: [ 'kind', 'dir', 'name', 'type', 'createdAt', 'size' ] }
 ]
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {

@@ -107,6 +107,9 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       Storage__QueueEndpoint: queueEndpoint
       Storage__ManagedIdentityClientId: identityClientId
       Health__PingTimeout: '00:00:02'
+      Items__MaxUploadBytes: '2147483648'
+      Items__BlobContainer: 'items'
+      Items__MaxLinkMinutes: '1440'
       Bootstrap__OrganizationName: organizationName
       Bootstrap__AdminName: adminName
     }
