@@ -134,7 +134,8 @@ public sealed class StorageFaultTests(AzuriteFixture azurite)
         Assert.All(states, s => Assert.Equal(OrchestrationRuntimeStatus.Completed, s.Status));
         var places = states.SelectMany(s => s.ReadOutputAs<List<string>>()!).ToList();
         Assert.Equal(24 * 5, places.Count);
-        Assert.Contains("a", places);
+        // Which worker wins each message is up to the queues (under load b may take all of it), but a was
+        // stopped with most instances unfinished, so b must have taken over.
         Assert.Contains("b", places);
         foreach (var id in ids)
         {
