@@ -4,6 +4,7 @@ using Serverless.Functions.Hosting;
 using Serverless.Functions.Http;
 using Serverless.Functions.Identity;
 using Serverless.Functions.Projects;
+using Serverless.Functions.Recipes;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -13,6 +14,7 @@ builder.AddStorage();
 builder.AddHealth();
 builder.AddIdentity();
 builder.AddProjects();
+builder.AddRecipes();
 
 var app = builder.Build();
 
@@ -24,6 +26,7 @@ app.MapOpenApi().AllowAnonymousByDesign(HttpApiRegistration.OpenApiReason);
 app.MapGroup("").AllowAnonymousByDesign("Health is probed by load balancers and the Functions host without credentials; it reveals only up/down.").MapHealthApi();
 app.MapIdentityApi();
 app.MapProjectsApi();
+app.MapRecipesApi();
 if (mode.IsCustomHandler)
 {
     app.MapGroup("").AllowAnonymousByDesign("Trigger invocations come from the Functions host over loopback, which authenticates its own triggers; API keys do not apply.").MapCustomHandlerApi();

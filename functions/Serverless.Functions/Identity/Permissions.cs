@@ -48,6 +48,8 @@ public enum Permission
     MembersRead,
     MembersManage,
     MemberApiKeysManage,
+    RecipesRead,
+    RecipesManage,
 }
 
 /// <summary>Whom a permission is checked against.</summary>
@@ -104,6 +106,8 @@ public static class Permissions
         Project(Permission.MembersRead, Managers, "List the project's members and their roles."),
         Project(Permission.MembersManage, [ProjectRole.Owner], "Add and remove members, change roles."),
         Project(Permission.MemberApiKeysManage, [ProjectRole.Owner], "List and revoke the API keys of the project's members."),
+        Project(Permission.RecipesRead, AllRoles, "Read the project's recipes (label classes, attributes, instructions and a link to the PDF)."),
+        Project(Permission.RecipesManage, Managers, "Create, change and delete recipes; attach or remove the instructions PDF."),
     ];
 
     private static readonly Dictionary<Permission, PermissionRule> ByPermission = Rules.ToDictionary(r => r.Permission);
