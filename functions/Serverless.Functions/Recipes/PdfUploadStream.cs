@@ -12,7 +12,7 @@ public sealed class UploadTooLargeException(long limit)
 /// rest of the request body. It throws <see cref="UploadTooLargeException"/> as soon as more than
 /// the limit has passed, so an oversized upload stops mid-way instead of being stored.
 /// </summary>
-internal sealed class PdfUploadStream(ReadOnlyMemory<byte> head, Stream source, long limit) : Stream
+public sealed class PdfUploadStream(ReadOnlyMemory<byte> head, Stream source, long limit) : Stream
 {
     private ReadOnlyMemory<byte> _head = head;
     private long _total;

@@ -37,7 +37,7 @@ public static class RecipesApi
         recipes.MapDelete("/{recipeId}", DeleteAsync).WithName("DeleteRecipe").RequirePermission(Permission.RecipesManage);
         recipes.MapGet("/{recipeId}/instructions", GetInstructionsAsync).WithName("GetRecipeInstructions").RequirePermission(Permission.RecipesRead);
         recipes.MapPut("/{recipeId}/instructions/pdf", UploadPdfAsync).WithName("UploadRecipeInstructionsPdf")
-            .Accepts<Stream>("application/pdf")
+            .WithDescription("The body is the raw PDF file (any Content-Type: the content is sniffed for '%PDF-'). Streamed to blob storage; 413 over the size cap.")
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .RequirePermission(Permission.RecipesManage);

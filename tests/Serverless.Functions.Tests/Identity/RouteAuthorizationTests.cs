@@ -344,6 +344,9 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
 
         public string OwnerKeyId { get; private set; } = "";
 
+        /// <summary>A recipe of project A, so that reads of <c>{recipeId}</c> routes by allowed roles succeed.</summary>
+        public string RecipeA { get; private set; } = "";
+
         public async Task InitializeAsync()
         {
             await App.InitializeAsync();
@@ -368,6 +371,10 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
             using var ownerB = App.Client(OwnerB.Key);
             var keys = await ownerB.GetFromJsonAsync<JsonElement>("/api/me/api-keys");
             OwnerKeyId = keys[0].GetProperty("id").GetString()!;
+
+            using var ownerA = App.Client(Members[ProjectRole.Owner].Key);
+            using var recipe = await ownerA.PostAsJsonAsync($"/api/projects/{ProjectA}/recipes", new { name = "recipe A", classes = Array.Empty<object>() });
+            RecipeA = (await recipe.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
         }
 
         /// <summary>Route values aimed at <paramref name="projectId"/>; users and keys are those of <paramref name="target"/>.</summary>
@@ -377,6 +384,7 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
             ["orgId"] = IdentityBootstrap.DefaultOrganizationId,
             ["userId"] = (target ?? OwnerB).Id,
             ["keyId"] = OwnerKeyId,
+            ["recipeId"] = RecipeA,
         };
 
         public Task DisposeAsync() => App.DisposeAsync();
