@@ -96,6 +96,9 @@ public static class RecipeLimits
     public const int DefaultTextMaxLength = 1000;
     public const int MaxTextMaxLength = 10_000;
     public const int MaxInstructionsLength = 20_000;
+
+    /// <summary>Largest recipe as JSON; half the store's 2 MB document limit, leaving room for what the store adds.</summary>
+    public const int MaxRecipeBytes = 1024 * 1024;
 }
 
 /// <summary>Recognizes a PDF by its content, never by the name or Content-Type a client sends.</summary>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 
 namespace Serverless.Core.Recipes;
@@ -54,9 +55,18 @@ public static partial class RecipeValidator
             }
         }
 
-        return errors.Count == 0
-            ? new RecipeValidation(new Ontology(name!, classes, instructions ?? ""), [])
-            : new RecipeValidation(null, errors);
+        if (errors.Count > 0)
+        {
+            return new RecipeValidation(null, errors);
+        }
+
+        // Each limit alone allows more than a document may hold (1000 classes × 50 attributes × 100 options),
+        // so the whole recipe is measured too, and refused here instead of failing in the store.
+        var recipe = new Ontology(name!, classes, instructions ?? "");
+        var size = JsonSerializer.SerializeToUtf8Bytes(recipe).Length;
+        return size > RecipeLimits.MaxRecipeBytes
+            ? new RecipeValidation(null, [new("/classes", $"The recipe is {size} bytes as JSON; the limit is {RecipeLimits.MaxRecipeBytes}. Use fewer classes, attributes or options.")])
+            : new RecipeValidation(recipe, []);
     }
 
     private static LabelClass? Class(List<RecipeError> errors, string path, LabelClassDraft? draft)

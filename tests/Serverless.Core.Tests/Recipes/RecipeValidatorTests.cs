@@ -276,6 +276,18 @@ public sealed class RecipeValidatorTests
     }
 
     [Fact]
+    public void Validate_EachLimitKeptButWholeRecipeTooLarge_ErrorAtClasses()
+    {
+        // Arrange: 20 classes × 50 attributes × 100 options of 20 characters ≈ 2 MB of options.
+        var options = Enumerable.Range(0, RecipeLimits.MaxOptions).Select(i => (string?)$"option-{i:D13}").ToList();
+        var attributes = Enumerable.Range(0, RecipeLimits.MaxAttributesPerClass).Select(i => (AttributeSpecDraft?)Attr($"a{i}", "checkbox", options: options)).ToArray();
+        var classes = Enumerable.Range(0, 20).Select(i => (LabelClassDraft?)Class($"c{i}", attributes: attributes)).ToArray();
+
+        // Act / Assert
+        AssertSingleError(Draft(classes), "/classes");
+    }
+
+    [Fact]
     public void PdfSignature_HeaderOrNot_Recognized()
     {
         Assert.True(PdfSignature.IsPdf("%PDF-1.7\n"u8));
