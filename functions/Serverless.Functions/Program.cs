@@ -7,6 +7,7 @@ using Serverless.Functions.Http;
 using Serverless.Functions.Identity;
 using Serverless.Functions.Items;
 using Serverless.Functions.Projects;
+using Serverless.Functions.Recipes;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -19,6 +20,7 @@ builder.AddIdentity();
 builder.AddProjects();
 builder.AddDatasets();
 builder.AddItems();
+builder.AddRecipes();
 
 var app = builder.Build();
 
@@ -32,6 +34,7 @@ app.MapIdentityApi();
 app.MapProjectsApi();
 app.MapDatasetsApi();
 app.MapItemsApi();
+app.MapRecipesApi();
 if (mode.IsCustomHandler)
 {
     app.MapGroup("").AllowAnonymousByDesign("Trigger invocations come from the Functions host over loopback, which authenticates its own triggers; API keys do not apply.").MapCustomHandlerApi();

@@ -54,6 +54,8 @@ public enum Permission
     ItemsRead,
     ItemsWrite,
     ItemsDelete,
+    RecipesRead,
+    RecipesManage,
 }
 
 /// <summary>Whom a permission is checked against.</summary>
@@ -116,6 +118,8 @@ public static class Permissions
         Project(Permission.ItemsRead, AllRoles, "Read and filter items; get a time-limited download link."),
         Project(Permission.ItemsWrite, Managers, "Upload items and bulk-create JSON text items."),
         Project(Permission.ItemsDelete, [ProjectRole.Owner, ProjectRole.Developer], "Delete items and their files."),
+        Project(Permission.RecipesRead, AllRoles, "Read the project's recipes (label classes, attributes, instructions and a link to the PDF)."),
+        Project(Permission.RecipesManage, Managers, "Create, change and delete recipes; attach or remove the instructions PDF."),
     ];
 
     private static readonly Dictionary<Permission, PermissionRule> ByPermission = Rules.ToDictionary(r => r.Permission);

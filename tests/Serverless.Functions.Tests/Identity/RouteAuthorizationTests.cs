@@ -348,6 +348,8 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
         public string DatasetA { get; private set; } = "";
 
         public string ItemA { get; private set; } = "";
+        /// <summary>A recipe of project A, so that reads of <c>{recipeId}</c> routes by allowed roles succeed.</summary>
+        public string RecipeA { get; private set; } = "";
 
         public async Task InitializeAsync()
         {
@@ -375,6 +377,9 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
             OwnerKeyId = keys[0].GetProperty("id").GetString()!;
 
             (DatasetA, ItemA) = await Datasets.DatasetSeed.CreateWithItemAsync(App, Members[ProjectRole.Owner].Key, ProjectA);
+            using var ownerA = App.Client(Members[ProjectRole.Owner].Key);
+            using var recipe = await ownerA.PostAsJsonAsync($"/api/projects/{ProjectA}/recipes", new { name = "recipe A", classes = Array.Empty<object>() });
+            RecipeA = (await recipe.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
         }
 
         /// <summary>Route values aimed at <paramref name="projectId"/>; users and keys are those of <paramref name="target"/>.</summary>
@@ -386,6 +391,7 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
             ["keyId"] = OwnerKeyId,
             ["datasetId"] = DatasetA,
             ["itemId"] = ItemA,
+            ["recipeId"] = RecipeA,
         };
 
         public Task DisposeAsync() => App.DisposeAsync();
