@@ -56,6 +56,7 @@ var uploadContainerName = 'uploads'
 var blobContainerNames = [
   uploadContainerName
   'items'
+  'recipe-instructions'
   'exports'
   'zips'
   'large-payloads'
@@ -82,6 +83,7 @@ var cosmosContainers = [
   { name: 'projects', partitionKeyPath: '/pk', indexedPaths: [ 'type', 'role', 'addedAt' ] }
   { name: 'datasets', partitionKeyPath: '/pk', indexedPaths: [ 'createdAt' ] }
   { name: 'items', partitionKeyPath: '/pk', indexedPaths: [ 'kind', 'dir', 'name', 'type', 'createdAt', 'size' ] }
+  { name: 'recipes', partitionKeyPath: '/pk', indexedPaths: [ 'type', 'createdAt' ] }
 ]
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {

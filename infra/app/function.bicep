@@ -110,6 +110,9 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       Items__MaxUploadBytes: '2147483648'
       Items__BlobContainer: 'items'
       Items__MaxLinkMinutes: '1440'
+      Recipes__MaxInstructionsPdfBytes: '52428800'
+      Recipes__DownloadLinkLifetime: '00:15:00'
+      Recipes__BlobContainer: 'recipe-instructions'
       Bootstrap__OrganizationName: organizationName
       Bootstrap__AdminName: adminName
     }
