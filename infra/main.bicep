@@ -57,6 +57,8 @@ var blobContainerNames = [
   uploadContainerName
   'items'
   'recipe-instructions'
+  // Durable payloads over the queue/document limits (StorageBackendOptions.PayloadContainer).
+  'durable-payloads'
   'exports'
   'zips'
   'large-payloads'
@@ -69,6 +71,8 @@ var queueNames = [
   'durable-control-poison'
   'durable-work'
   'durable-work-poison'
+  // The durable runtime's own poison queue (StorageBackendOptions.PoisonQueue, task hub 'durable').
+  'durable-poison'
 ]
 
 // Cosmos DB containers: one per ContainerSpec the code registers, partitioned on the synthetic
@@ -84,6 +88,8 @@ var cosmosContainers = [
   { name: 'datasets', partitionKeyPath: '/pk', indexedPaths: [ 'createdAt' ] }
   { name: 'items', partitionKeyPath: '/pk', indexedPaths: [ 'kind', 'dir', 'name', 'type', 'createdAt', 'size' ] }
   { name: 'recipes', partitionKeyPath: '/pk', indexedPaths: [ 'type', 'createdAt' ] }
+  // The durable runtime's instances and history (StorageBackendOptions.InstancesContainer, task hub 'durable').
+  { name: 'durable-instances', partitionKeyPath: '/pk', indexedPaths: [ 'docType', 'status', 'name', 'createdAt' ] }
 ]
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {

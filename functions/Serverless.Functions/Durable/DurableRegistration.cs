@@ -44,6 +44,9 @@ public static class DurableRegistration
             // telling us; we poison it ourselves one attempt earlier, so the instance is marked Failed with the reason.
             MaxDequeueCount: mode.IsCustomHandler ? HostMaxDequeueCount - 1 : HostMaxDequeueCount);
         builder.Services.AddSingleton(options);
+
+        // Declared like every other container, so start-up and the deployment (infra/) know it too.
+        builder.Services.AddSingleton(options.InstancesContainerSpec);
         builder.Services.AddSingleton<DurableTaskRegistry>();
         builder.Services.AddSingleton(sp => new StorageOrchestrationBackend(
             sp.GetRequiredService<IDocumentStore>(),

@@ -46,7 +46,7 @@ internal sealed class InstanceStore(IDocumentStore store, MessageCodec codec, St
 
     public async Task EnsureAsync(CancellationToken cancellationToken)
     {
-        await store.EnsureContainerAsync(new ContainerSpec(options.InstancesContainer, ["docType", "status", "name", "createdAt"]), cancellationToken).ConfigureAwait(false);
+        await store.EnsureContainerAsync(options.InstancesContainerSpec, cancellationToken).ConfigureAwait(false);
         container = store.Container(options.InstancesContainer);
     }
 

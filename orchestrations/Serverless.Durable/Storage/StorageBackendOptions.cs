@@ -1,3 +1,4 @@
+using Serverless.Core.Storage.Documents;
 using Serverless.Durable.Runtime;
 
 namespace Serverless.Durable.Storage;
@@ -37,6 +38,9 @@ public sealed record StorageBackendOptions(
 
     /// <summary>The instances-and-history document container.</summary>
     public string InstancesContainer => $"{TaskHub}-instances";
+
+    /// <summary>How that container is declared (its indexed paths serve instance queries by status, name and time).</summary>
+    public ContainerSpec InstancesContainerSpec => new(InstancesContainer, ["docType", "status", "name", "createdAt"]);
 
     /// <summary>The blob container for payloads too large for a queue message or a document.</summary>
     public string PayloadContainer => $"{TaskHub}-payloads";
