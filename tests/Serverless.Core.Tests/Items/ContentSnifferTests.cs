@@ -1,59 +1,14 @@
 using System.Buffers.Binary;
-using System.IO.Compression;
 using System.Text;
 using Serverless.Core.Items;
+using Serverless.Testing;
 
 namespace Serverless.Core.Tests.Items;
 
 public sealed class ContentSnifferTests
 {
-    /// <summary>A valid 1x1 RGB PNG: signature, IHDR, zlib IDAT, IEND, each chunk with its CRC.</summary>
-    private static byte[] Png()
-    {
-        using var ms = new MemoryStream();
-        ms.Write([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]);
-        var ihdr = new byte[13];
-        BinaryPrimitives.WriteUInt32BigEndian(ihdr, 1);
-        BinaryPrimitives.WriteUInt32BigEndian(ihdr.AsSpan(4), 1);
-        ihdr[8] = 8;
-        ihdr[9] = 2;
-        Chunk(ms, "IHDR", ihdr);
-        using var pixels = new MemoryStream();
-        using (var z = new ZLibStream(pixels, CompressionLevel.Optimal, leaveOpen: true))
-        {
-            z.Write([0, 255, 0, 0]);
-        }
+    private static byte[] Png() => TestImages.Png(1, 1);
 
-        Chunk(ms, "IDAT", pixels.ToArray());
-        Chunk(ms, "IEND", []);
-        return ms.ToArray();
-    }
-
-    private static void Chunk(Stream s, string type, byte[] data)
-    {
-        var header = new byte[4];
-        BinaryPrimitives.WriteUInt32BigEndian(header, (uint)data.Length);
-        s.Write(header);
-        var typed = Encoding.ASCII.GetBytes(type).Concat(data).ToArray();
-        s.Write(typed);
-        BinaryPrimitives.WriteUInt32BigEndian(header, Crc32(typed));
-        s.Write(header);
-    }
-
-    private static uint Crc32(byte[] data)
-    {
-        var crc = 0xFFFFFFFFu;
-        foreach (var b in data)
-        {
-            crc ^= b;
-            for (var k = 0; k < 8; k++)
-            {
-                crc = (crc & 1) != 0 ? 0xEDB88320u ^ (crc >> 1) : crc >> 1;
-            }
-        }
-
-        return ~crc;
-    }
 
     /// <summary>A valid 1x1 24-bit BMP (BITMAPINFOHEADER).</summary>
     private static byte[] Bmp()

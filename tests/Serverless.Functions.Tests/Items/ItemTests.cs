@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.IO.Compression;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -25,7 +23,7 @@ public sealed class ItemTests(AzuriteFixture azurite, ItemsApp shared) : IClassF
         // Arrange
         var scene = await _app.SceneAsync("upng");
         using var client = _app.Client(scene.Owner.Key);
-        var png = Png(37, 21);
+        var png = TestImages.Png(37, 21);
 
         // Act
         using var response = await PutAsync(client, scene, "/animals/cats/tom.png", png, "text/plain");
@@ -188,11 +186,11 @@ public sealed class ItemTests(AzuriteFixture azurite, ItemsApp shared) : IClassF
         // Arrange
         var scene = await _app.SceneAsync("query");
         using var client = _app.Client(scene.Owner.Key);
-        (await PutAsync(client, scene, "/cats/a.png", Png(2, 2), null)).Dispose();
-        (await PutAsync(client, scene, "/cats/b.png", Png(3, 3), null)).Dispose();
-        (await PutAsync(client, scene, "/cats/sub/c.png", Png(4, 4), null)).Dispose();
+        (await PutAsync(client, scene, "/cats/a.png", TestImages.Png(2, 2), null)).Dispose();
+        (await PutAsync(client, scene, "/cats/b.png", TestImages.Png(3, 3), null)).Dispose();
+        (await PutAsync(client, scene, "/cats/sub/c.png", TestImages.Png(4, 4), null)).Dispose();
         (await PutAsync(client, scene, "/cats/readme.txt", "text"u8.ToArray(), null)).Dispose();
-        (await PutAsync(client, scene, "/dogs/d.png", Png(5, 5), null)).Dispose();
+        (await PutAsync(client, scene, "/dogs/d.png", TestImages.Png(5, 5), null)).Dispose();
 
         // Act
         var page1 = await QueryAsync(client, scene, """{"filter": {"type": "image", "dir": {"$glob": "/cats*"}}, "sort": [{"field": "name", "order": "desc"}], "pageSize": 2}""");
@@ -354,53 +352,6 @@ public sealed class ItemTests(AzuriteFixture azurite, ItemsApp shared) : IClassF
             ? o.Value.BlobContainer
             : throw new InvalidOperationException("ItemsOptions not registered");
 
-    /// <summary>A PNG of the given size: signature, IHDR, one IDAT of zero rows, IEND, with CRCs.</summary>
-    internal static byte[] Png(int width, int height)
-    {
-        using var ms = new MemoryStream();
-        ms.Write([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]);
-        var ihdr = new byte[13];
-        BinaryPrimitives.WriteInt32BigEndian(ihdr, width);
-        BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), height);
-        ihdr[8] = 8;
-        ihdr[9] = 2;
-        Chunk(ms, "IHDR", ihdr);
-        using var pixels = new MemoryStream();
-        using (var z = new ZLibStream(pixels, CompressionLevel.Fastest, leaveOpen: true))
-        {
-            z.Write(new byte[(1 + (width * 3)) * height]);
-        }
-
-        Chunk(ms, "IDAT", pixels.ToArray());
-        Chunk(ms, "IEND", []);
-        return ms.ToArray();
-    }
-
-    private static void Chunk(Stream s, string type, byte[] data)
-    {
-        var header = new byte[4];
-        BinaryPrimitives.WriteUInt32BigEndian(header, (uint)data.Length);
-        s.Write(header);
-        var typed = Encoding.ASCII.GetBytes(type).Concat(data).ToArray();
-        s.Write(typed);
-        BinaryPrimitives.WriteUInt32BigEndian(header, Crc32(typed));
-        s.Write(header);
-    }
-
-    private static uint Crc32(byte[] data)
-    {
-        var crc = 0xFFFFFFFFu;
-        foreach (var b in data)
-        {
-            crc ^= b;
-            for (var k = 0; k < 8; k++)
-            {
-                crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320u : crc >> 1;
-            }
-        }
-
-        return ~crc;
-    }
 
     /// <summary>A readable stream that reports no length, so the client sends it chunked.</summary>
     private sealed class UnknownLengthStream(byte[] data) : MemoryStream(data, writable: false)
