@@ -100,13 +100,3 @@ public static class RecipeLimits
     /// <summary>Largest recipe as JSON; half the store's 2 MB document limit, leaving room for what the store adds.</summary>
     public const int MaxRecipeBytes = 1024 * 1024;
 }
-
-/// <summary>Recognizes a PDF by its content, never by the name or Content-Type a client sends.</summary>
-public static class PdfSignature
-{
-    /// <summary>Bytes to read before <see cref="IsPdf"/> can decide.</summary>
-    public const int Length = 5;
-
-    /// <summary>Whether the file starts with the PDF header <c>%PDF-</c> (ISO 32000-1 §7.5.2).</summary>
-    public static bool IsPdf(ReadOnlySpan<byte> head) => head.StartsWith("%PDF-"u8);
-}

@@ -70,13 +70,6 @@ public sealed class ItemPathTakenException(string path)
     public string ItemPath { get; } = path;
 }
 
-/// <summary>The upload is larger than <see cref="ItemsOptions.MaxUploadBytes"/>.</summary>
-public sealed class UploadTooLargeException(long limit)
-    : Exception($"The upload is larger than the limit of {limit} bytes.")
-{
-    public long Limit { get; } = limit;
-}
-
 /// <summary>One entry of a bulk request.</summary>
 /// <param name="Path">Full item path, e.g. <c>/texts/a.json</c>.</param>
 /// <param name="Content">The JSON value stored as the item's file.</param>

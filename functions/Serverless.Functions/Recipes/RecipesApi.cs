@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
+using Serverless.Core.Items;
 using Serverless.Core.Recipes;
 using Serverless.Core.Storage.Blobs;
 using Serverless.Functions.Http;
@@ -192,22 +193,24 @@ public static class RecipesApi
             bodySize.MaxRequestBodySize = limit + 1;
         }
 
-        var head = new byte[PdfSignature.Length];
-        var filled = await request.Body.ReadAtLeastAsync(head, head.Length, throwOnEndOfStream: false, ct);
-        if (!PdfSignature.IsPdf(head.AsSpan(0, filled)))
-        {
-            return TypedResults.Problem(
-                statusCode: StatusCodes.Status415UnsupportedMediaType,
-                title: "Unsupported media type",
-                detail: "The instructions file must be a PDF (its content must start with '%PDF-'); the Content-Type and file name are not trusted.");
-        }
-
         var blobName = $"{projectId}/{recipeId}/{Ids.New("pdf")}.pdf";
         BlobProperties stored;
         try
         {
+            // The cap counts every byte, the sniffed header included; the sniffer hands back a stream that
+            // replays the header and then the rest, so nothing is buffered beyond it.
+            await using var limited = new LimitedReadStream(request.Body, limit);
+            var (sniffed, content) = await ContentSniffer.SniffAsync(limited, ct);
+            await using var _ = content;
+            if (sniffed.MimeType != "application/pdf")
+            {
+                return TypedResults.Problem(
+                    statusCode: StatusCodes.Status415UnsupportedMediaType,
+                    title: "Unsupported media type",
+                    detail: "The instructions file must be a PDF (its content must start with '%PDF-'); the Content-Type and file name are not trusted.");
+            }
+
             await services.Blobs.EnsureContainerAsync(ct);
-            await using var content = new PdfUploadStream(head.AsMemory(0, filled), request.Body, limit);
             stored = await services.Blobs.Store.UploadAsync(services.Blobs.Container, blobName, content, new BlobUploadOptions("application/pdf", IfNoneMatchAny: true), ct);
         }
         catch (UploadTooLargeException)

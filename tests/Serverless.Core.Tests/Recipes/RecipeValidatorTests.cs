@@ -286,13 +286,4 @@ public sealed class RecipeValidatorTests
         // Act / Assert
         AssertSingleError(Draft(classes), "/classes");
     }
-
-    [Fact]
-    public void PdfSignature_HeaderOrNot_Recognized()
-    {
-        Assert.True(PdfSignature.IsPdf("%PDF-1.7\n"u8));
-        Assert.False(PdfSignature.IsPdf("%PDF"u8));
-        Assert.False(PdfSignature.IsPdf("\x89PNG\r\n"u8));
-        Assert.False(PdfSignature.IsPdf([]));
-    }
 }

@@ -135,7 +135,7 @@ public sealed class RecipePdfTests(AzuriteFixture azurite) : IAsyncLifetime
     [Fact]
     public async Task Upload_OverTheCapChunked_413AndNoBlobCommitted()
     {
-        // Arrange: a chunked body; the streaming cap itself is covered by PdfUploadStreamTests.
+        // Arrange: a chunked body; the streaming cap itself is covered by LimitedReadStreamTests.
         using var content = new UnknownLengthContent(Pdf(Cap * 3));
 
         // Act
