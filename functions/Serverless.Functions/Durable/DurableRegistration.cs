@@ -30,7 +30,7 @@ public static class DurableRegistration
     /// <summary>The Functions host's default <c>maxDequeueCount</c> (host.json): after it, the host poisons silently.</summary>
     public const int HostMaxDequeueCount = 5;
 
-    /// <summary>Adds the durable runtime. Orchestrators and activities are added to the <see cref="DurableTaskRegistry"/> singleton.</summary>
+    /// <summary>Adds the durable runtime. Features add orchestrators and activities with <see cref="DurableTaskRegistration.AddDurableTasks"/>.</summary>
     public static IHostApplicationBuilder AddDurable(this IHostApplicationBuilder builder, FunctionsHostingMode mode)
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -47,7 +47,16 @@ public static class DurableRegistration
 
         // Declared like every other container, so start-up and the deployment (infra/) know it too.
         builder.Services.AddSingleton(options.InstancesContainerSpec);
-        builder.Services.AddSingleton<DurableTaskRegistry>();
+        builder.Services.AddSingleton(sp =>
+        {
+            var registry = new DurableTaskRegistry();
+            foreach (var configurator in sp.GetServices<DurableTaskConfigurator>())
+            {
+                configurator.Register(registry);
+            }
+
+            return registry;
+        });
         builder.Services.AddSingleton(sp => new StorageOrchestrationBackend(
             sp.GetRequiredService<IDocumentStore>(),
             sp.GetRequiredService<IQueueStore>(),
@@ -56,6 +65,7 @@ public static class DurableRegistration
             loggerFactory: sp.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddSingleton<Serverless.Durable.Runtime.IOrchestrationBackend>(sp => sp.GetRequiredService<StorageOrchestrationBackend>());
         builder.Services.AddSingleton(sp => new DurableClient(sp.GetRequiredService<StorageOrchestrationBackend>()));
+        builder.Services.AddSingleton<ProjectOrchestrations>();
         builder.Services.AddHostedService<DurableWorkerService>();
         if (mode.IsCustomHandler)
         {
