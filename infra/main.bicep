@@ -88,6 +88,8 @@ var cosmosContainers = [
   { name: 'datasets', partitionKeyPath: '/pk', indexedPaths: [ 'createdAt' ] }
   { name: 'items', partitionKeyPath: '/pk', indexedPaths: [ 'kind', 'dir', 'name', 'type', 'createdAt', 'size' ] }
   { name: 'recipes', partitionKeyPath: '/pk', indexedPaths: [ 'type', 'createdAt' ] }
+  { name: 'groups', partitionKeyPath: '/pk', indexedPaths: [ 'type', 'addedAt' ] }
+  { name: 'savedfilters', partitionKeyPath: '/pk', indexedPaths: [ 'type', 'createdAt' ] }
   // The durable runtime's instances and history (StorageBackendOptions.InstancesContainer, task hub 'durable').
   { name: 'durable-instances', partitionKeyPath: '/pk', indexedPaths: [ 'docType', 'status', 'name', 'createdAt' ] }
 ]

@@ -1,6 +1,7 @@
 using Serverless.Functions.CustomHandler;
 using Serverless.Functions.Datasets;
 using Serverless.Functions.Durable;
+using Serverless.Functions.Filters;
 using Serverless.Functions.Health;
 using Serverless.Functions.Hosting;
 using Serverless.Functions.Http;
@@ -21,6 +22,7 @@ builder.AddProjects();
 builder.AddDatasets();
 builder.AddItems();
 builder.AddRecipes();
+builder.AddSavedFilters();
 
 var app = builder.Build();
 
@@ -35,6 +37,9 @@ app.MapProjectsApi();
 app.MapDatasetsApi();
 app.MapItemsApi();
 app.MapRecipesApi();
+app.MapGroupsApi();
+app.MapProjectOrganizationsApi();
+app.MapSavedFiltersApi();
 if (mode.IsCustomHandler)
 {
     app.MapGroup("").AllowAnonymousByDesign("Trigger invocations come from the Functions host over loopback, which authenticates its own triggers; API keys do not apply.").MapCustomHandlerApi();

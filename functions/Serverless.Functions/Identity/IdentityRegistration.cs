@@ -10,11 +10,12 @@ public static class IdentityRegistration
     public static IHostApplicationBuilder AddIdentity(this IHostApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.Services.AddDocumentContainers([.. IdentityContainers.All]);
+        builder.Services.AddDocumentContainers([.. IdentityContainers.All, .. GroupContainers.All]);
         builder.Services.AddOptions<BootstrapOptions>().BindConfiguration(BootstrapOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<BootstrapOptions>>(new BootstrapValidator());
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<IdentityStore>();
+        builder.Services.AddSingleton<GroupStore>();
         builder.Services.AddSingleton<ApiKeyAuthenticator>();
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);

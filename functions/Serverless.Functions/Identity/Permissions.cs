@@ -38,6 +38,8 @@ public enum Permission
     OrganizationUsersManage,
     OrganizationProjectsList,
     OrganizationProjectsJoin,
+    OrganizationGroupsRead,
+    OrganizationGroupsManage,
 
     // Project roles.
     ProjectRead,
@@ -48,6 +50,10 @@ public enum Permission
     MembersRead,
     MembersManage,
     MemberApiKeysManage,
+    ProjectGroupsManage,
+    LabelingCompaniesManage,
+    ProjectMove,
+    ProjectCopy,
     DatasetsRead,
     DatasetsManage,
     DatasetsDelete,
@@ -56,6 +62,8 @@ public enum Permission
     ItemsDelete,
     RecipesRead,
     RecipesManage,
+    SavedFiltersRead,
+    SavedFiltersManage,
 }
 
 /// <summary>Whom a permission is checked against.</summary>
@@ -104,6 +112,8 @@ public static class Permissions
         Org(Permission.OrganizationUsersManage, [OrgRole.Admin], "Create and list the organization's users."),
         Org(Permission.OrganizationProjectsList, [OrgRole.Admin], "List every project of the organization."),
         Org(Permission.OrganizationProjectsJoin, [OrgRole.Admin], "Join any project of the organization with a chosen role."),
+        Org(Permission.OrganizationGroupsRead, [OrgRole.Admin, OrgRole.Member], "List the organization's groups of users and their members (project Owners pick groups from here)."),
+        Org(Permission.OrganizationGroupsManage, [OrgRole.Admin], "Create, rename and delete groups; add and remove the organization's users in them."),
         Project(Permission.ProjectRead, AllRoles, "Read the project, its status and settings."),
         Project(Permission.ProjectRename, [ProjectRole.Owner, ProjectRole.Developer], "Rename the project."),
         Project(Permission.ProjectSettingsUpdate, [ProjectRole.Owner, ProjectRole.Developer], "Change the project's settings."),
@@ -112,6 +122,10 @@ public static class Permissions
         Project(Permission.MembersRead, Managers, "List the project's members and their roles."),
         Project(Permission.MembersManage, [ProjectRole.Owner], "Add and remove members, change roles."),
         Project(Permission.MemberApiKeysManage, [ProjectRole.Owner], "List and revoke the API keys of the project's members."),
+        Project(Permission.ProjectGroupsManage, [ProjectRole.Owner], "Add a group of users with a role (each member gets it), change its role, remove it. Listing uses `MembersRead`."),
+        Project(Permission.LabelingCompaniesManage, [ProjectRole.Owner], "Add and remove labeling companies (other organizations whose users may then be made members). Listing uses `MembersRead`."),
+        Project(Permission.ProjectMove, [ProjectRole.Owner], "Move the project to one's own organization; the caller must also be an admin of it."),
+        Project(Permission.ProjectCopy, [ProjectRole.Owner, ProjectRole.Developer], "Copy the project (settings, recipes, members, groups, labeling companies) into a new project of the same organization, the caller its Owner."),
         Project(Permission.DatasetsRead, AllRoles, "List the project's datasets with their item counts; read one."),
         Project(Permission.DatasetsManage, Managers, "Create and rename datasets."),
         Project(Permission.DatasetsDelete, [ProjectRole.Owner, ProjectRole.Developer], "Delete a dataset (one with items only with `force`)."),
@@ -120,6 +134,8 @@ public static class Permissions
         Project(Permission.ItemsDelete, [ProjectRole.Owner, ProjectRole.Developer], "Delete items and their files."),
         Project(Permission.RecipesRead, AllRoles, "Read the project's recipes (label classes, attributes, instructions and a link to the PDF)."),
         Project(Permission.RecipesManage, Managers, "Create, change and delete recipes; attach or remove the instructions PDF."),
+        Project(Permission.SavedFiltersRead, AllRoles, "List and read the project's saved item filters."),
+        Project(Permission.SavedFiltersManage, Managers, "Create, change and delete saved item filters."),
     ];
 
     private static readonly Dictionary<Permission, PermissionRule> ByPermission = Rules.ToDictionary(r => r.Permission);

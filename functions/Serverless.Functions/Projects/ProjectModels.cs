@@ -36,7 +36,11 @@ public static class ProjectStatuses
 /// <param name="RequireStatusClearBeforeEdit">Annotators must clear an item's status before editing its annotations.</param>
 /// <param name="FrameTolerance">Frames a converted video may differ from its source by (0 to <see cref="MaxFrameTolerance"/>).</param>
 /// <param name="FpsTolerance">Frames per second a converted video may differ by (0 to <see cref="MaxFpsTolerance"/>).</param>
-public sealed record ProjectSettings(bool RequireStatusClearBeforeEdit = false, int FrameTolerance = 0, double FpsTolerance = 0.2)
+/// <param name="ShowTasksByOrganization">
+/// Users of a labeling company see only the work of their own company (<see cref="WorkVisibility"/>);
+/// enforced by the tasks feature once it exists.
+/// </param>
+public sealed record ProjectSettings(bool RequireStatusClearBeforeEdit = false, int FrameTolerance = 0, double FpsTolerance = 0.2, bool ShowTasksByOrganization = false)
 {
     public const int MaxFrameTolerance = 1000;
     public const double MaxFpsTolerance = 10;
@@ -53,13 +57,65 @@ public sealed record Project(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
     int OwnerCount,
-    bool Deleting = false);
+    bool Deleting = false,
+    IReadOnlyList<string>? LabelingCompanies = null)
+{
+    /// <summary>Most labeling companies one project may have.</summary>
+    public const int MaxLabelingCompanies = 20;
+
+    /// <summary>Whether users of <paramref name="orgId"/> may be members: the owning organization or a labeling company.</summary>
+    public bool AdmitsOrganization(string orgId) =>
+        string.Equals(orgId, OrgId, StringComparison.Ordinal) || (LabelingCompanies ?? []).Contains(orgId, StringComparer.Ordinal);
+}
 
 /// <summary>A project in a list, with the caller's role when listed as "mine".</summary>
 public sealed record ProjectSummary(string Id, string Name, string OrgId, ProjectStatus Status, ProjectRole? Role);
 
-/// <summary>A member of a project.</summary>
-public sealed record ProjectMember(string UserId, ProjectRole Role, DateTimeOffset AddedAt);
+/// <summary>A role a member holds through a group added to the project.</summary>
+public sealed record GroupGrant(string GroupId, ProjectRole Role);
+
+/// <summary>A member of a project, with where their role comes from.</summary>
+/// <param name="UserId">The user.</param>
+/// <param name="Role">
+/// The effective role, the one access checks read: <paramref name="DirectRole"/> when set (a decision about
+/// this person wins over their groups), otherwise the most privileged role among <paramref name="Groups"/>.
+/// </param>
+/// <param name="AddedAt">When the user first became a member.</param>
+/// <param name="DirectRole">The role given to the user directly, or null when they are a member only through groups.</param>
+/// <param name="Groups">The groups that make the user a member, each with the role the group has in the project.</param>
+/// <param name="OrgId">The user's organization (the project's own, or a labeling company).</param>
+public sealed record ProjectMember(
+    string UserId,
+    ProjectRole Role,
+    DateTimeOffset AddedAt,
+    ProjectRole? DirectRole = null,
+    IReadOnlyList<GroupGrant>? Groups = null,
+    string? OrgId = null);
+
+/// <summary>The ordering of roles by privilege, for choosing one effective role among several sources.</summary>
+public static class ProjectRoleRanking
+{
+    /// <summary>Lower is more privileged. Reviewers rank above annotators: they judge annotators' work.</summary>
+    public static int Rank(ProjectRole role) => role switch
+    {
+        ProjectRole.Owner => 0,
+        ProjectRole.Developer => 1,
+        ProjectRole.AnnotationManager => 2,
+        ProjectRole.Reviewer => 3,
+        ProjectRole.Annotator => 4,
+        _ => 5,
+    };
+
+    /// <summary>The effective role of a member with these sources; null when there is none (not a member).</summary>
+    public static ProjectRole? Effective(ProjectRole? direct, IReadOnlyList<GroupGrant> groups)
+    {
+        ArgumentNullException.ThrowIfNull(groups);
+        return direct ?? (groups.Count == 0 ? null : groups.MinBy(g => Rank(g.Role))!.Role);
+    }
+}
+
+/// <summary>A group added to a project, with the role its members get.</summary>
+public sealed record ProjectGroup(string GroupId, string OrgId, ProjectRole Role, DateTimeOffset AddedAt);
 
 /// <summary>Container and partitions: a project and its members share <c>project:{id}</c>, so membership checks are point reads.</summary>
 public static class ProjectContainers
@@ -67,6 +123,7 @@ public static class ProjectContainers
     public const string Projects = "projects";
     public const string ProjectType = "project";
     public const string MemberType = "member";
+    public const string GroupType = "projectGroup";
 
     public static IReadOnlyList<ContainerSpec> All { get; } = [new(Projects, ["type", "role", "addedAt"])];
 

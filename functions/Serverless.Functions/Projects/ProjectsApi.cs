@@ -16,7 +16,7 @@ public sealed record RenameProjectRequest(string? Name);
 public sealed record ChangeStatusRequest(ProjectStatus? Status);
 
 /// <summary>Body of <c>PATCH /api/projects/{projectId}/settings</c>: only the fields present change.</summary>
-public sealed record UpdateSettingsRequest(bool? RequireStatusClearBeforeEdit, int? FrameTolerance, double? FpsTolerance);
+public sealed record UpdateSettingsRequest(bool? RequireStatusClearBeforeEdit, int? FrameTolerance, double? FpsTolerance, bool? ShowTasksByOrganization = null);
 
 /// <summary>Body of <c>PUT /api/projects/{projectId}/members/{userId}</c> and of joining as an organization admin.</summary>
 public sealed record SetMemberRoleRequest(ProjectRole? Role);
@@ -76,7 +76,7 @@ public static class ProjectsApi
             return Problems.Validation(errors.ToDictionary());
         }
 
-        var created = await services.Projects.CreateAsync(caller.OrgId, name!, caller.UserId, ct);
+        var created = await services.Projects.CreateAsync(caller.OrgId, name!, caller.UserId, ct, caller.OrgId);
         SetETag(response, created.ETag);
         return TypedResults.Created($"/api/projects/{created.Project.Id}", created.Project);
     }
@@ -168,9 +168,9 @@ public static class ProjectsApi
         string projectId, UpdateSettingsRequest request, [FromHeader(Name = "If-Match")] string? ifMatch, HttpResponse response, [AsParameters] ProjectServices services, CancellationToken ct)
     {
         var errors = new FieldErrors();
-        if (request.RequireStatusClearBeforeEdit is null && request.FrameTolerance is null && request.FpsTolerance is null)
+        if (request.RequireStatusClearBeforeEdit is null && request.FrameTolerance is null && request.FpsTolerance is null && request.ShowTasksByOrganization is null)
         {
-            errors.Add("body", "Send at least one of 'requireStatusClearBeforeEdit', 'frameTolerance', 'fpsTolerance'.");
+            errors.Add("body", "Send at least one of 'requireStatusClearBeforeEdit', 'frameTolerance', 'fpsTolerance', 'showTasksByOrganization'.");
         }
 
         if (request.FrameTolerance is < 0 or > ProjectSettings.MaxFrameTolerance)
@@ -195,6 +195,7 @@ public static class ProjectsApi
                 RequireStatusClearBeforeEdit = request.RequireStatusClearBeforeEdit ?? p.Settings.RequireStatusClearBeforeEdit,
                 FrameTolerance = request.FrameTolerance ?? p.Settings.FrameTolerance,
                 FpsTolerance = request.FpsTolerance ?? p.Settings.FpsTolerance,
+                ShowTasksByOrganization = request.ShowTasksByOrganization ?? p.Settings.ShowTasksByOrganization,
             },
         }, ct);
         return result.Result switch
@@ -232,23 +233,27 @@ public static class ProjectsApi
             return NotFound(projectId);
         }
 
-        // Labeling companies (members from other organizations) come later; for now members share the project's organization.
+        // Members come from the project's organization or one of its labeling companies.
         var user = Ids.IsWellFormed(userId) ? await services.Identity.GetUserAsync(userId, ct) : null;
-        if (user is null || !string.Equals(user.OrgId, project.Project.OrgId, StringComparison.Ordinal))
+        if (user is null || !project.Project.AdmitsOrganization(user.OrgId))
         {
-            return Problems.NotFound($"User '{userId}' does not exist in the project's organization.");
+            return Problems.NotFound($"User '{userId}' does not exist in the project's organization or its labeling companies.");
         }
 
-        return await SetRoleAsync(projectId, userId, role, services, ct);
+        return await SetRoleAsync(projectId, userId, user.OrgId, role, services, ct);
     }
 
     internal static async Task<Results<NoContent, ProblemHttpResult>> RemoveMemberAsync(string projectId, string userId, [AsParameters] ProjectServices services, CancellationToken ct)
     {
         try
         {
-            return Ids.IsWellFormed(userId) && await services.Projects.RemoveMemberAsync(projectId, userId, ct)
-                ? TypedResults.NoContent()
-                : Problems.NotFound($"User '{userId}' is not a member of project '{projectId}'.");
+            var outcome = Ids.IsWellFormed(userId) ? await services.Projects.RemoveMemberAsync(projectId, userId, ct) : RemoveMemberOutcome.NotMember;
+            return outcome switch
+            {
+                RemoveMemberOutcome.Removed or RemoveMemberOutcome.DirectRoleRemoved => TypedResults.NoContent(),
+                RemoveMemberOutcome.OnlyThroughGroups => Problems.Conflict($"User '{userId}' is a member of project '{projectId}' only through groups; remove them from the group or remove the group from the project."),
+                _ => Problems.NotFound($"User '{userId}' is not a member of project '{projectId}'."),
+            };
         }
         catch (LastOwnerException ex)
         {
@@ -296,7 +301,10 @@ public static class ProjectsApi
 
         var ids = await services.Identity.ListOrganizationProjectsAsync(orgId, size, continuationToken, ct);
         var projects = await services.Projects.GetManyAsync(ids.Items, ct);
-        return TypedResults.Ok(new Page<ProjectSummary>([.. projects.Select(p => Summary(p, null))], ids.ContinuationToken));
+
+        // An entry can outlive a move that crashed half way; the project document says where it is.
+        var here = projects.Where(p => string.Equals(p.OrgId, orgId, StringComparison.Ordinal));
+        return TypedResults.Ok(new Page<ProjectSummary>([.. here.Select(p => Summary(p, null))], ids.ContinuationToken));
     }
 
     internal static async Task<Results<Created<ProjectMember>, Ok<ProjectMember>, ValidationProblem, ProblemHttpResult>> JoinAsync(
@@ -308,15 +316,16 @@ public static class ProjectsApi
             return Problems.NotFound($"Organization '{orgId}' has no project '{projectId}'.");
         }
 
-        return await SetRoleAsync(projectId, Caller.From(principal).UserId, request.Role ?? ProjectRole.Owner, services, ct);
+        var caller = Caller.From(principal);
+        return await SetRoleAsync(projectId, caller.UserId, caller.OrgId, request.Role ?? ProjectRole.Owner, services, ct);
     }
 
     private static async Task<Results<Created<ProjectMember>, Ok<ProjectMember>, ValidationProblem, ProblemHttpResult>> SetRoleAsync(
-        string projectId, string userId, ProjectRole role, ProjectServices services, CancellationToken ct)
+        string projectId, string userId, string orgId, ProjectRole role, ProjectServices services, CancellationToken ct)
     {
         try
         {
-            var result = await services.Projects.SetRoleAsync(projectId, userId, role, ct);
+            var result = await services.Projects.SetRoleAsync(projectId, userId, role, ct, orgId);
             if (result is not { } changed)
             {
                 return NotFound(projectId);

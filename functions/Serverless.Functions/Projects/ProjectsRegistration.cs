@@ -12,6 +12,8 @@ public static class ProjectsRegistration
         builder.Services.AddDocumentContainers([.. ProjectContainers.All]);
         builder.Services.AddSingleton<ProjectStore>();
         builder.Services.AddSingleton<IProjectMembership>(sp => sp.GetRequiredService<ProjectStore>());
+        builder.Services.AddSingleton<GroupMembershipService>();
+        builder.Services.AddSingleton<ProjectCopyService>();
         return builder;
     }
 }
