@@ -65,6 +65,16 @@ public sealed class IdentityApp : IAsyncLifetime
         return new TestUser(created.User.Id, created.ApiKey.Key, orgId);
     }
 
+    /// <summary>A new organization (created by the platform admin); returns its first admin.</summary>
+    public async Task<TestUser> CreateOrganizationAsync(string name)
+    {
+        using var client = Client(AdminKey);
+        using var response = await client.PostAsJsonAsync("/api/orgs", new { name, admin = new { name = name + " admin" } }, Json);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var created = (await response.Content.ReadFromJsonAsync<CreatedOrganization>(Json))!;
+        return new TestUser(created.Admin.Id, created.AdminApiKey.Key, created.Organization.Id);
+    }
+
     public async Task<string> CreateProjectAsync(string key, string name = "project")
     {
         using var client = Client(key);

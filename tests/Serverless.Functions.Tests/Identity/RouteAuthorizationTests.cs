@@ -351,6 +351,12 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
         /// <summary>A recipe of project A, so that reads of <c>{recipeId}</c> routes by allowed roles succeed.</summary>
         public string RecipeA { get; private set; } = "";
 
+        /// <summary>A group of the default organization, added to project A, so group routes have a real id.</summary>
+        public string GroupA { get; private set; } = "";
+
+        /// <summary>A saved filter of project A, so that reads of <c>{filterId}</c> routes by allowed roles succeed.</summary>
+        public string FilterA { get; private set; } = "";
+
         public async Task InitializeAsync()
         {
             await App.InitializeAsync();
@@ -380,6 +386,13 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
             using var ownerA = App.Client(Members[ProjectRole.Owner].Key);
             using var recipe = await ownerA.PostAsJsonAsync($"/api/projects/{ProjectA}/recipes", new { name = "recipe A", classes = Array.Empty<object>() });
             RecipeA = (await recipe.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+
+            using var filter = await ownerA.PostAsJsonAsync($"/api/projects/{ProjectA}/filters", new { name = "filter A", query = new { filter = new { dir = "/a" } } });
+            FilterA = (await filter.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+            using var group = await admin.PostAsJsonAsync($"/api/orgs/{IdentityBootstrap.DefaultOrganizationId}/groups", new { name = "group A" });
+            GroupA = (await group.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+            using var linked = await ownerA.PutAsJsonAsync($"/api/projects/{ProjectA}/groups/{GroupA}", new { role = "Annotator" });
+            linked.EnsureSuccessStatusCode();
         }
 
         /// <summary>Route values aimed at <paramref name="projectId"/>; users and keys are those of <paramref name="target"/>.</summary>
@@ -392,6 +405,9 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
             ["datasetId"] = DatasetA,
             ["itemId"] = ItemA,
             ["recipeId"] = RecipeA,
+            ["groupId"] = GroupA,
+            ["filterId"] = FilterA,
+            ["companyId"] = OtherOrgAdmin.OrgId,
         };
 
         public Task DisposeAsync() => App.DisposeAsync();
