@@ -146,6 +146,25 @@ public sealed class SavedFilterStore(IDocumentStore store, TimeProvider time)
         }
     }
 
+    /// <summary>Deletes every saved filter of a project (its deletion cascade); safe to repeat.</summary>
+    public async Task DeleteAllAsync(string projectId, CancellationToken ct)
+    {
+        var partition = SavedFilterContainers.Partition(projectId);
+        while (true)
+        {
+            var page = await Container.QueryAsync(new DocumentQuery(partition, PageSize: 100), ct);
+            if (page.Items.Count == 0)
+            {
+                return;
+            }
+
+            foreach (var doc in page.Items)
+            {
+                await IdentityStore.DeleteIfExistsAsync(Container, partition, doc.Id, ct);
+            }
+        }
+    }
+
     /// <summary>The id of a name's key document: a hash, so any name (any characters) makes a valid id.</summary>
     private static string NameKey(string name) =>
         "n_" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(name.ToUpperInvariant())))[..40];

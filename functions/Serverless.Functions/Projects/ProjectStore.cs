@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Serverless.Core.Storage.Documents;
+using Serverless.Functions.Filters;
 using Serverless.Functions.Http;
 using Serverless.Functions.Identity;
 
@@ -33,7 +34,7 @@ public sealed record VersionedProject(Project Project, string ETag);
 /// <see cref="Project.OwnerCount"/>; every membership change rewrites it in one atomic batch with the
 /// member document, guarded by the project's ETag, so concurrent demotions cannot remove the last Owner.
 /// </summary>
-public sealed class ProjectStore(IDocumentStore store, IdentityStore identity, TimeProvider time) : IProjectMembership
+public sealed class ProjectStore(IDocumentStore store, IdentityStore identity, GroupStore groups, SavedFilterStore savedFilters, TimeProvider time) : IProjectMembership
 {
     /// <summary>Most groups one project may have.</summary>
     public const int MaxGroupsPerProject = 50;
@@ -417,11 +418,16 @@ public sealed class ProjectStore(IDocumentStore store, IdentityStore identity, T
                 {
                     await identity.RemoveMembershipIndexAsync(member.Id, projectId, ct);
                 }
+                else
+                {
+                    await groups.UnlinkProjectAsync(member.Id, projectId, ct);
+                }
 
                 await IdentityStore.DeleteIfExistsAsync(Container, partition, member.Id, ct);
             }
         }
 
+        await savedFilters.DeleteAllAsync(projectId, ct);
         await identity.RemoveOrganizationProjectAsync(project.OrgId, projectId, ct);
         await IdentityStore.DeleteIfExistsAsync(Container, partition, projectId, ct);
         return true;

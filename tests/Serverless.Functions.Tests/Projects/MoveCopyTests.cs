@@ -132,6 +132,21 @@ public sealed class MoveCopyTests(IdentityApp app) : IClassFixture<IdentityApp>
     }
 
     [Fact]
+    public async Task OpenApi_CopyOperation_SaysDatasetsNotYet()
+    {
+        // Arrange
+        using var client = app.Client();
+
+        // Act
+        var document = await client.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
+
+        // Assert
+        var copy = document.GetProperty("paths").GetProperty("/api/projects/{projectId}/copy").GetProperty("post");
+        Assert.Contains("Datasets: not yet", copy.GetProperty("description").GetString(), StringComparison.Ordinal);
+        Assert.True(document.GetProperty("paths").TryGetProperty("/api/projects/{projectId}/move", out _));
+    }
+
+    [Fact]
     public async Task Copy_WithDatasets_400NotYet_BadName400_CallerOfAnotherOrg403()
     {
         // Arrange

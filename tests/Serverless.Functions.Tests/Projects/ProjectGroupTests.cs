@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Serverless.Functions.Identity;
 using Serverless.Functions.Tests.Identity;
 
@@ -226,6 +227,38 @@ public sealed class ProjectGroupTests(IdentityApp app) : IClassFixture<IdentityA
 
         // Assert
         await IdentityApp.AssertProblemAsync(response, HttpStatusCode.Conflict);
+    }
+
+    [Fact]
+    public async Task DeleteProject_UnlinksItsGroupsAndDeletesItsSavedFilters()
+    {
+        // Arrange
+        var owner = await app.CreateUserAsync("dpowner");
+        var user = await app.CreateUserAsync("dpuser");
+        var project = await app.CreateProjectAsync(owner.Key);
+        var group = await CreateGroupAsync("dp team", user);
+        using var client = app.Client(owner.Key);
+        using var added = await client.PutAsJsonAsync($"/api/projects/{project}/groups/{group}", new { role = "Annotator" });
+        using var filter = await client.PostAsJsonAsync($"/api/projects/{project}/filters", new { name = "f", query = new { } });
+        var groups = app.Factory.Services.GetRequiredService<GroupStore>();
+        var filters = app.Factory.Services.GetRequiredService<Serverless.Functions.Filters.SavedFilterStore>();
+        var linkedBefore = await groups.ListProjectsAsync(group, CancellationToken.None);
+
+        // Act
+        using var deleted = await client.DeleteAsync(new Uri($"/api/projects/{project}", UriKind.Relative));
+        var linkedAfter = await groups.ListProjectsAsync(group, CancellationToken.None);
+        var filtersAfter = await filters.ListAsync(project, CancellationToken.None);
+        using var userClient = app.Client(user.Key);
+        var mine = await userClient.GetFromJsonAsync<JsonElement>("/api/projects");
+
+        // Assert
+        Assert.Equal(HttpStatusCode.Created, added.StatusCode);
+        Assert.Equal(HttpStatusCode.Created, filter.StatusCode);
+        Assert.Single(linkedBefore);
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        Assert.Empty(linkedAfter);
+        Assert.Empty(filtersAfter);
+        Assert.Equal(0, mine.GetProperty("items").GetArrayLength());
     }
 
     private async Task<string> CreateGroupAsync(string name, params TestUser[] users)
