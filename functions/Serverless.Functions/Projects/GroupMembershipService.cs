@@ -171,13 +171,32 @@ public sealed class GroupMembershipService(ProjectStore projects, GroupStore gro
         await groups.DeleteAsync(group, ct);
     }
 
-    /// <summary>Group side first, so no new grant follows; the project's link document goes last, so a retry finds it.</summary>
+    /// <summary>
+    /// Group side first, so no new grant follows; the project's link document goes last, so a retry finds it.
+    /// When a concurrent change makes a revocation hit the one-Owner rule after the check, the group is put
+    /// back as it was (link and the grants already taken) before the refusal is reported.
+    /// </summary>
     private async Task RevokeAsync(string projectId, ProjectGroup link, IReadOnlyList<GroupMember> members, CancellationToken ct)
     {
         await groups.UnlinkProjectAsync(link.GroupId, projectId, ct);
-        foreach (var member in members)
+        var revoked = new List<GroupMember>();
+        try
         {
-            await projects.SetGroupGrantAsync(projectId, member.UserId, link.OrgId, link.GroupId, null, ct);
+            foreach (var member in members)
+            {
+                await projects.SetGroupGrantAsync(projectId, member.UserId, link.OrgId, link.GroupId, null, ct);
+                revoked.Add(member);
+            }
+        }
+        catch (LastOwnerException)
+        {
+            await groups.LinkProjectAsync(link.GroupId, projectId, CancellationToken.None);
+            foreach (var member in revoked)
+            {
+                await projects.SetGroupGrantAsync(projectId, member.UserId, link.OrgId, link.GroupId, link.Role, CancellationToken.None);
+            }
+
+            throw;
         }
 
         await projects.RemoveGroupAsync(projectId, link.GroupId, ct);

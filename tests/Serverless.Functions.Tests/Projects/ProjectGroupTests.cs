@@ -150,6 +150,40 @@ public sealed class ProjectGroupTests(IdentityApp app) : IClassFixture<IdentityA
     }
 
     [Fact]
+    public async Task RemoveGroupAndLastDirectOwnerLeave_Concurrently_OneOwnerAlwaysRemains()
+    {
+        for (var round = 0; round < 5; round++)
+        {
+            // Arrange: Owner A directly, Owner B only through a group.
+            var a = await app.CreateUserAsync($"ccA{round}");
+            var b = await app.CreateUserAsync($"ccB{round}");
+            var project = await app.CreateProjectAsync(a.Key);
+            var group = await CreateGroupAsync($"cc owners {round}", b);
+            using var aClient = app.Client(a.Key);
+            using var bClient = app.Client(b.Key);
+            using var added = await aClient.PutAsJsonAsync($"/api/projects/{project}/groups/{group}", new { role = "Owner" });
+            Assert.Equal(HttpStatusCode.Created, added.StatusCode);
+
+            // Act
+            var removeGroup = bClient.DeleteAsync(new Uri($"/api/projects/{project}/groups/{group}", UriKind.Relative));
+            var aLeaves = aClient.DeleteAsync(new Uri($"/api/projects/{project}/members/{a.Id}", UriKind.Relative));
+            using var groupResponse = await removeGroup;
+            using var leaveResponse = await aLeaves;
+
+            // Assert: never both; whoever is left is an Owner and the group's state is whole.
+            Assert.False(groupResponse.IsSuccessStatusCode && leaveResponse.IsSuccessStatusCode, "both succeeded: no Owner left");
+            using var survivor = app.Client(leaveResponse.IsSuccessStatusCode ? b.Key : a.Key);
+            var members = await survivor.GetFromJsonAsync<JsonElement>($"/api/projects/{project}/members");
+            var projectBody = await survivor.GetFromJsonAsync<JsonElement>($"/api/projects/{project}");
+            var owners = members.GetProperty("items").EnumerateArray().Count(m => m.GetProperty("role").GetString() == "Owner");
+            Assert.True(owners >= 1);
+            Assert.Equal(owners, projectBody.GetProperty("ownerCount").GetInt32());
+            var groups = await survivor.GetFromJsonAsync<JsonElement>($"/api/projects/{project}/groups");
+            Assert.Equal(groupResponse.IsSuccessStatusCode ? 0 : 1, groups.GetArrayLength());
+        }
+    }
+
+    [Fact]
     public async Task DeleteGroup_RemovesItsMembershipsInEveryProject()
     {
         // Arrange
