@@ -86,8 +86,9 @@ var cosmosContainers = [
   { name: 'apikeys', partitionKeyPath: '/pk', indexedPaths: [] }
   { name: 'projects', partitionKeyPath: '/pk', indexedPaths: [ 'type', 'role', 'addedAt' ] }
   { name: 'datasets', partitionKeyPath: '/pk', indexedPaths: [ 'createdAt' ] }
-  { name: 'items', partitionKeyPath: '/pk', indexedPaths: [ 'kind', 'dir', 'name', 'type', 'createdAt', 'size' ] }
+  { name: 'items', partitionKeyPath: '/pk', indexedPaths: [ 'kind', 'dir', 'name', 'type', 'createdAt', 'size', 'itemId' ] }
   { name: 'recipes', partitionKeyPath: '/pk', indexedPaths: [ 'type', 'createdAt' ] }
+  { name: 'activity', partitionKeyPath: '/pk', indexedPaths: [ 'at', 'kind', 'actor', 'taskId', 'itemId' ] }
   // The durable runtime's instances and history (StorageBackendOptions.InstancesContainer, task hub 'durable').
   { name: 'durable-instances', partitionKeyPath: '/pk', indexedPaths: [ 'docType', 'status', 'name', 'createdAt' ] }
 ]

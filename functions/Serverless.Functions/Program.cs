@@ -1,3 +1,5 @@
+using Serverless.Functions.Activity;
+using Serverless.Functions.Annotations;
 using Serverless.Functions.CustomHandler;
 using Serverless.Functions.Datasets;
 using Serverless.Functions.Durable;
@@ -21,6 +23,7 @@ builder.AddProjects();
 builder.AddDatasets();
 builder.AddItems();
 builder.AddRecipes();
+builder.AddAnnotations();
 
 var app = builder.Build();
 
@@ -35,6 +38,9 @@ app.MapProjectsApi();
 app.MapDatasetsApi();
 app.MapItemsApi();
 app.MapRecipesApi();
+app.MapDatasetRecipeApi();
+app.MapAnnotationsApi();
+app.MapActivityApi();
 if (mode.IsCustomHandler)
 {
     app.MapGroup("").AllowAnonymousByDesign("Trigger invocations come from the Functions host over loopback, which authenticates its own triggers; API keys do not apply.").MapCustomHandlerApi();

@@ -3,7 +3,9 @@ using Serverless.Core.Storage.Documents;
 namespace Serverless.Functions.Datasets;
 
 /// <summary>A dataset as returned: its item count comes from the dataset's counter document.</summary>
-/// <param name="RecipeId">The recipe its annotations are validated against (null until one is chosen).</param>
+/// <remarks><list type="bullet">
+/// <item><c>RecipeId</c>: The recipe its annotations are validated against (null until one is chosen).</item>
+/// </list></remarks>
 public sealed record Dataset(
     string Id,
     string ProjectId,
@@ -34,7 +36,7 @@ public static class DatasetContainers
     public static IReadOnlyList<ContainerSpec> All { get; } =
     [
         new(Datasets, ["createdAt"]),
-        new(Items, ["kind", "dir", "name", "type", "createdAt", "size"]),
+        new(Items, ["kind", "dir", "name", "type", "createdAt", "size", "itemId"]),
     ];
 
     public static string ProjectPartition(string projectId) => $"project:{projectId}";

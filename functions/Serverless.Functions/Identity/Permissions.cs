@@ -56,6 +56,9 @@ public enum Permission
     ItemsDelete,
     RecipesRead,
     RecipesManage,
+    AnnotationsRead,
+    AnnotationsWrite,
+    ActivityRead,
 }
 
 /// <summary>Whom a permission is checked against.</summary>
@@ -113,13 +116,16 @@ public static class Permissions
         Project(Permission.MembersManage, [ProjectRole.Owner], "Add and remove members, change roles."),
         Project(Permission.MemberApiKeysManage, [ProjectRole.Owner], "List and revoke the API keys of the project's members."),
         Project(Permission.DatasetsRead, AllRoles, "List the project's datasets with their item counts; read one."),
-        Project(Permission.DatasetsManage, Managers, "Create and rename datasets."),
+        Project(Permission.DatasetsManage, Managers, "Create and rename datasets; choose a dataset's recipe."),
         Project(Permission.DatasetsDelete, [ProjectRole.Owner, ProjectRole.Developer], "Delete a dataset (one with items only with `force`)."),
         Project(Permission.ItemsRead, AllRoles, "Read and filter items; get a time-limited download link."),
         Project(Permission.ItemsWrite, Managers, "Upload items and bulk-create JSON text items."),
         Project(Permission.ItemsDelete, [ProjectRole.Owner, ProjectRole.Developer], "Delete items and their files."),
         Project(Permission.RecipesRead, AllRoles, "Read the project's recipes (label classes, attributes, instructions and a link to the PDF)."),
         Project(Permission.RecipesManage, Managers, "Create, change and delete recipes; attach or remove the instructions PDF."),
+        Project(Permission.AnnotationsRead, AllRoles, "Read an item's annotations."),
+        Project(Permission.AnnotationsWrite, AllRoles, "Create, change and delete annotations (validated against the dataset's recipe)."),
+        Project(Permission.ActivityRead, AllRoles, "Read the activity log; annotators and reviewers see only their own actions."),
     ];
 
     private static readonly Dictionary<Permission, PermissionRule> ByPermission = Rules.ToDictionary(r => r.Permission);
