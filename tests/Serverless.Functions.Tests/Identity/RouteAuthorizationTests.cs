@@ -351,6 +351,9 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
         /// <summary>A recipe of project A, so that reads of <c>{recipeId}</c> routes by allowed roles succeed.</summary>
         public string RecipeA { get; private set; } = "";
 
+        /// <summary>An annotation on <see cref="ItemA"/>.</summary>
+        public string AnnotationA { get; private set; } = "";
+
         public async Task InitializeAsync()
         {
             await App.InitializeAsync();
@@ -378,8 +381,12 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
 
             (DatasetA, ItemA) = await Datasets.DatasetSeed.CreateWithItemAsync(App, Members[ProjectRole.Owner].Key, ProjectA);
             using var ownerA = App.Client(Members[ProjectRole.Owner].Key);
-            using var recipe = await ownerA.PostAsJsonAsync($"/api/projects/{ProjectA}/recipes", new { name = "recipe A", classes = Array.Empty<object>() });
+            using var recipe = await ownerA.PostAsJsonAsync($"/api/projects/{ProjectA}/recipes", new { name = "recipe A", classes = new[] { new { name = "scene", color = "#123456", shape = "classification" } } });
             RecipeA = (await recipe.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+            using var attached = await ownerA.PutAsJsonAsync($"/api/projects/{ProjectA}/datasets/{DatasetA}/recipe", new { recipeId = RecipeA });
+            attached.EnsureSuccessStatusCode();
+            using var annotation = await ownerA.PostAsJsonAsync($"/api/projects/{ProjectA}/datasets/{DatasetA}/items/{ItemA}/annotations", new { annotations = new[] { new { label = "scene" } } });
+            AnnotationA = (await annotation.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("annotations")[0].GetProperty("id").GetString()!;
         }
 
         /// <summary>Route values aimed at <paramref name="projectId"/>; users and keys are those of <paramref name="target"/>.</summary>
@@ -392,6 +399,7 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
             ["datasetId"] = DatasetA,
             ["itemId"] = ItemA,
             ["recipeId"] = RecipeA,
+            ["annotationId"] = AnnotationA,
         };
 
         public Task DisposeAsync() => App.DisposeAsync();
