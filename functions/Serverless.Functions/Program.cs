@@ -10,6 +10,7 @@ using Serverless.Functions.Identity;
 using Serverless.Functions.Items;
 using Serverless.Functions.Projects;
 using Serverless.Functions.Recipes;
+using Serverless.Functions.Tasks;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -24,6 +25,7 @@ builder.AddDatasets();
 builder.AddItems();
 builder.AddRecipes();
 builder.AddAnnotations();
+builder.AddTasks();
 
 var app = builder.Build();
 
@@ -41,6 +43,7 @@ app.MapRecipesApi();
 app.MapDatasetRecipeApi();
 app.MapAnnotationsApi();
 app.MapActivityApi();
+app.MapTasksApi();
 if (mode.IsCustomHandler)
 {
     app.MapGroup("").AllowAnonymousByDesign("Trigger invocations come from the Functions host over loopback, which authenticates its own triggers; API keys do not apply.").MapCustomHandlerApi();

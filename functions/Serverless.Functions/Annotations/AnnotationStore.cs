@@ -228,19 +228,19 @@ public sealed class AnnotationStore(IDocumentStore store, TimeProvider time)
         return BatchOperation.PatchOf(CounterId, [PatchOperation.Increment("annotationCount", change)]);
     }
 
-    /// <summary>A status the item holds in some task (<c>statuses.{taskId}.status</c>), or null.</summary>
+    /// <summary>A status the item holds in some task (<c>status.{taskId}</c>, the filter language's field), or null.</summary>
     private static (string TaskId, string Status)? HeldStatus(StoredDocument item)
     {
-        if (item.Body["statuses"] is not JsonObject statuses)
+        if (item.Body["status"] is not JsonObject statuses)
         {
             return null;
         }
 
-        foreach (var (taskId, entry) in statuses)
+        foreach (var (taskId, status) in statuses)
         {
-            if (entry?["status"] is JsonValue status && status.GetValueKind() == JsonValueKind.String)
+            if (status is JsonValue value && value.GetValueKind() == JsonValueKind.String)
             {
-                return (taskId, status.GetValue<string>());
+                return (taskId, value.GetValue<string>());
             }
         }
 

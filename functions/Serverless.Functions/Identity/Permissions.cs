@@ -59,6 +59,9 @@ public enum Permission
     AnnotationsRead,
     AnnotationsWrite,
     ActivityRead,
+    TasksRead,
+    TasksManage,
+    TasksWork,
 }
 
 /// <summary>Whom a permission is checked against.</summary>
@@ -126,6 +129,9 @@ public static class Permissions
         Project(Permission.AnnotationsRead, AllRoles, "Read an item's annotations."),
         Project(Permission.AnnotationsWrite, AllRoles, "Create, change and delete annotations (validated against the dataset's recipe)."),
         Project(Permission.ActivityRead, AllRoles, "Read the activity log; annotators and reviewers see only their own actions."),
+        Project(Permission.TasksRead, AllRoles, "List and read tasks with their progress; annotators and reviewers list only their own items."),
+        Project(Permission.TasksManage, Managers, "Create tasks and split them among assignees."),
+        Project(Permission.TasksWork, AllRoles, "Set and clear item statuses, take the next item, skip; annotators and reviewers only on items assigned to them."),
     ];
 
     private static readonly Dictionary<Permission, PermissionRule> ByPermission = Rules.ToDictionary(r => r.Permission);

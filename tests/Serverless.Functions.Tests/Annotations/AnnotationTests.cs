@@ -188,13 +188,13 @@ public sealed class AnnotationTests(AzuriteFixture azurite, ItemsApp shared) : I
             Assert.Equal(HttpStatusCode.OK, settings.StatusCode);
         }
 
-        await SetItemStatusAsync(s, new JsonObject { ["t_1"] = new JsonObject { ["status"] = "COMPLETED" } });
+        await SetItemStatusAsync(s, new JsonObject { ["t_1"] = "COMPLETED" });
 
         // Act
         using var create = await owner.PostAsJsonAsync(s.Annotations, new { annotations = new[] { Box(0, 0, 1, 1) } }, IdentityApp.Json);
         using var replace = await PutAsync(owner, $"{s.Annotations}/{id}", Box(1, 1, 1, 1), null);
         using var delete = await owner.DeleteAsync($"{s.Annotations}/{id}");
-        await SetItemStatusAsync(s, new JsonObject { ["t_1"] = new JsonObject { ["status"] = null } });
+        await SetItemStatusAsync(s, new JsonObject { ["t_1"] = null });
         using var afterClear = await owner.PostAsJsonAsync(s.Annotations, new { annotations = new[] { Box(0, 0, 1, 1) } }, IdentityApp.Json);
 
         // Assert
@@ -310,7 +310,7 @@ public sealed class AnnotationTests(AzuriteFixture azurite, ItemsApp shared) : I
     private async Task SetItemStatusAsync(Setup s, JsonObject statuses)
     {
         var items = _app.Factory.Services.GetRequiredService<IDocumentStore>().Container(DatasetContainers.Items);
-        await items.PatchAsync(DatasetContainers.ItemPartition(s.Scene.DatasetId), s.ItemId, [PatchOperation.Set("statuses", statuses)]);
+        await items.PatchAsync(DatasetContainers.ItemPartition(s.Scene.DatasetId), s.ItemId, [PatchOperation.Set("status", statuses)]);
     }
 
     private sealed record Setup(Scene Scene, string ItemId, string RecipeId)
