@@ -354,6 +354,9 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
         /// <summary>An annotation on <see cref="ItemA"/>.</summary>
         public string AnnotationA { get; private set; } = "";
 
+        /// <summary>A task of project A over <see cref="ItemA"/>.</summary>
+        public string TaskA { get; private set; } = "";
+
         public async Task InitializeAsync()
         {
             await App.InitializeAsync();
@@ -387,6 +390,14 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
             attached.EnsureSuccessStatusCode();
             using var annotation = await ownerA.PostAsJsonAsync($"/api/projects/{ProjectA}/datasets/{DatasetA}/items/{ItemA}/annotations", new { annotations = new[] { new { label = "scene" } } });
             AnnotationA = (await annotation.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("annotations")[0].GetProperty("id").GetString()!;
+
+            // Written through the store: this app runs without Azurite, so the split orchestration cannot run here.
+            TaskA = Ids.New("t");
+            var now = Serverless.Core.Filters.StoredTimestamp.Format(DateTimeOffset.UtcNow);
+            await App.Factory.Services.GetRequiredService<Serverless.Functions.Tasks.TaskStore>().CreateAsync(
+                new Serverless.Functions.Tasks.LabelingTask(TaskA, ProjectA, DatasetA, "task A", "annotation", "medium", null, Serverless.Functions.Tasks.TasksApi.DefaultActions,
+                    [new Serverless.Functions.Tasks.TaskAssignee(Members[ProjectRole.Annotator].Id, 0)], [], "open", null, Members[ProjectRole.Owner].Id, now, now),
+                CancellationToken.None);
         }
 
         /// <summary>Route values aimed at <paramref name="projectId"/>; users and keys are those of <paramref name="target"/>.</summary>
@@ -400,6 +411,7 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
             ["itemId"] = ItemA,
             ["recipeId"] = RecipeA,
             ["annotationId"] = AnnotationA,
+            ["taskId"] = TaskA,
         };
 
         public Task DisposeAsync() => App.DisposeAsync();
