@@ -88,7 +88,7 @@ var cosmosContainers = [
   { name: 'datasets', partitionKeyPath: '/pk', indexedPaths: [ 'createdAt' ] }
   { name: 'items', partitionKeyPath: '/pk', indexedPaths: [ 'kind', 'dir', 'name', 'type', 'createdAt', 'size', 'itemId' ] }
   { name: 'recipes', partitionKeyPath: '/pk', indexedPaths: [ 'type', 'createdAt' ] }
-  { name: 'tasks', partitionKeyPath: '/pk', indexedPaths: [ 'kind', 'createdAt', 'assignee', 'status', 'name' ] }
+  { name: 'tasks', partitionKeyPath: '/pk', indexedPaths: [ 'kind', 'createdAt', 'assignee', 'status', 'name', 'itemId' ] }
   { name: 'activity', partitionKeyPath: '/pk', indexedPaths: [ 'at', 'kind', 'actor', 'taskId', 'itemId' ] }
   // The durable runtime's instances and history (StorageBackendOptions.InstancesContainer, task hub 'durable').
   { name: 'durable-instances', partitionKeyPath: '/pk', indexedPaths: [ 'docType', 'status', 'name', 'createdAt' ] }

@@ -44,6 +44,7 @@ app.MapDatasetRecipeApi();
 app.MapAnnotationsApi();
 app.MapActivityApi();
 app.MapTasksApi();
+app.MapQaApi();
 if (mode.IsCustomHandler)
 {
     app.MapGroup("").AllowAnonymousByDesign("Trigger invocations come from the Functions host over loopback, which authenticates its own triggers; API keys do not apply.").MapCustomHandlerApi();

@@ -6,25 +6,29 @@ namespace Serverless.Functions.Tasks;
 
 /// <summary>
 /// A labeling task: items of one dataset split among assignees, each item getting a status from the task's
-/// allowed actions. <c>State</c> is <c>creating</c> while the split orchestration runs, then <c>open</c>, and
-/// <c>completed</c> once every item has a status.
+/// allowed actions. <c>Type</c> is <c>annotation</c> or <c>qa</c> (a review of <c>SourceTaskId</c>'s completed
+/// items). <c>State</c> is <c>creating</c> while the split orchestration runs, then <c>open</c>, and
+/// <c>completed</c> once every item has a status. <c>InstanceId</c> is the orchestration that fills the task
+/// (the split, or the QA hand-off); <c>QaTaskId</c> the QA task reviewing this one.
 /// </summary>
 public sealed record LabelingTask(
     string Id,
     string ProjectId,
     string DatasetId,
     string Name,
-    string Kind,
+    string Type,
     string Priority,
     string? DueDate,
     IReadOnlyList<TaskAction> Actions,
     IReadOnlyList<TaskAssignee> Assignees,
     JsonObject Metadata,
     string State,
-    string? SplitInstanceId,
+    string? InstanceId,
     string CreatedBy,
     string CreatedAt,
-    string UpdatedAt);
+    string UpdatedAt,
+    string? SourceTaskId = null,
+    string? QaTaskId = null);
 
 /// <summary>A status an assignee may give an item: its stored name (upper case) and what the UI shows.</summary>
 public sealed record TaskAction(string Name, string DisplayName);
@@ -72,6 +76,37 @@ public sealed record AssigneeRequest(string? UserId, int? Share);
 /// <summary>A custom status action in a request.</summary>
 public sealed record TaskActionRequest(string? Name, string? DisplayName);
 
+/// <summary>Body of <c>POST .../tasks/{taskId}/qa</c>: a QA task over the annotation task's completed items.</summary>
+public sealed record CreateQaTaskRequest(string? Name, IReadOnlyList<string>? Reviewers, string? DueDate, string? Priority);
+
+/// <summary>
+/// An issue a reviewer opened on an annotation. <c>State</c>: <c>open</c> (back with the annotator),
+/// <c>for_review</c> (the annotator says it is fixed), <c>resolved</c>. <c>History</c> keeps every step.
+/// </summary>
+public sealed record TaskIssue(
+    string Id,
+    string QaTaskId,
+    string SourceTaskId,
+    string ItemId,
+    string? AnnotationId,
+    string Comment,
+    string? Tag,
+    string State,
+    string Reviewer,
+    string? Annotator,
+    IReadOnlyList<IssueStep> History,
+    string CreatedAt,
+    string UpdatedAt);
+
+/// <summary>One step of an issue's life: created, for_review, resolved, reopened.</summary>
+public sealed record IssueStep(string Action, string Actor, string At, string? Comment);
+
+/// <summary>Body of <c>POST .../tasks/{qaTaskId}/items/{itemId}/issues</c>.</summary>
+public sealed record OpenIssueRequest(string? AnnotationId, string? Comment, string? Tag);
+
+/// <summary>Body of the issue actions (optional comment).</summary>
+public sealed record IssueActionRequest(string? Comment);
+
 /// <summary>Body of <c>PUT .../tasks/{taskId}/items/{itemId}/status</c>: the status, or null to clear it.</summary>
 public sealed record SetStatusRequest(string? Status);
 
@@ -83,7 +118,7 @@ public static class TaskContainers
     /// <summary>Id of the progress document in each task's partition.</summary>
     public const string ProgressId = "progress";
 
-    public static IReadOnlyList<ContainerSpec> All { get; } = [new(Tasks, ["kind", "createdAt", "assignee", "status", "name"])];
+    public static IReadOnlyList<ContainerSpec> All { get; } = [new(Tasks, ["kind", "createdAt", "assignee", "status", "name", "itemId"])];
 
     public static string ProjectPartition(string projectId) => $"project:{projectId}";
 

@@ -58,6 +58,52 @@ public sealed class TaskStore(IDocumentStore store, TimeProvider time)
         return new Page<LabelingTask>([.. page.Items.Select(d => d.Body.Deserialize<LabelingTask>(DocumentJson.Options)!)], page.ContinuationToken);
     }
 
+    /// <summary>Records <paramref name="qaTaskId"/> as the task's QA task; false when it already has another.</summary>
+    public async Task<bool> AttachQaTaskAsync(string projectId, string taskId, string qaTaskId, CancellationToken ct)
+    {
+        for (var attempt = 1; attempt <= MaxAttempts; attempt++)
+        {
+            var doc = await Tasks.ReadAsync(TaskContainers.ProjectPartition(projectId), taskId, ct);
+            var current = doc?.Body["qaTaskId"]?.GetValue<string>();
+            if (doc is null || (current is not null && current != qaTaskId))
+            {
+                return false;
+            }
+
+            try
+            {
+                await Tasks.PatchAsync(TaskContainers.ProjectPartition(projectId), taskId, [PatchOperation.Set("qaTaskId", qaTaskId)], doc.ETag, ct);
+                return true;
+            }
+            catch (DocumentPreconditionFailedException)
+            {
+                await Task.Delay(IdentityStore.Backoff(attempt), ct);
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>One page of the task's items holding <paramref name="status"/>, by id.</summary>
+    public async Task<Page<TaskItem>> ItemsWithStatusAsync(string taskId, string status, int pageSize, string? continuationToken, CancellationToken ct)
+    {
+        var page = await Tasks.QueryAsync(new DocumentQuery(TaskContainers.TaskPartition(taskId),
+            Filter.And(Filter.Eq("kind", TaskItemKind), Filter.Eq("status", status)), [new SortField("id")], pageSize, continuationToken), ct);
+        return new Page<TaskItem>([.. page.Items.Select(ToItem)], page.ContinuationToken);
+    }
+
+    /// <summary>After a status change: <c>completed</c> when every item has a status, back to <c>open</c> when one was cleared.</summary>
+    public async Task SyncStateAsync(string projectId, string taskId, TaskProgress progress, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(progress);
+        var task = await GetAsync(projectId, taskId, ct);
+        var complete = progress.Total > 0 && progress.Done == progress.Total;
+        if (task is not null && task.State != "creating" && complete != (task.State == "completed"))
+        {
+            await SetStateAsync(projectId, taskId, complete ? "completed" : "open", ct);
+        }
+    }
+
     /// <summary>Moves the task to <paramref name="state"/> (idempotent).</summary>
     public async Task SetStateAsync(string projectId, string taskId, string state, CancellationToken ct) =>
         await Tasks.PatchAsync(TaskContainers.ProjectPartition(projectId), taskId,
@@ -136,7 +182,7 @@ public sealed class TaskStore(IDocumentStore store, TimeProvider time)
     /// <exception cref="StatusConflictException">The item holds another status.</exception>
     /// <exception cref="NotYourItemException">The item is not assigned to <paramref name="onlyAssignee"/>.</exception>
     public async Task<(TaskItem Item, bool Changed, string? Previous, TaskProgress Progress)?> SetStatusAsync(
-        string taskId, string itemId, string? status, string userId, string? onlyAssignee, CancellationToken ct)
+        string taskId, string itemId, string? status, string userId, string? onlyAssignee, CancellationToken ct, bool reopen = false)
     {
         var partition = TaskContainers.TaskPartition(taskId);
         for (var attempt = 1; ; attempt++)
@@ -152,7 +198,7 @@ public sealed class TaskStore(IDocumentStore store, TimeProvider time)
                 throw new NotYourItemException(itemId);
             }
 
-            if (string.Equals(item.Status, status, StringComparison.Ordinal))
+            if (string.Equals(item.Status, status, StringComparison.Ordinal) && (!reopen || item.Reopened))
             {
                 return (item, false, item.Status, await GetProgressAsync(taskId, ct));
             }
@@ -164,17 +210,18 @@ public sealed class TaskStore(IDocumentStore store, TimeProvider time)
 
             var now = StoredTimestamp.Format(time.GetUtcNow());
             var updated = status is null
-                ? item with { Status = null, StatusBy = null, StatusAt = null }
+                ? item with { Status = null, StatusBy = null, StatusAt = null, Reopened = reopen || item.Reopened }
                 : item with { Status = status, StatusBy = userId, StatusAt = now, Reopened = false };
             var delta = status is null ? -1 : 1;
-            var counters = new List<PatchOperation>
+            var counters = new List<PatchOperation> { PatchOperation.Set("updatedAt", now) };
+            if (item.Status != status)
             {
-                PatchOperation.Increment("done", delta),
-                PatchOperation.Increment("byStatus." + (status ?? item.Status), delta),
-            };
-            if (item.Assignee is not null)
-            {
-                counters.Add(PatchOperation.Increment($"byAssignee.{item.Assignee}.done", delta));
+                counters.Add(PatchOperation.Increment("done", delta));
+                counters.Add(PatchOperation.Increment("byStatus." + (status ?? item.Status), delta));
+                if (item.Assignee is not null)
+                {
+                    counters.Add(PatchOperation.Increment($"byAssignee.{item.Assignee}.done", delta));
+                }
             }
 
             try

@@ -14,7 +14,7 @@ using Serverless.Functions.Projects;
 namespace Serverless.Functions.Tasks;
 
 /// <summary>What the task endpoints need from DI.</summary>
-public sealed record TaskServices(TaskStore Tasks, DatasetStore Datasets, ProjectStore Projects, ProjectOrchestrations Orchestrations, ActivityLog Activity, TimeProvider Time);
+public sealed record TaskServices(TaskStore Tasks, DatasetStore Datasets, ProjectStore Projects, ProjectOrchestrations Orchestrations, Serverless.Durable.DurableClient Durable, ActivityLog Activity, TimeProvider Time);
 
 /// <summary>A task just created: the task (state <c>creating</c>) and the split orchestration's URLs.</summary>
 public sealed record TaskCreated(LabelingTask Task, OrchestrationAccepted Split);
@@ -205,13 +205,10 @@ public static partial class TasksApi
             {
                 var kind = status is null ? "status.cleared" : "status.set";
                 await services.Activity.RecordAsync([new ActivityEvent(Ids.New("e"), projectId, kind, caller.UserId, "key:" + caller.KeyId, r.Item.StatusAt ?? StoredTimestamp.Format(services.Time.GetUtcNow()),
-                    TaskId: taskId, Stage: task.Kind == "qa" ? "qa" : "annotation", DatasetId: task.DatasetId, ItemId: itemId,
+                    TaskId: taskId, Stage: task.Type == "qa" ? "qa" : "annotation", DatasetId: task.DatasetId, ItemId: itemId,
                     Data: new JsonObject { ["status"] = status, ["previous"] = r.Previous, ["assignee"] = r.Item.Assignee })], CancellationToken.None);
-                var complete = r.Progress.Total > 0 && r.Progress.Done == r.Progress.Total;
-                if (complete != (task.State == "completed") && task.State != "creating")
-                {
-                    await services.Tasks.SetStateAsync(projectId, taskId, complete ? "completed" : "open", ct);
-                }
+                await QaApi.AfterStatusChangeAsync(task, r.Item, services.Durable, CancellationToken.None);
+                await services.Tasks.SyncStateAsync(projectId, taskId, r.Progress, ct);
             }
 
             return TypedResults.Ok(r.Item);
@@ -257,7 +254,7 @@ public static partial class TasksApi
         }
 
         await services.Activity.RecordAsync([new ActivityEvent(Ids.New("e"), projectId, "item.skipped", caller.UserId, "key:" + caller.KeyId, StoredTimestamp.Format(services.Time.GetUtcNow()),
-            TaskId: taskId, Stage: task.Kind == "qa" ? "qa" : "annotation", DatasetId: task.DatasetId, ItemId: itemId)], CancellationToken.None);
+            TaskId: taskId, Stage: task.Type == "qa" ? "qa" : "annotation", DatasetId: task.DatasetId, ItemId: itemId)], CancellationToken.None);
         return TypedResults.Ok(skipped);
     }
 
@@ -341,11 +338,17 @@ public static class TasksRegistration
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddDocumentContainers([.. TaskContainers.All]);
         builder.Services.AddSingleton<TaskStore>();
+        builder.Services.AddSingleton<IssueStore>();
         builder.Services.AddDurableTasks(r => r
             .AddOrchestrator<TaskSplitOrchestrator>()
             .AddActivity<ReadTaskSourcePage>()
             .AddActivity<AssignTaskItems>()
-            .AddActivity<FinishTaskSplit>());
+            .AddActivity<FinishTaskSplit>()
+            .AddOrchestrator<QaHandoffOrchestrator>()
+            .AddActivity<SweepCompletedToQa>()
+            .AddActivity<AddToQa>()
+            .AddOrchestrator<IssueLoopOrchestrator>()
+            .AddActivity<ReopenForAnnotator>());
         return builder;
     }
 }
