@@ -86,10 +86,12 @@ var cosmosContainers = [
   { name: 'apikeys', partitionKeyPath: '/pk', indexedPaths: [] }
   { name: 'projects', partitionKeyPath: '/pk', indexedPaths: [ 'type', 'role', 'addedAt' ] }
   { name: 'datasets', partitionKeyPath: '/pk', indexedPaths: [ 'createdAt' ] }
-  { name: 'items', partitionKeyPath: '/pk', indexedPaths: [ 'kind', 'dir', 'name', 'type', 'createdAt', 'size' ] }
+  { name: 'items', partitionKeyPath: '/pk', indexedPaths: [ 'kind', 'dir', 'name', 'type', 'createdAt', 'size', 'itemId' ] }
   { name: 'recipes', partitionKeyPath: '/pk', indexedPaths: [ 'type', 'createdAt' ] }
   { name: 'groups', partitionKeyPath: '/pk', indexedPaths: [ 'type', 'addedAt' ] }
   { name: 'savedfilters', partitionKeyPath: '/pk', indexedPaths: [ 'type', 'createdAt' ] }
+  { name: 'tasks', partitionKeyPath: '/pk', indexedPaths: [ 'kind', 'createdAt', 'assignee', 'status', 'name', 'itemId' ] }
+  { name: 'activity', partitionKeyPath: '/pk', indexedPaths: [ 'at', 'kind', 'actor', 'taskId', 'itemId' ] }
   // The durable runtime's instances and history (StorageBackendOptions.InstancesContainer, task hub 'durable').
   { name: 'durable-instances', partitionKeyPath: '/pk', indexedPaths: [ 'docType', 'status', 'name', 'createdAt' ] }
 ]

@@ -1,3 +1,5 @@
+using Serverless.Functions.Activity;
+using Serverless.Functions.Annotations;
 using Serverless.Functions.CustomHandler;
 using Serverless.Functions.Datasets;
 using Serverless.Functions.Durable;
@@ -9,6 +11,7 @@ using Serverless.Functions.Identity;
 using Serverless.Functions.Items;
 using Serverless.Functions.Projects;
 using Serverless.Functions.Recipes;
+using Serverless.Functions.Tasks;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -23,6 +26,8 @@ builder.AddDatasets();
 builder.AddItems();
 builder.AddRecipes();
 builder.AddSavedFilters();
+builder.AddAnnotations();
+builder.AddTasks();
 
 var app = builder.Build();
 
@@ -40,6 +45,11 @@ app.MapRecipesApi();
 app.MapGroupsApi();
 app.MapProjectOrganizationsApi();
 app.MapSavedFiltersApi();
+app.MapDatasetRecipeApi();
+app.MapAnnotationsApi();
+app.MapActivityApi();
+app.MapTasksApi();
+app.MapQaApi();
 if (mode.IsCustomHandler)
 {
     app.MapGroup("").AllowAnonymousByDesign("Trigger invocations come from the Functions host over loopback, which authenticates its own triggers; API keys do not apply.").MapCustomHandlerApi();

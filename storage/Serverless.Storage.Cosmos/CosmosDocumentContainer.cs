@@ -203,7 +203,7 @@ internal sealed class CosmosDocumentContainer(Container container, ILogger logge
                 {
                     ArgumentNullException.ThrowIfNull(op);
                     DocumentRules.ValidateKey(op.Id, "document id");
-                    if (op.Kind != BatchKind.Delete)
+                    if (op.Kind is not (BatchKind.Delete or BatchKind.Patch))
                     {
                         bodies[i] = DocumentRules.Serialize(partitionKey, op.Id, op.Body ?? throw new InvalidDocumentException($"Batch operation {op.Kind} on '{op.Id}' needs a body."));
                     }
@@ -227,6 +227,7 @@ internal sealed class CosmosDocumentContainer(Container container, ILogger logge
                     BatchKind.Upsert => batch.UpsertItemStream(Body(), itemOptions),
                     BatchKind.Replace => batch.ReplaceItemStream(op.Id, Body(), itemOptions),
                     BatchKind.Delete => batch.DeleteItem(op.Id, itemOptions),
+                    BatchKind.Patch => batch.PatchItem(op.Id, ToCosmosPatch(op.Patch ?? throw new DocumentBatchFailedException(i, new InvalidDocumentException($"Batch operation Patch on '{op.Id}' needs its operations."))), new TransactionalBatchPatchItemRequestOptions { IfMatchEtag = op.IfMatch }),
                     _ => throw new DocumentBatchFailedException(i, new InvalidDocumentException($"Unknown batch operation {op.Kind}.")),
                 };
             }
@@ -242,7 +243,11 @@ internal sealed class CosmosDocumentContainer(Container container, ILogger logge
             var results = new StoredDocument?[operations.Count];
             for (var i = 0; i < operations.Count; i++)
             {
-                results[i] = bodies[i] is { } bytes ? Stored(partitionKey, operations[i].Id, bytes, response[i].ETag) : null;
+                results[i] = bodies[i] is { } bytes
+                    ? Stored(partitionKey, operations[i].Id, bytes, response[i].ETag)
+                    : operations[i].Kind == BatchKind.Patch && response[i].ResourceStream is { } patched
+                        ? FromBody((JsonObject)(await JsonNode.ParseAsync(patched, cancellationToken: cancellationToken).ConfigureAwait(false))!)
+                        : null;
             }
 
             return results;

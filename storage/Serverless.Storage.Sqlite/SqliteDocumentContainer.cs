@@ -80,21 +80,23 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer
         DocumentRules.ValidateKey(id, "document id");
         SqlitePatch.Validate(operations);
         return await _store.WriteAsync(
-            session =>
-            {
-                // The store runs each write in a transaction (or savepoint), so read-modify-write is atomic.
-                var current = ReadRow(session, partitionKey, id) ?? throw new DocumentNotFoundException(Name, partitionKey, id);
-                if (ifMatch is not null && ifMatch != current.ETag)
-                {
-                    throw new DocumentPreconditionFailedException(Name, partitionKey, id);
-                }
-
-                var body = current.Body;
-                SqlitePatch.Apply(body, operations);
-                var write = new PreparedWrite(body, DocumentRules.Serialize(partitionKey, id, body), NewETag());
-                return Apply(session, BatchKind.Replace, partitionKey, id, write, null)!;
-            },
+            session => ApplyPatch(session, partitionKey, id, operations, ifMatch),
             cancellationToken);
+    }
+
+    /// <summary>Read-modify-write of one document; atomic because the store runs each write in a transaction (or savepoint).</summary>
+    private StoredDocument ApplyPatch(SqliteSession session, string partitionKey, string id, IReadOnlyList<PatchOperation> operations, string? ifMatch)
+    {
+        var current = ReadRow(session, partitionKey, id) ?? throw new DocumentNotFoundException(Name, partitionKey, id);
+        if (ifMatch is not null && ifMatch != current.ETag)
+        {
+            throw new DocumentPreconditionFailedException(Name, partitionKey, id);
+        }
+
+        var body = current.Body;
+        SqlitePatch.Apply(body, operations);
+        var write = new PreparedWrite(body, DocumentRules.Serialize(partitionKey, id, body), NewETag());
+        return Apply(session, BatchKind.Replace, partitionKey, id, write, null)!;
     }
 
     public Task<QueryPage> QueryAsync(DocumentQuery query, CancellationToken cancellationToken = default)
@@ -203,7 +205,11 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer
             {
                 ArgumentNullException.ThrowIfNull(op);
                 DocumentRules.ValidateKey(op.Id, "document id");
-                if (op.Kind != BatchKind.Delete)
+                if (op.Kind == BatchKind.Patch)
+                {
+                    SqlitePatch.Validate(op.Patch ?? throw new InvalidDocumentException($"Batch operation Patch of '{op.Id}' needs its operations."));
+                }
+                else if (op.Kind != BatchKind.Delete)
                 {
                     writes[i] = Prepare(partitionKey, op.Id, op.Body ?? throw new InvalidDocumentException($"Batch operation {op.Kind} of '{op.Id}' needs a body."));
                 }
@@ -224,7 +230,9 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer
                     var op = operations[index];
                     try
                     {
-                        results[index] = Apply(session, op.Kind, partitionKey, op.Id, writes[index], op.IfMatch);
+                        results[index] = op.Kind == BatchKind.Patch
+                            ? ApplyPatch(session, partitionKey, op.Id, op.Patch!, op.IfMatch)
+                            : Apply(session, op.Kind, partitionKey, op.Id, writes[index], op.IfMatch);
                     }
                     catch (DocumentStoreException e)
                     {

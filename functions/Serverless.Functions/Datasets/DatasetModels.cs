@@ -3,6 +3,9 @@ using Serverless.Core.Storage.Documents;
 namespace Serverless.Functions.Datasets;
 
 /// <summary>A dataset as returned: its item count comes from the dataset's counter document.</summary>
+/// <remarks><list type="bullet">
+/// <item><c>RecipeId</c>: The recipe its annotations are validated against (null until one is chosen).</item>
+/// </list></remarks>
 public sealed record Dataset(
     string Id,
     string ProjectId,
@@ -10,7 +13,11 @@ public sealed record Dataset(
     long ItemCount,
     string CreatedBy,
     string CreatedAt,
-    string UpdatedAt);
+    string UpdatedAt,
+    string? RecipeId = null);
+
+/// <summary>Body of <c>PUT .../datasets/{id}/recipe</c>: the recipe to use, or null to use none.</summary>
+public sealed record SetDatasetRecipeRequest(string? RecipeId);
 
 /// <summary>
 /// Containers and partitions. Datasets live in <c>project:{id}</c> (a project's datasets are listed with one
@@ -29,7 +36,7 @@ public static class DatasetContainers
     public static IReadOnlyList<ContainerSpec> All { get; } =
     [
         new(Datasets, ["createdAt"]),
-        new(Items, ["kind", "dir", "name", "type", "createdAt", "size"]),
+        new(Items, ["kind", "dir", "name", "type", "createdAt", "size", "itemId"]),
     ];
 
     public static string ProjectPartition(string projectId) => $"project:{projectId}";

@@ -122,6 +122,27 @@ public sealed class DatasetStore(IDocumentStore store, TimeProvider time)
         return stats?.Body["itemCount"]?.GetValue<long>() ?? 0;
     }
 
+    /// <summary>Points the dataset at <paramref name="recipeId"/> (null: none). Returns the dataset and the recipe it used before, or null when it does not exist.</summary>
+    public async Task<(Dataset Dataset, string? Previous)?> SetRecipeAsync(string projectId, string datasetId, string? recipeId, CancellationToken ct)
+    {
+        var current = Ids.IsWellFormed(datasetId) ? await Datasets.ReadAsync(DatasetContainers.ProjectPartition(projectId), datasetId, ct) : null;
+        if (current is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            var doc = await Datasets.PatchAsync(DatasetContainers.ProjectPartition(projectId), datasetId,
+                [PatchOperation.Set("recipeId", recipeId), PatchOperation.Set("updatedAt", StoredTimestamp.Format(time.GetUtcNow()))], cancellationToken: ct);
+            return (ToDataset(doc, await CountAsync(datasetId, ct)), current.Body["recipeId"]?.GetValue<string>());
+        }
+        catch (DocumentNotFoundException)
+        {
+            return null;
+        }
+    }
+
     private static Dataset ToDataset(StoredDocument doc, long count) => new(
         doc.Id,
         doc.Body["projectId"]!.GetValue<string>(),
@@ -129,5 +150,6 @@ public sealed class DatasetStore(IDocumentStore store, TimeProvider time)
         count,
         doc.Body["createdBy"]!.GetValue<string>(),
         doc.Body["createdAt"]!.GetValue<string>(),
-        doc.Body["updatedAt"]!.GetValue<string>());
+        doc.Body["updatedAt"]!.GetValue<string>(),
+        doc.Body["recipeId"]?.GetValue<string>());
 }

@@ -64,6 +64,12 @@ public enum Permission
     RecipesManage,
     SavedFiltersRead,
     SavedFiltersManage,
+    AnnotationsRead,
+    AnnotationsWrite,
+    ActivityRead,
+    TasksRead,
+    TasksManage,
+    TasksWork,
 }
 
 /// <summary>Whom a permission is checked against.</summary>
@@ -127,7 +133,7 @@ public static class Permissions
         Project(Permission.ProjectMove, [ProjectRole.Owner], "Move the project to one's own organization; the caller must also be an admin of it."),
         Project(Permission.ProjectCopy, [ProjectRole.Owner, ProjectRole.Developer], "Copy the project (settings, recipes, members, groups, labeling companies) into a new project of the same organization, the caller its Owner."),
         Project(Permission.DatasetsRead, AllRoles, "List the project's datasets with their item counts; read one."),
-        Project(Permission.DatasetsManage, Managers, "Create and rename datasets."),
+        Project(Permission.DatasetsManage, Managers, "Create and rename datasets; choose a dataset's recipe."),
         Project(Permission.DatasetsDelete, [ProjectRole.Owner, ProjectRole.Developer], "Delete a dataset (one with items only with `force`)."),
         Project(Permission.ItemsRead, AllRoles, "Read and filter items; get a time-limited download link."),
         Project(Permission.ItemsWrite, Managers, "Upload items and bulk-create JSON text items."),
@@ -136,6 +142,12 @@ public static class Permissions
         Project(Permission.RecipesManage, Managers, "Create, change and delete recipes; attach or remove the instructions PDF."),
         Project(Permission.SavedFiltersRead, AllRoles, "List and read the project's saved item filters."),
         Project(Permission.SavedFiltersManage, Managers, "Create, change and delete saved item filters."),
+        Project(Permission.AnnotationsRead, AllRoles, "Read an item's annotations."),
+        Project(Permission.AnnotationsWrite, AllRoles, "Create, change and delete annotations (validated against the dataset's recipe)."),
+        Project(Permission.ActivityRead, AllRoles, "Read the activity log; annotators and reviewers see only their own actions."),
+        Project(Permission.TasksRead, AllRoles, "List and read tasks with their progress; annotators and reviewers list only their own items."),
+        Project(Permission.TasksManage, Managers, "Create tasks and split them among assignees."),
+        Project(Permission.TasksWork, AllRoles, "Set and clear item statuses, take the next item, skip; annotators and reviewers only on items assigned to them."),
     ];
 
     private static readonly Dictionary<Permission, PermissionRule> ByPermission = Rules.ToDictionary(r => r.Permission);

@@ -56,7 +56,7 @@ public static class RecipesApi
         }
 
         var created = await services.Recipes.CreateAsync(projectId, validation.Recipe!, Caller.From(principal).UserId, ct);
-        SetETag(response, created.ETag);
+        ETags.Set(response, created.ETag);
         return TypedResults.Created($"/api/projects/{projectId}/recipes/{created.Recipe.Id}", created.Recipe);
     }
 
@@ -82,7 +82,7 @@ public static class RecipesApi
             return NotFound(recipeId);
         }
 
-        SetETag(response, recipe.ETag);
+        ETags.Set(response, recipe.ETag);
         return TypedResults.Ok(recipe.Recipe);
     }
 
@@ -99,14 +99,14 @@ public static class RecipesApi
         var ontology = validation.Recipe!;
         try
         {
-            var updated = await services.Recipes.UpdateAsync(projectId, recipeId, Unquote(ifMatch),
+            var updated = await services.Recipes.UpdateAsync(projectId, recipeId, ETags.Unquote(ifMatch),
                 r => r with { Name = ontology.Name, Classes = ontology.Classes, Instructions = ontology.Instructions }, ct);
             if (updated is null)
             {
                 return NotFound(recipeId);
             }
 
-            SetETag(response, updated.ETag);
+            ETags.Set(response, updated.ETag);
             return TypedResults.Ok(updated.Recipe);
         }
         catch (RecipeChangedException ex)
@@ -120,7 +120,7 @@ public static class RecipesApi
     {
         try
         {
-            var (outcome, recipe) = await services.Recipes.DeleteAsync(projectId, recipeId, Unquote(ifMatch), ct);
+            var (outcome, recipe) = await services.Recipes.DeleteAsync(projectId, recipeId, ETags.Unquote(ifMatch), ct);
             switch (outcome)
             {
                 case RecipeDeleteOutcome.NotFound:
@@ -177,7 +177,7 @@ public static class RecipesApi
             return NotFound(recipeId);
         }
 
-        if (Unquote(ifMatch) is { } tag && !string.Equals(tag, current.ETag.Trim('"'), StringComparison.Ordinal))
+        if (ETags.Unquote(ifMatch) is { } tag && !string.Equals(tag, current.ETag.Trim('"'), StringComparison.Ordinal))
         {
             return Problems.PreconditionFailed(new RecipeChangedException(recipeId).Message);
         }
@@ -223,7 +223,7 @@ public static class RecipesApi
         string? previous = null;
         try
         {
-            var updated = await services.Recipes.UpdateAsync(projectId, recipeId, Unquote(ifMatch), r =>
+            var updated = await services.Recipes.UpdateAsync(projectId, recipeId, ETags.Unquote(ifMatch), r =>
             {
                 previous = r.InstructionsPdf?.BlobName;
                 return r with { InstructionsPdf = pdf };
@@ -239,7 +239,7 @@ public static class RecipesApi
                 await services.Blobs.DeleteQuietlyAsync(previous, ct);
             }
 
-            SetETag(response, updated.ETag);
+            ETags.Set(response, updated.ETag);
             return TypedResults.Ok(updated.Recipe);
         }
         catch (RecipeChangedException ex)
@@ -266,7 +266,7 @@ public static class RecipesApi
         string? removed = null;
         try
         {
-            var updated = await services.Recipes.UpdateAsync(projectId, recipeId, Unquote(ifMatch), r =>
+            var updated = await services.Recipes.UpdateAsync(projectId, recipeId, ETags.Unquote(ifMatch), r =>
             {
                 removed = r.InstructionsPdf?.BlobName;
                 return r with { InstructionsPdf = null };
@@ -299,10 +299,4 @@ public static class RecipesApi
         detail: $"The instructions PDF may be at most {limit} bytes.");
 
     private static ProblemHttpResult NotFound(string recipeId) => Problems.NotFound($"Recipe '{recipeId}' does not exist in this project.");
-
-    private static void SetETag(HttpResponse response, string etag) =>
-        response.Headers.ETag = etag.StartsWith('"') ? etag : $"\"{etag}\"";
-
-    private static string? Unquote(string? ifMatch) =>
-        string.IsNullOrWhiteSpace(ifMatch) ? null : ifMatch.Trim().Trim('"');
 }

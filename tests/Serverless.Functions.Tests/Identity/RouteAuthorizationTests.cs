@@ -356,6 +356,14 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
 
         /// <summary>A saved filter of project A, so that reads of <c>{filterId}</c> routes by allowed roles succeed.</summary>
         public string FilterA { get; private set; } = "";
+        /// <summary>An annotation on <see cref="ItemA"/>.</summary>
+        public string AnnotationA { get; private set; } = "";
+
+        /// <summary>A task of project A over <see cref="ItemA"/>.</summary>
+        public string TaskA { get; private set; } = "";
+
+        /// <summary>An issue in <see cref="TaskA"/>'s partition.</summary>
+        public string IssueA { get; private set; } = "";
 
         public async Task InitializeAsync()
         {
@@ -384,7 +392,7 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
 
             (DatasetA, ItemA) = await Datasets.DatasetSeed.CreateWithItemAsync(App, Members[ProjectRole.Owner].Key, ProjectA);
             using var ownerA = App.Client(Members[ProjectRole.Owner].Key);
-            using var recipe = await ownerA.PostAsJsonAsync($"/api/projects/{ProjectA}/recipes", new { name = "recipe A", classes = Array.Empty<object>() });
+            using var recipe = await ownerA.PostAsJsonAsync($"/api/projects/{ProjectA}/recipes", new { name = "recipe A", classes = new[] { new { name = "scene", color = "#123456", shape = "classification" } } });
             RecipeA = (await recipe.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
 
             using var filter = await ownerA.PostAsJsonAsync($"/api/projects/{ProjectA}/filters", new { name = "filter A", query = new { filter = new { dir = "/a" } } });
@@ -393,6 +401,20 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
             GroupA = (await group.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
             using var linked = await ownerA.PutAsJsonAsync($"/api/projects/{ProjectA}/groups/{GroupA}", new { role = "Annotator" });
             linked.EnsureSuccessStatusCode();
+            using var attached = await ownerA.PutAsJsonAsync($"/api/projects/{ProjectA}/datasets/{DatasetA}/recipe", new { recipeId = RecipeA });
+            attached.EnsureSuccessStatusCode();
+            using var annotation = await ownerA.PostAsJsonAsync($"/api/projects/{ProjectA}/datasets/{DatasetA}/items/{ItemA}/annotations", new { annotations = new[] { new { label = "scene" } } });
+            AnnotationA = (await annotation.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("annotations")[0].GetProperty("id").GetString()!;
+
+            // Written through the store: this app runs without Azurite, so the split orchestration cannot run here.
+            TaskA = Ids.New("t");
+            var now = Serverless.Core.Filters.StoredTimestamp.Format(DateTimeOffset.UtcNow);
+            await App.Factory.Services.GetRequiredService<Serverless.Functions.Tasks.TaskStore>().CreateAsync(
+                new Serverless.Functions.Tasks.LabelingTask(TaskA, ProjectA, DatasetA, "task A", "annotation", "medium", null, Serverless.Functions.Tasks.TasksApi.DefaultActions,
+                    [new Serverless.Functions.Tasks.TaskAssignee(Members[ProjectRole.Annotator].Id, 0)], [], "open", null, Members[ProjectRole.Owner].Id, now, now),
+                CancellationToken.None);
+            IssueA = (await App.Factory.Services.GetRequiredService<Serverless.Functions.Tasks.IssueStore>().OpenAsync(
+                TaskA, TaskA, ItemA, AnnotationA, "seeded", null, Members[ProjectRole.Reviewer].Id, Members[ProjectRole.Annotator].Id, CancellationToken.None)).Id;
         }
 
         /// <summary>Route values aimed at <paramref name="projectId"/>; users and keys are those of <paramref name="target"/>.</summary>
@@ -408,6 +430,9 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
             ["groupId"] = GroupA,
             ["filterId"] = FilterA,
             ["companyId"] = OtherOrgAdmin.OrgId,
+            ["annotationId"] = AnnotationA,
+            ["taskId"] = TaskA,
+            ["issueId"] = IssueA,
         };
 
         public Task DisposeAsync() => App.DisposeAsync();

@@ -159,4 +159,55 @@ public abstract class DocumentBatchConformanceTests : DocumentConformanceBase
         Assert.Equal(0, await container.CountAsync("p1", Filter.StartsWith("id", "b1-")));
         Assert.Equal(10, await container.CountAsync("p1", Filter.StartsWith("id", "b2-")));
     }
+
+    [Fact]
+    public async Task ExecuteBatch_PatchWithCreate_IncrementsAndReturnsThePatchedDocument()
+    {
+        var container = await NewContainerAsync();
+        await container.CreateAsync("p1", "counter", Json("""{"n":1,"keep":"x"}"""));
+
+        var results = await container.ExecuteBatchAsync("p1",
+        [
+            BatchOperation.Create("child", Json("{}")),
+            BatchOperation.PatchOf("counter", [PatchOperation.Increment("n", 2), PatchOperation.Set("flag", true)]),
+        ]);
+
+        var counter = (await container.ReadAsync("p1", "counter"))!;
+        Assert.Equal(3, (long?)counter.Body["n"]);
+        Assert.Equal("x", (string?)counter.Body["keep"]);
+        Assert.True(counter.Body["flag"]!.GetValue<bool>());
+        Assert.Equal(counter.ETag, results[1]!.ETag);
+        Assert.Equal("3", results[1]!.Body["n"]!.ToJsonString());
+    }
+
+    [Fact]
+    public async Task ExecuteBatch_PatchOfMissingDocument_FailsAndAppliesNothing()
+    {
+        var container = await NewContainerAsync();
+
+        var error = await Assert.ThrowsAsync<DocumentBatchFailedException>(() => container.ExecuteBatchAsync("p1",
+        [
+            BatchOperation.Create("child", Json("{}")),
+            BatchOperation.PatchOf("missing", [PatchOperation.Increment("n", 1)]),
+        ]));
+
+        Assert.Equal(1, error.OperationIndex);
+        Assert.IsType<DocumentNotFoundException>(error.InnerException);
+        Assert.Null(await container.ReadAsync("p1", "child"));
+    }
+
+    [Fact]
+    public async Task ExecuteBatch_ConcurrentPatchIncrements_NoneLost()
+    {
+        var container = await NewContainerAsync();
+        await container.CreateAsync("p1", "counter", Json("""{"n":0}"""));
+
+        await Task.WhenAll(Enumerable.Range(0, 40).Select(i => Task.Run(() => container.ExecuteBatchAsync("p1",
+        [
+            BatchOperation.Create($"c{i}", Json("{}")),
+            BatchOperation.PatchOf("counter", [PatchOperation.Increment("n", 1)]),
+        ]))));
+
+        Assert.Equal(40, (long?)(await container.ReadAsync("p1", "counter"))!.Body["n"]);
+    }
 }

@@ -33,8 +33,19 @@ public enum PatchKind
 }
 
 /// <summary>One write inside an atomic batch.</summary>
-public sealed record BatchOperation(BatchKind Kind, string Id, JsonObject? Body = null, string? IfMatch = null)
+/// <param name="Kind">What the operation does.</param>
+/// <param name="Id">The document's id.</param>
+/// <param name="Body">The whole document for create, upsert and replace.</param>
+/// <param name="IfMatch">When set, the operation applies only to this version (ETag).</param>
+/// <param name="Patch">The partial updates of a <see cref="BatchKind.Patch"/> (at most 10, as in <see cref="IDocumentContainer.PatchAsync"/>).</param>
+public sealed record BatchOperation(BatchKind Kind, string Id, JsonObject? Body = null, string? IfMatch = null, IReadOnlyList<PatchOperation>? Patch = null)
 {
+    /// <summary>
+    /// Partial update of an existing document inside the batch: counters incremented this way need no
+    /// read and no ETag, so concurrent writers of one counter never conflict.
+    /// </summary>
+    public static BatchOperation PatchOf(string id, IReadOnlyList<PatchOperation> operations, string? ifMatch = null) => new(BatchKind.Patch, id, null, ifMatch, operations);
+
     public static BatchOperation Create(string id, JsonObject body) => new(BatchKind.Create, id, body);
     public static BatchOperation Upsert(string id, JsonObject body, string? ifMatch = null) => new(BatchKind.Upsert, id, body, ifMatch);
     public static BatchOperation Replace(string id, JsonObject body, string? ifMatch = null) => new(BatchKind.Replace, id, body, ifMatch);
@@ -47,6 +58,9 @@ public enum BatchKind
     Upsert,
     Replace,
     Delete,
+
+    /// <summary>Partial update of an existing document (<see cref="BatchOperation.Patch"/>).</summary>
+    Patch,
 }
 
 /// <summary>A count for one distinct value of a grouped field.</summary>

@@ -1,0 +1,68 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Serverless.Core.Filters;
+using Serverless.Functions.Http;
+using Serverless.Functions.Identity;
+
+namespace Serverless.Functions.Activity;
+
+/// <summary>
+/// <c>GET api/projects/{projectId}/activity</c>: the project's activity log, oldest first, filtered by time range
+/// (<c>from</c> inclusive, <c>to</c> exclusive; ISO-8601), <c>actor</c>, <c>taskId</c>, <c>itemId</c> and <c>kind</c>
+/// (a full kind, or a family ending in a dot: <c>annotation.</c>). Annotators and reviewers see only their own
+/// actions: without <c>actor</c> they get theirs, and asking for someone else's is 403.
+/// </summary>
+public static class ActivityApi
+{
+    public static IEndpointRouteBuilder MapActivityApi(this IEndpointRouteBuilder app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.MapGroup("api/projects/{projectId}/activity").WithTags("Activity")
+            .MapGet("/", ListAsync).WithName("ListActivity").RequirePermission(Permission.ActivityRead);
+        return app;
+    }
+
+    internal static async Task<Results<Ok<Page<ActivityEvent>>, ValidationProblem, ProblemHttpResult>> ListAsync(
+        string projectId, string? from, string? to, string? actor, string? taskId, string? itemId, string? kind, int? pageSize, string? continuationToken,
+        HttpContext context, ClaimsPrincipal principal, ActivityLog log, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var errors = new FieldErrors();
+        var size = Paging.PageSize(pageSize, errors);
+        var fromStamp = Timestamp("from", from, errors);
+        var toStamp = Timestamp("to", to, errors);
+        if (errors.Any)
+        {
+            return Problems.Validation(errors.ToDictionary());
+        }
+
+        var caller = Caller.From(principal);
+        if (context.Items[AccessMiddleware.ProjectRoleItem] is ProjectRole.Annotator or ProjectRole.Reviewer)
+        {
+            if (actor is not null && !string.Equals(actor, caller.UserId, StringComparison.Ordinal))
+            {
+                return Problems.Forbidden("Annotators and reviewers may read only their own activity: leave 'actor' out or give your own user id.");
+            }
+
+            actor = caller.UserId;
+        }
+
+        return TypedResults.Ok(await log.QueryAsync(projectId, new ActivityQuery(fromStamp, toStamp, actor, taskId, kind, itemId), size, continuationToken, ct));
+    }
+
+    private static string? Timestamp(string field, string? value, FieldErrors errors)
+    {
+        if (value is null)
+        {
+            return null;
+        }
+
+        if (StoredTimestamp.TryParse(value, out var parsed))
+        {
+            return StoredTimestamp.Format(parsed);
+        }
+
+        errors.Add(field, $"'{field}' is an ISO-8601 date or date-time with a zone, e.g. 2026-05-01 or 2026-05-01T12:00:00Z.");
+        return null;
+    }
+}

@@ -1,0 +1,85 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Serverless.Core.Storage.Documents;
+using Serverless.Functions.Http;
+using Serverless.Functions.Identity;
+
+namespace Serverless.Functions.Activity;
+
+/// <summary>
+/// The activity log: append-only events in the project's partition of the <c>activity</c> container.
+/// </summary>
+/// <remarks>
+/// Events are written right after the action they record commits, with upserts keyed by event id, so a
+/// retried write never duplicates an event. A process that dies between the action and its event loses that
+/// event: the action itself is kept (it matters more), and the window is one local write wide.
+/// </remarks>
+public sealed class ActivityLog(IDocumentStore store)
+{
+    private IDocumentContainer Container => store.Container(ActivityContainers.Activity);
+
+    /// <summary>Appends events (idempotent per event id). All events must belong to one project.</summary>
+    public async Task RecordAsync(IReadOnlyList<ActivityEvent> events, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        foreach (var group in events.GroupBy(e => e.ProjectId, StringComparer.Ordinal))
+        {
+            foreach (var chunk in group.Chunk(DocumentLimits.MaxBatchOperations))
+            {
+                await Container.ExecuteBatchAsync(
+                    ActivityContainers.Partition(group.Key),
+                    [.. chunk.Select(e => BatchOperation.Upsert(e.Id, Body(e)))],
+                    ct);
+            }
+        }
+    }
+
+    /// <summary>One page of a project's events, oldest first.</summary>
+    public async Task<Page<ActivityEvent>> QueryAsync(string projectId, ActivityQuery query, int pageSize, string? continuationToken, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var filters = new List<Filter>();
+        if (query.From is not null)
+        {
+            filters.Add(Filter.Gte("at", query.From));
+        }
+
+        if (query.To is not null)
+        {
+            filters.Add(Filter.Lt("at", query.To));
+        }
+
+        if (query.Actor is not null)
+        {
+            filters.Add(Filter.Eq("actor", query.Actor));
+        }
+
+        if (query.TaskId is not null)
+        {
+            filters.Add(Filter.Eq("taskId", query.TaskId));
+        }
+
+        if (query.ItemId is not null)
+        {
+            filters.Add(Filter.Eq("itemId", query.ItemId));
+        }
+
+        if (query.Kind is not null)
+        {
+            filters.Add(query.Kind.EndsWith('.') ? Filter.StartsWith("kind", query.Kind) : Filter.Eq("kind", query.Kind));
+        }
+
+        var where = filters.Count switch
+        {
+            0 => null,
+            1 => filters[0],
+            _ => Filter.And([.. filters]),
+        };
+        var page = await Container.QueryAsync(
+            new DocumentQuery(ActivityContainers.Partition(projectId), where, [new SortField("at"), new SortField("id")], pageSize, continuationToken),
+            ct);
+        return new Page<ActivityEvent>([.. page.Items.Select(d => d.Body.Deserialize<ActivityEvent>(DocumentJson.Options)!)], page.ContinuationToken);
+    }
+
+    private static JsonObject Body(ActivityEvent e) => JsonSerializer.SerializeToNode(e, DocumentJson.Options)!.AsObject();
+}

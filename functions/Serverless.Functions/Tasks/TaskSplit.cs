@@ -1,0 +1,189 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Serverless.Core.Filters;
+using Serverless.Durable.Orchestration;
+using Serverless.Functions.Items;
+
+namespace Serverless.Functions.Tasks;
+
+/// <summary>Input of <see cref="TaskSplitOrchestrator"/>; also its state across continue-as-new.</summary>
+/// <remarks>
+/// <c>FilterJson</c> is the filter-language expression over the dataset's items (null: all of them);
+/// <c>ItemIds</c> an explicit list instead. <c>Token</c>/<c>Offset</c> say where the next page starts and
+/// <c>Seen</c> how many items were dealt out so far (it drives who gets the next item).
+/// </remarks>
+public sealed record TaskSplitInput(
+    string ProjectId,
+    string TaskId,
+    string DatasetId,
+    string? FilterJson,
+    IReadOnlyList<string>? ItemIds,
+    IReadOnlyList<TaskAssignee> Assignees,
+    string? Token = null,
+    int Offset = 0,
+    long Seen = 0,
+    long Added = 0);
+
+/// <summary>Progress of a split, as the orchestration's custom status.</summary>
+public sealed record TaskSplitStatus(long ItemsSeen, long ItemsAdded, bool Done);
+
+/// <summary>Input of the page-reading activity.</summary>
+public sealed record TaskSourcePageRequest(string DatasetId, string? FilterJson, IReadOnlyList<string>? ItemIds, string? Token, int PageSize);
+
+/// <summary>One page of source items (id and name) and where the next starts (null: the end).</summary>
+public sealed record TaskSourcePage(IReadOnlyList<TaskSourceItem> Items, string? NextToken);
+
+/// <summary>An item to put in a task.</summary>
+public sealed record TaskSourceItem(string Id, string Name);
+
+/// <summary>Input of the assigning activity: items dealt out from position <c>FirstIndex</c> on.</summary>
+public sealed record AssignTaskItemsRequest(string TaskId, string DatasetId, long FirstIndex, IReadOnlyList<TaskSourceItem> Items, IReadOnlyList<TaskAssignee> Assignees);
+
+/// <summary>Input of the activity that opens the task once every item is in.</summary>
+public sealed record FinishTaskSplitRequest(string ProjectId, string TaskId);
+
+/// <summary>
+/// Creates a task's items in bounded batches: reads a page of the source (a filter over the dataset, or an
+/// explicit id list), deals it out among the assignees, writes it as parallel batches (fan-out/fan-in), and
+/// moves on. Every few pages it continues as new, so its history stays small for a million items. Every
+/// step is idempotent (task items are keyed by item id), so a crash or a redelivered message re-does a page
+/// without duplicating anything.
+/// </summary>
+public sealed class TaskSplitOrchestrator : TaskOrchestrator<TaskSplitInput, TaskSplitStatus>
+{
+    /// <summary>Items read per page.</summary>
+    public const int PageSize = 1000;
+
+    /// <summary>Items per parallel write (one atomic batch each, with the progress patch).</summary>
+    public const int WriteChunk = 99;
+
+    /// <summary>Pages per execution before continuing as new.</summary>
+    public const int PagesPerExecution = 10;
+
+    public override async Task<TaskSplitStatus> RunAsync(TaskOrchestrationContext context, TaskSplitInput input)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(input);
+        var state = input;
+        for (var page = 0; page < PagesPerExecution; page++)
+        {
+            var ids = state.ItemIds?.Skip(state.Offset).Take(FilterLimits.MaxListValues).ToList();
+            var source = await context.CallActivityAsync<TaskSourcePage>(nameof(ReadTaskSourcePage),
+                new TaskSourcePageRequest(state.DatasetId, state.FilterJson, ids, state.Token, PageSize));
+            var writes = source.Items.Chunk(WriteChunk).Select((chunk, i) => context.CallActivityAsync<int>(nameof(AssignTaskItems),
+                new AssignTaskItemsRequest(state.TaskId, state.DatasetId, state.Seen + ((long)i * WriteChunk), chunk, state.Assignees)));
+            var added = (await Task.WhenAll(writes)).Sum();
+            var more = state.ItemIds is not null ? state.Offset + (ids?.Count ?? 0) < state.ItemIds.Count : source.NextToken is not null;
+            state = state with
+            {
+                Token = source.NextToken,
+                Offset = state.Offset + (ids?.Count ?? 0),
+                Seen = state.Seen + source.Items.Count,
+                Added = state.Added + added,
+            };
+            context.SetCustomStatus(new TaskSplitStatus(state.Seen, state.Added, Done: false));
+            if (!more)
+            {
+                await context.CallActivityAsync<bool>(nameof(FinishTaskSplit), new FinishTaskSplitRequest(state.ProjectId, state.TaskId));
+                var done = new TaskSplitStatus(state.Seen, state.Added, Done: true);
+                context.SetCustomStatus(done);
+                return done;
+            }
+        }
+
+        context.ContinueAsNew(state);
+        return new TaskSplitStatus(state.Seen, state.Added, Done: false);
+    }
+
+    /// <summary>
+    /// Who gets the item at position <paramref name="index"/>: equal shares go round-robin; unequal shares follow
+    /// a fixed cycle of 100 slots laid out by smooth weighted round-robin, so every 100 items match the
+    /// percentages exactly and the same position always goes to the same person (retries agree).
+    /// </summary>
+    public static string AssigneeFor(long index, IReadOnlyList<TaskAssignee> assignees)
+    {
+        ArgumentNullException.ThrowIfNull(assignees);
+        if (assignees.All(a => a.Share == assignees[0].Share))
+        {
+            return assignees[(int)(index % assignees.Count)].UserId;
+        }
+
+        return Cycle(assignees)[(int)(index % 100)];
+    }
+
+    private static string[] Cycle(IReadOnlyList<TaskAssignee> assignees)
+    {
+        var slots = new string[100];
+        var credit = new int[assignees.Count];
+        for (var slot = 0; slot < 100; slot++)
+        {
+            var best = 0;
+            for (var i = 0; i < assignees.Count; i++)
+            {
+                credit[i] += assignees[i].Share;
+                if (credit[i] > credit[best])
+                {
+                    best = i;
+                }
+            }
+
+            credit[best] -= 100;
+            slots[slot] = assignees[best].UserId;
+        }
+
+        return slots;
+    }
+}
+
+/// <summary>Reads one page of a task's source items, in a stable order (by id) so that positions do not move between retries.</summary>
+public sealed class ReadTaskSourcePage(ItemStore items) : TaskActivity<TaskSourcePageRequest, TaskSourcePage>
+{
+    public override async Task<TaskSourcePage> RunAsync(TaskActivityContext context, TaskSourcePageRequest input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var request = new JsonObject { ["pageSize"] = input.PageSize };
+        JsonNode? filter = input.FilterJson is null ? null : JsonNode.Parse(input.FilterJson);
+        if (input.ItemIds is not null)
+        {
+            var ids = new JsonObject { ["id"] = new JsonObject { ["$in"] = new JsonArray([.. input.ItemIds.Select(id => JsonValue.Create(id))]) } };
+            filter = filter is null ? ids : new JsonObject { ["$and"] = new JsonArray(filter, ids) };
+        }
+
+        if (filter is not null)
+        {
+            request["filter"] = filter;
+        }
+
+        if (input.Token is not null && input.ItemIds is null)
+        {
+            request["continuation"] = input.Token;
+        }
+
+        var query = FilterCompiler.Compile(request.ToJsonString(), FieldCatalogs.Items);
+        var page = await items.QueryAsync(input.DatasetId, query, CancellationToken.None);
+        return new TaskSourcePage([.. page.Items.Select(i => new TaskSourceItem(i.Id, i.Name))], page.ContinuationToken);
+    }
+}
+
+/// <summary>Writes one chunk of task items, dealt out by position (idempotent: present items are kept as they are).</summary>
+public sealed class AssignTaskItems(TaskStore tasks) : TaskActivity<AssignTaskItemsRequest, int>
+{
+    public override Task<int> RunAsync(TaskActivityContext context, AssignTaskItemsRequest input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var items = input.Items.Select((item, i) => new TaskItem(item.Id, input.DatasetId, item.Name,
+            TaskSplitOrchestrator.AssigneeFor(input.FirstIndex + i, input.Assignees), null, null, null, 0, false)).ToList();
+        return tasks.AddItemsAsync(input.TaskId, items, CancellationToken.None);
+    }
+}
+
+/// <summary>Opens the task once the split is done (idempotent).</summary>
+public sealed class FinishTaskSplit(TaskStore tasks) : TaskActivity<FinishTaskSplitRequest, bool>
+{
+    public override async Task<bool> RunAsync(TaskActivityContext context, FinishTaskSplitRequest input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        await tasks.SetStateAsync(input.ProjectId, input.TaskId, "open", CancellationToken.None);
+        return true;
+    }
+}

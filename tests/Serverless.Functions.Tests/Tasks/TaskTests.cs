@@ -1,0 +1,298 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Serverless.Functions.Http;
+using Serverless.Functions.Identity;
+using Serverless.Functions.Items;
+using Serverless.Functions.Tasks;
+using Serverless.Functions.Tests.Datasets;
+using Serverless.Functions.Tests.Identity;
+using Serverless.Testing;
+
+namespace Serverless.Functions.Tests.Tasks;
+
+/// <summary>Tasks through HTTP on SQLite and Azurite: the split orchestration, progress, statuses, queue, skip, authorization.</summary>
+[Collection(AzuriteFixture.Collection)]
+public sealed class TaskTests(AzuriteFixture azurite, ItemsApp shared) : IClassFixture<ItemsApp>
+{
+    private readonly ItemsApp _app = shared.Start(azurite.ConnectionString);
+
+    [Fact]
+    public async Task Create_250ItemsTwoAnnotators_SplitEquallyAndOpened()
+    {
+        // Arrange
+        var w = await WorldAsync("split", 250);
+
+        // Act
+        var (task, created) = await CreateTaskAsync(w, new { name = "label", datasetId = w.Scene.DatasetId, assignees = new[] { new { userId = w.A.Id }, new { userId = w.B.Id } } });
+        var opened = await WaitOpenAsync(w, task);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.Accepted, created);
+        Assert.Equal(250, opened.Progress.Total);
+        Assert.Equal(125, opened.Progress.ByAssignee[w.A.Id].Total);
+        Assert.Equal(125, opened.Progress.ByAssignee[w.B.Id].Total);
+        Assert.Equal(["COMPLETED", "DISCARDED"], opened.Task.Actions.Select(a => a.Name));
+    }
+
+    [Fact]
+    public async Task Create_WithFilterAndShares_OnlyMatchingItemsDealtBySharesAndStatusUrlWorks()
+    {
+        // Arrange
+        var w = await WorldAsync("filter", 120);
+        using var owner = _app.Client(w.Scene.Owner.Key);
+
+        // Act: the filter keeps the 60 items under /even.
+        using var response = await owner.PostAsJsonAsync($"/api/projects/{w.Scene.ProjectId}/tasks", new
+        {
+            name = "weighted",
+            datasetId = w.Scene.DatasetId,
+            filter = new { dir = "/even" },
+            assignees = new[] { new { userId = w.A.Id, share = 70 }, new { userId = w.B.Id, share = 30 } },
+            actions = new[] { new { name = "needs_fix", displayName = "Needs fix" } },
+        }, IdentityApp.Json);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        var task = body.GetProperty("task").GetProperty("id").GetString()!;
+        var opened = await WaitOpenAsync(w, task);
+        var location = response.Headers.Location!.ToString();
+
+        // Assert
+        Assert.Equal(60, opened.Progress.Total);
+        Assert.Equal(42, opened.Progress.ByAssignee[w.A.Id].Total);
+        Assert.Equal(18, opened.Progress.ByAssignee[w.B.Id].Total);
+        Assert.Contains(opened.Task.Actions, a => a.Name == "NEEDS_FIX" && a.DisplayName == "Needs fix");
+        Assert.EndsWith($"/api/projects/{w.Scene.ProjectId}/orchestrations/{w.Scene.ProjectId}.split.{task}", location, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Status_AnnotatorOnOwnAndOthersItem_OwnCountsOnceOthers403ConflictingStatus409()
+    {
+        // Arrange
+        var w = await WorldAsync("status", 10);
+        var (task, _) = await CreateTaskAsync(w, new { name = "s", datasetId = w.Scene.DatasetId, assignees = new[] { new { userId = w.A.Id }, new { userId = w.B.Id } } });
+        await WaitOpenAsync(w, task);
+        using var a = _app.Client(w.A.Key);
+        var mine = (await a.GetFromJsonAsync<Page<TaskItem>>($"{Tasks(w)}/{task}/items", IdentityApp.Json))!;
+        using var forOthers = await a.GetAsync($"{Tasks(w)}/{task}/items?assignee={w.B.Id}");
+        using var bClient = _app.Client(w.B.Key);
+        var theirs = (await bClient.GetFromJsonAsync<Page<TaskItem>>($"{Tasks(w)}/{task}/items", IdentityApp.Json))!;
+        var item = mine.Items[0].ItemId;
+
+        // Act
+        using var first = await SetAsync(a, w, task, item, "completed");
+        using var twice = await SetAsync(a, w, task, item, "COMPLETED");
+        using var other = await SetAsync(a, w, task, item, "DISCARDED");
+        using var unknown = await SetAsync(a, w, task, item, "APPROVED");
+        using var notMine = await SetAsync(a, w, task, theirs.Items[0].ItemId, "COMPLETED");
+        var progress = await GetTaskAsync(w, task);
+        var filtered = await QueryItemsAsync(w, new { filter = new Dictionary<string, string> { [$"status.{task}"] = "COMPLETED" } });
+
+        // Assert
+        Assert.Equal(5, mine.Items.Count);
+        Assert.All(mine.Items, i => Assert.Equal(w.A.Id, i.Assignee));
+        Assert.Equal(HttpStatusCode.Forbidden, forOthers.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, twice.StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, other.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, notMine.StatusCode);
+        Assert.Equal(1, progress.Progress.Done);
+        Assert.Equal(1, progress.Progress.ByStatus["COMPLETED"]);
+        Assert.Equal(1, progress.Progress.ByAssignee[w.A.Id].Done);
+        Assert.Equal([item], filtered);
+    }
+
+    [Fact]
+    public async Task Status_TwoWritersRaceOnOneItem_OneStatusWinsCountsStayExact()
+    {
+        // Arrange
+        var w = await WorldAsync("race", 4);
+        var (task, _) = await CreateTaskAsync(w, new { name = "r", datasetId = w.Scene.DatasetId, assignees = new[] { new { userId = w.A.Id } } });
+        await WaitOpenAsync(w, task);
+        using var owner = _app.Client(w.Scene.Owner.Key);
+        var item = (await owner.GetFromJsonAsync<Page<TaskItem>>($"{Tasks(w)}/{task}/items", IdentityApp.Json))!.Items[0].ItemId;
+
+        // Act: 10 COMPLETED and 10 DISCARDED at once.
+        var responses = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => SetAsync(owner, w, task, item, i % 2 == 0 ? "COMPLETED" : "DISCARDED")));
+        var progress = await GetTaskAsync(w, task);
+        var final = (await owner.GetFromJsonAsync<Page<TaskItem>>($"{Tasks(w)}/{task}/items", IdentityApp.Json))!.Items.Single(i => i.ItemId == item).Status;
+
+        // Assert: the winner's submits are 200, the loser's 409; exactly one status counted.
+        Assert.All(responses, r => Assert.Equal(r.StatusCode == HttpStatusCode.OK ? HttpStatusCode.OK : HttpStatusCode.Conflict, r.StatusCode));
+        Assert.Equal(10, responses.Count(r => r.StatusCode == HttpStatusCode.OK));
+        Assert.Equal(1, progress.Progress.Done);
+        Assert.Equal(1, progress.Progress.ByStatus[final!]);
+        Assert.Equal(0, progress.Progress.ByStatus.GetValueOrDefault(final == "COMPLETED" ? "DISCARDED" : "COMPLETED"));
+        foreach (var r in responses)
+        {
+            r.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task AllItemsDone_TaskCompletes_ClearingReopensIt()
+    {
+        // Arrange
+        var w = await WorldAsync("complete", 5);
+        using var owner = _app.Client(w.Scene.Owner.Key);
+        var some = (await QueryItemsAsync(w, new { pageSize = 3 })).ToList();
+        var (task, _) = await CreateTaskAsync(w, new { name = "c", datasetId = w.Scene.DatasetId, itemIds = some, assignees = new[] { new { userId = w.A.Id } } });
+        await WaitOpenAsync(w, task);
+        using var a = _app.Client(w.A.Key);
+
+        // Act
+        foreach (var item in some)
+        {
+            using var set = await SetAsync(a, w, task, item, "COMPLETED");
+            Assert.Equal(HttpStatusCode.OK, set.StatusCode);
+        }
+
+        var completed = await GetTaskAsync(w, task);
+        using var clear = await SetAsync(a, w, task, some[0], null);
+        var reopened = await GetTaskAsync(w, task);
+
+        // Assert
+        Assert.Equal(3, completed.Progress.Total);
+        Assert.Equal("completed", completed.Task.State);
+        Assert.Equal(HttpStatusCode.OK, clear.StatusCode);
+        Assert.Equal("open", reopened.Task.State);
+        Assert.Equal(2, reopened.Progress.Done);
+    }
+
+    [Fact]
+    public async Task NextAndSkip_SkippedItemGoesToPoolAndAnotherAssigneeClaimsIt()
+    {
+        // Arrange
+        var w = await WorldAsync("queue", 2);
+        var (task, _) = await CreateTaskAsync(w, new { name = "q", datasetId = w.Scene.DatasetId, assignees = new[] { new { userId = w.A.Id }, new { userId = w.B.Id } } });
+        await WaitOpenAsync(w, task);
+        using var a = _app.Client(w.A.Key);
+        using var b = _app.Client(w.B.Key);
+
+        // Act
+        var aNext = (await (await a.PostAsync($"{Tasks(w)}/{task}/next", null)).Content.ReadFromJsonAsync<TaskItem>(IdentityApp.Json))!;
+        using var skip = await a.PostAsync($"{Tasks(w)}/{task}/items/{aNext.ItemId}/skip", null);
+        using var aAfter = await a.PostAsync($"{Tasks(w)}/{task}/next", null);
+        var bOwn = (await (await b.PostAsync($"{Tasks(w)}/{task}/next", null)).Content.ReadFromJsonAsync<TaskItem>(IdentityApp.Json))!;
+        using (var done = await SetAsync(b, w, task, bOwn.ItemId, "COMPLETED"))
+        {
+            Assert.Equal(HttpStatusCode.OK, done.StatusCode);
+        }
+
+        var bClaim = (await (await b.PostAsync($"{Tasks(w)}/{task}/next", null)).Content.ReadFromJsonAsync<TaskItem>(IdentityApp.Json))!;
+        var progress = await GetTaskAsync(w, task);
+
+        // Assert
+        Assert.Equal(w.A.Id, aNext.Assignee);
+        Assert.Equal(HttpStatusCode.OK, skip.StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, aAfter.StatusCode);
+        Assert.Equal(aNext.ItemId, bClaim.ItemId);
+        Assert.Equal(w.B.Id, bClaim.Assignee);
+        Assert.Equal(1, bClaim.Skipped);
+        Assert.Equal(0, progress.Progress.ByAssignee[w.A.Id].Total);
+        Assert.Equal(2, progress.Progress.ByAssignee[w.B.Id].Total);
+    }
+
+    [Fact]
+    public async Task Create_BadRequests_400NamingTheField()
+    {
+        // Arrange
+        var w = await WorldAsync("bad", 1);
+        using var owner = _app.Client(w.Scene.Owner.Key);
+        var outsider = await _app.CreateUserAsync("task-outsider");
+        object[] bodies =
+        [
+            new { name = "x", datasetId = w.Scene.DatasetId, assignees = new[] { new { userId = w.A.Id, share = 60 }, new { userId = w.B.Id, share = 30 } } },
+            new { name = "x", datasetId = w.Scene.DatasetId, assignees = new[] { new { userId = outsider.Id } } },
+            new { name = "x", datasetId = w.Scene.DatasetId, filter = new { nope = 1 }, assignees = new[] { new { userId = w.A.Id } } },
+            new { name = "x", datasetId = "d_missing", assignees = new[] { new { userId = w.A.Id } } },
+            new { name = "x", datasetId = w.Scene.DatasetId, priority = "urgent", assignees = new[] { new { userId = w.A.Id } } },
+        ];
+        string[] fields = ["assignees", "assignees", "/filter/nope", "datasetId", "priority"];
+
+        // Act
+        var problems = new List<(HttpStatusCode, string)>();
+        foreach (var body in bodies)
+        {
+            using var response = await owner.PostAsJsonAsync(Tasks(w), body, IdentityApp.Json);
+            var json = await response.Content.ReadFromJsonAsync<JsonElement>();
+            problems.Add((response.StatusCode, json.GetProperty("errors").EnumerateObject().First().Name));
+        }
+
+        // Assert
+        Assert.All(problems, p => Assert.Equal(HttpStatusCode.BadRequest, p.Item1));
+        Assert.Equal(fields, problems.Select(p => p.Item2));
+    }
+
+    [Theory]
+    [InlineData(70, 30)]
+    [InlineData(50, 50)]
+    [InlineData(1, 99)]
+    public void AssigneeFor_Shares_EveryHundredItemsMatchThePercentages(int first, int second)
+    {
+        TaskAssignee[] assignees = [new("u_a", first), new("u_b", second)];
+        var dealt = Enumerable.Range(0, 300).Select(i => TaskSplitOrchestrator.AssigneeFor(i, assignees)).ToList();
+        Assert.Equal(first * 3, dealt.Count(u => u == "u_a"));
+        Assert.Equal(first, dealt.Take(100).Count(u => u == "u_a"));
+    }
+
+    private static string Tasks(World w) => $"/api/projects/{w.Scene.ProjectId}/tasks";
+
+    private async Task<World> WorldAsync(string name, int items)
+    {
+        var scene = await _app.SceneAsync(name);
+        var a = await _app.CreateUserAsync($"{name}-a");
+        var b = await _app.CreateUserAsync($"{name}-b");
+        await _app.AddMemberAsync(scene, a, ProjectRole.Annotator);
+        await _app.AddMemberAsync(scene, b, ProjectRole.Annotator);
+        using var owner = _app.Client(scene.Owner.Key);
+        var entries = Enumerable.Range(0, items).Select(i => new { path = $"/{(i % 2 == 0 ? "even" : "odd")}/{i:D4}.json", content = new { i } }).ToList();
+        using var bulk = await owner.PostAsJsonAsync($"{scene.Items}/bulk", new { items = entries }, IdentityApp.Json);
+        Assert.Equal(HttpStatusCode.OK, bulk.StatusCode);
+        return new World(scene, a, b);
+    }
+
+    private async Task<(string TaskId, HttpStatusCode Status)> CreateTaskAsync(World w, object body)
+    {
+        using var owner = _app.Client(w.Scene.Owner.Key);
+        using var response = await owner.PostAsJsonAsync(Tasks(w), body, IdentityApp.Json);
+        var json = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, json.GetRawText());
+        return (json.GetProperty("task").GetProperty("id").GetString()!, response.StatusCode);
+    }
+
+    private async Task<TaskWithProgress> WaitOpenAsync(World w, string taskId)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            var task = await GetTaskAsync(w, taskId);
+            if (task.Task.State != "creating")
+            {
+                return task;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"Task {taskId} is still being split after 60 s: {task.Progress.Total} items so far.");
+            await Task.Delay(100);
+        }
+    }
+
+    private async Task<TaskWithProgress> GetTaskAsync(World w, string taskId)
+    {
+        using var owner = _app.Client(w.Scene.Owner.Key);
+        return (await owner.GetFromJsonAsync<TaskWithProgress>($"{Tasks(w)}/{taskId}", IdentityApp.Json))!;
+    }
+
+    private async Task<List<string>> QueryItemsAsync(World w, object query)
+    {
+        using var owner = _app.Client(w.Scene.Owner.Key);
+        using var response = await owner.PostAsJsonAsync($"{w.Scene.Items}/query", query, IdentityApp.Json);
+        var page = (await response.Content.ReadFromJsonAsync<Page<Item>>(IdentityApp.Json))!;
+        return [.. page.Items.Select(i => i.Id)];
+    }
+
+    private static Task<HttpResponseMessage> SetAsync(HttpClient client, World w, string task, string item, string? status) =>
+        client.PutAsJsonAsync($"{Tasks(w)}/{task}/items/{item}/status", new { status }, IdentityApp.Json);
+
+    private sealed record World(Scene Scene, TestUser A, TestUser B);
+}
