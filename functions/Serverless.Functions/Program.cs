@@ -35,6 +35,7 @@ app.MapProjectsApi();
 app.MapDatasetsApi();
 app.MapItemsApi();
 app.MapRecipesApi();
+app.MapOrchestrationsApi();
 if (mode.IsCustomHandler)
 {
     app.MapGroup("").AllowAnonymousByDesign("Trigger invocations come from the Functions host over loopback, which authenticates its own triggers; API keys do not apply.").MapCustomHandlerApi();

@@ -56,6 +56,8 @@ public enum Permission
     ItemsDelete,
     RecipesRead,
     RecipesManage,
+    OrchestrationsRead,
+    OrchestrationsManage,
 }
 
 /// <summary>Whom a permission is checked against.</summary>
@@ -120,6 +122,8 @@ public static class Permissions
         Project(Permission.ItemsDelete, [ProjectRole.Owner, ProjectRole.Developer], "Delete items and their files."),
         Project(Permission.RecipesRead, AllRoles, "Read the project's recipes (label classes, attributes, instructions and a link to the PDF)."),
         Project(Permission.RecipesManage, Managers, "Create, change and delete recipes; attach or remove the instructions PDF."),
+        Project(Permission.OrchestrationsRead, Managers, "List the project's orchestration instances and read their status, progress and history."),
+        Project(Permission.OrchestrationsManage, [ProjectRole.Owner, ProjectRole.Developer], "Raise events to, terminate, suspend, resume and purge the project's orchestration instances."),
     ];
 
     private static readonly Dictionary<Permission, PermissionRule> ByPermission = Rules.ToDictionary(r => r.Permission);

@@ -68,6 +68,7 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
     private readonly SemaphoreSlim backgroundSlots = new(16);
     private readonly SemaphoreSlim startGate = new(1);
     private volatile bool started;
+    private volatile bool documentsReady;
     private volatile bool crashed;
     private int backgroundCount;
     private int pollingControl;
@@ -221,13 +222,13 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
 
     public async Task<OrchestrationState?> GetStateAsync(string instanceId, CancellationToken cancellationToken = default)
     {
-        await EnsureAliveAsync(cancellationToken).ConfigureAwait(false);
+        await EnsureReadableAsync(cancellationToken).ConfigureAwait(false);
         return (await instances.ReadAsync(instanceId, cancellationToken).ConfigureAwait(false))?.State;
     }
 
     public async Task<IReadOnlyList<HistoryEvent>> GetHistoryAsync(string instanceId, CancellationToken cancellationToken = default)
     {
-        await EnsureAliveAsync(cancellationToken).ConfigureAwait(false);
+        await EnsureReadableAsync(cancellationToken).ConfigureAwait(false);
         var record = await instances.ReadAsync(instanceId, cancellationToken).ConfigureAwait(false);
         if (record is null)
         {
@@ -242,7 +243,7 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
     {
         ArgumentNullException.ThrowIfNull(query);
         query.Validate();
-        await EnsureAliveAsync(cancellationToken).ConfigureAwait(false);
+        await EnsureReadableAsync(cancellationToken).ConfigureAwait(false);
         var filters = new List<Filter> { Filter.Eq("docType", "instance") };
         if (query.Statuses is { Count: > 0 } statuses)
         {
@@ -252,6 +253,12 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
         if (query.Name is not null)
         {
             filters.Add(Filter.Eq("name", query.Name));
+        }
+
+        if (!string.IsNullOrEmpty(query.InstanceIdPrefix))
+        {
+            // The partition key is the instance id, and every document carries it as "pk".
+            filters.Add(Filter.StartsWith("pk", query.InstanceIdPrefix));
         }
 
         if (query.CreatedFrom is { } from)
@@ -687,6 +694,20 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
     }
 
     // ───────────── internals ─────────────
+
+    /// <summary>
+    /// For reads (status, history, queries): only the instances container must exist, so status queries keep
+    /// answering while the queue service is unreachable, as Durable Functions status queries do.
+    /// </summary>
+    private async Task EnsureReadableAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(crashed, this);
+        if (!started && !documentsReady)
+        {
+            await instances.EnsureAsync(cancellationToken).ConfigureAwait(false);
+            documentsReady = true;
+        }
+    }
 
     private async Task EnsureAliveAsync(CancellationToken cancellationToken)
     {
