@@ -6,7 +6,12 @@ using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Serverless.Core.Storage.Documents;
+using Serverless.Durable;
+using Serverless.Durable.Storage;
+using Serverless.Functions.Durable;
 using Serverless.Functions.Identity;
+using Serverless.Testing;
 
 namespace Serverless.Functions.Tests.Identity;
 
@@ -351,6 +356,16 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
         /// <summary>A recipe of project A, so that reads of <c>{recipeId}</c> routes by allowed roles succeed.</summary>
         public string RecipeA { get; private set; } = "";
 
+        /// <summary>An orchestration instance of project A (Pending: no worker of this app reaches its queue).</summary>
+        public string InstanceA { get; private set; } = "";
+
+        /// <summary>
+        /// This app runs without Azurite; the instance is started by a client-only durable backend on a private
+        /// Azurite and the app's own document store, the way another process of the deployment would start it.
+        /// The app's status reads need only the document store.
+        /// </summary>
+        private readonly AzuriteFixture _azurite = new();
+
         public async Task InitializeAsync()
         {
             await App.InitializeAsync();
@@ -380,6 +395,13 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
             using var ownerA = App.Client(Members[ProjectRole.Owner].Key);
             using var recipe = await ownerA.PostAsJsonAsync($"/api/projects/{ProjectA}/recipes", new { name = "recipe A", classes = Array.Empty<object>() });
             RecipeA = (await recipe.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+
+            await _azurite.InitializeAsync();
+            await using var starter = new StorageOrchestrationBackend(
+                App.Factory.Services.GetRequiredService<IDocumentStore>(), _azurite.QueueStore, _azurite.BlobStore,
+                App.Factory.Services.GetRequiredService<StorageBackendOptions>() with { InProcessDispatch = false, PollQueues = false });
+            InstanceA = await new DurableClient(starter).ScheduleNewOrchestrationInstanceAsync(
+                "RouteSeed", new { seeded = true }, new StartOrchestrationOptions(ProjectOrchestrations.InstanceId(ProjectA, "route", "seed")));
         }
 
         /// <summary>Route values aimed at <paramref name="projectId"/>; users and keys are those of <paramref name="target"/>.</summary>
@@ -392,8 +414,14 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
             ["datasetId"] = DatasetA,
             ["itemId"] = ItemA,
             ["recipeId"] = RecipeA,
+            ["instanceId"] = InstanceA,
+            ["eventName"] = "Approval",
         };
 
-        public Task DisposeAsync() => App.DisposeAsync();
+        public async Task DisposeAsync()
+        {
+            await App.DisposeAsync();
+            await _azurite.DisposeAsync();
+        }
     }
 }
