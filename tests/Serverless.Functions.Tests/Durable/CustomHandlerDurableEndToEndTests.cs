@@ -23,11 +23,28 @@ namespace Serverless.Functions.Tests.Durable;
 /// and the durable queues are read from Azurite and delivered as queue-trigger invocations in the recorded host
 /// format, each message deleted only after a 200.
 /// </summary>
-[Collection(AzuriteFixture.Collection)]
-public sealed class CustomHandlerDurableEndToEndTests(AzuriteFixture azurite)
+/// <remarks>
+/// Its own Azurite: the app's task hub is always <c>durable</c>, and the standalone apps of other test classes
+/// poll those queues on the shared Azurite, where they would take (and drop) this app's messages.
+/// </remarks>
+public sealed class CustomHandlerDurableEndToEndTests
 {
     [Fact]
     public async Task OrchestrationStartedOverHttp_EventDeliveredByTheHostFromTheControlQueue_Completes()
+    {
+        var azurite = new AzuriteFixture();
+        await azurite.StartAsync();
+        try
+        {
+            await RunAsync(azurite);
+        }
+        finally
+        {
+            await azurite.DisposeAsync();
+        }
+    }
+
+    private static async Task RunAsync(AzuriteFixture azurite)
     {
         // Arrange: the app, with the test orchestrators loaded as a hosting startup.
         var dir = Path.Combine(Path.GetTempPath(), $"ch-e2e-{Guid.NewGuid():N}");
