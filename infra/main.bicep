@@ -67,8 +67,15 @@ var blobContainerNames = [
 // Queues: one per queue-triggered function (FunctionCatalog) plus the poison queue the host moves
 // a message to after host.json's maxDequeueCount attempts.
 var queueNames = [
-  'durable-control'
-  'durable-control-poison'
+  // Control partitions of the durable runtime (FunctionCatalog.DurableControlPartitions), one function each.
+  'durable-control-0'
+  'durable-control-0-poison'
+  'durable-control-1'
+  'durable-control-1-poison'
+  'durable-control-2'
+  'durable-control-2-poison'
+  'durable-control-3'
+  'durable-control-3-poison'
   'durable-work'
   'durable-work-poison'
   // The durable runtime's own poison queue (StorageBackendOptions.PoisonQueue, task hub 'durable').

@@ -50,6 +50,7 @@ app.MapAnnotationsApi();
 app.MapActivityApi();
 app.MapTasksApi();
 app.MapQaApi();
+app.MapOrchestrationsApi();
 if (mode.IsCustomHandler)
 {
     app.MapGroup("").AllowAnonymousByDesign("Trigger invocations come from the Functions host over loopback, which authenticates its own triggers; API keys do not apply.").MapCustomHandlerApi();

@@ -43,6 +43,26 @@ public sealed class CustomHandlerContractTests
         Assert.Equal(FunctionCatalog.DurableControlQueue, message.QueueName);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public async Task QueueInvocation_ControlPartitionFunction_ReachesThatPartitionsHandlerWithItsQueue(int partition)
+    {
+        // Arrange
+        var function = FunctionCatalog.DurableControlFunction(partition);
+        var handler = new RecordingQueueHandler(function, FunctionCatalog.DurableControlQueueOf(partition));
+        await using var factory = FunctionsAppFactory.CustomHandler(s => s.AddSingleton<IQueueMessageHandler>(handler));
+
+        // Act
+        var (status, _) = await PostAsync(factory, function, Fixtures.Read("queue-invocation.json").Replace("\"MethodName\": \"DurableControl\"", $"\"MethodName\": \"{function}\"", StringComparison.Ordinal));
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, status);
+        var message = Assert.Single(handler.Received);
+        Assert.Equal($"durable-control-{partition}", message.QueueName);
+        Assert.Equal(2, message.DequeueCount);
+    }
+
     [Fact]
     public async Task QueueInvocation_DocumentationShape_DecodedTheSameWay()
     {

@@ -1,4 +1,6 @@
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Serverless.Durable.Storage;
 using Serverless.Functions.Functions;
 using Serverless.Testing;
 
@@ -94,5 +96,31 @@ public sealed class FunctionJsonCatalogTests
             // Assert
             Assert.Equal("AzureWebJobsStorage", trigger.GetProperty("connection").GetString());
         }
+    }
+
+    [Fact]
+    public async Task DurableControlPartitions_OneFunctionPerRuntimeQueue_EachWithAHandlerInCustomHandlerMode()
+    {
+        // Arrange
+        await using var factory = FunctionsAppFactory.CustomHandler();
+        var runtime = factory.Services.GetRequiredService<StorageBackendOptions>();
+        var handlers = factory.Services.GetRequiredService<QueueHandlerCatalog>();
+
+        // Act
+        var controlFunctions = FunctionCatalog.All.Values.Where(f => f.QueueName?.StartsWith("durable-control", StringComparison.Ordinal) == true).ToList();
+
+        // Assert
+        Assert.Equal(4, runtime.ControlPartitions);
+        Assert.Equal(runtime.ControlPartitions, controlFunctions.Count);
+        for (var p = 0; p < runtime.ControlPartitions; p++)
+        {
+            var function = FunctionCatalog.All[FunctionCatalog.DurableControlFunction(p)];
+            Assert.Equal(runtime.ControlQueue(p), function.QueueName);
+            var handler = handlers.Find(function.Name);
+            Assert.NotNull(handler);
+            Assert.Equal(runtime.ControlQueue(p), handler.QueueName);
+        }
+
+        Assert.Equal(runtime.WorkQueue, handlers.Find(FunctionCatalog.DurableWork)?.QueueName);
     }
 }

@@ -22,8 +22,9 @@ namespace Serverless.Functions.Durable;
 /// hands it to the backend and returns once its step committed (the host then deletes it). The worker service
 /// still runs, but only on in-memory work (in-process dispatch).</item>
 /// </list>
-/// The host's queue triggers name one control queue, so the host runs with one control partition; more partitions
-/// need one queue-triggered function per partition in <see cref="FunctionCatalog"/>.
+/// Both modes use <see cref="FunctionCatalog.DurableControlPartitions"/> control queues: standalone polls them all,
+/// and in custom handler mode the host runs one queue-triggered function per partition (<c>DurableControl</c>,
+/// <c>DurableControl1</c>...), each scaled and retried on its own.
 /// </remarks>
 public static class DurableRegistration
 {
@@ -37,12 +38,20 @@ public static class DurableRegistration
         ArgumentNullException.ThrowIfNull(mode);
         var options = new StorageBackendOptions(
             TaskHub: "durable",
-            ControlPartitions: 1,
+            ControlPartitions: FunctionCatalog.DurableControlPartitions,
             PollQueues: !mode.IsCustomHandler,
 
             // In custom handler mode the host copies a message to its poison queue after its last attempt without
             // telling us; we poison it ourselves one attempt earlier, so the instance is marked Failed with the reason.
             MaxDequeueCount: mode.IsCustomHandler ? HostMaxDequeueCount - 1 : HostMaxDequeueCount);
+        for (var p = 0; p < options.ControlPartitions; p++)
+        {
+            if (options.ControlQueue(p) != FunctionCatalog.DurableControlQueueOf(p))
+            {
+                throw new InvalidOperationException($"Control partition {p} is queue '{options.ControlQueue(p)}' for the runtime but '{FunctionCatalog.DurableControlQueueOf(p)}' for the functions.");
+            }
+        }
+
         builder.Services.AddSingleton(options);
 
         // Declared like every other container, so start-up and the deployment (infra/) know it too.
@@ -71,12 +80,15 @@ public static class DurableRegistration
         {
             // The durable handlers serve their functions unless another handler was registered for them (a test
             // double, or a replacement): the catalog is rebuilt with the durable ones as defaults.
-            builder.Services.AddSingleton<DurableControlHandler>();
             builder.Services.AddSingleton<DurableWorkHandler>();
             builder.Services.AddSingleton(sp =>
             {
                 var handlers = sp.GetServices<IQueueMessageHandler>().ToList();
-                foreach (var durable in new IQueueMessageHandler[] { sp.GetRequiredService<DurableControlHandler>(), sp.GetRequiredService<DurableWorkHandler>() })
+                var backend = sp.GetRequiredService<StorageOrchestrationBackend>();
+                var durableHandlers = Enumerable.Range(0, options.ControlPartitions)
+                    .Select(p => (IQueueMessageHandler)new DurableControlHandler(backend, p))
+                    .Append(sp.GetRequiredService<DurableWorkHandler>());
+                foreach (var durable in durableHandlers)
                 {
                     if (!handlers.Exists(h => h.FunctionName == durable.FunctionName))
                     {
@@ -134,12 +146,12 @@ internal sealed partial class DurableWorkerService(
     private static partial void LogStartFailed(ILogger logger, Exception exception);
 }
 
-/// <summary>Custom handler mode: control-queue messages the Functions host delivers.</summary>
-internal sealed class DurableControlHandler(StorageOrchestrationBackend backend) : IQueueMessageHandler
+/// <summary>Custom handler mode: the messages of one control partition, as the Functions host delivers them.</summary>
+internal sealed class DurableControlHandler(StorageOrchestrationBackend backend, int partition) : IQueueMessageHandler
 {
-    public string FunctionName => FunctionCatalog.DurableControl;
+    public string FunctionName => FunctionCatalog.DurableControlFunction(partition);
 
-    public string QueueName => FunctionCatalog.DurableControlQueue;
+    public string QueueName => FunctionCatalog.DurableControlQueueOf(partition);
 
     public Task HandleAsync(QueueMessageContext message, CancellationToken cancellationToken)
     {

@@ -40,8 +40,18 @@ public static class FunctionCatalog
     /// <summary>The catch-all HTTP function; the host forwards every request to our own routes.</summary>
     public const string Api = "api";
 
-    /// <summary>Orchestration control messages (start, raise event, terminate, timers) for the durable runtime.</summary>
+    /// <summary>
+    /// Orchestration control messages (start, raise event, terminate, timers) of control partition 0. Partitions 1..
+    /// are <c>DurableControl1</c>... (<see cref="DurableControlFunction"/>); partition 0 keeps the name it had before
+    /// there were partitions, so a deployed app keeps its function.
+    /// </summary>
     public const string DurableControl = "DurableControl";
+
+    /// <summary>
+    /// Control queues of the durable runtime: an instance's messages go to partition <c>hash(instanceId) % 4</c>, and
+    /// the host runs one queue-triggered function per partition, so several instances' steps run in parallel.
+    /// </summary>
+    public const int DurableControlPartitions = 4;
 
     /// <summary>Activity work items for the durable runtime.</summary>
     public const string DurableWork = "DurableWork";
@@ -49,27 +59,38 @@ public static class FunctionCatalog
     /// <summary>Event Grid <c>Microsoft.Storage.BlobCreated</c> events from the upload containers.</summary>
     public const string BlobCreated = "BlobCreated";
 
-    public const string DurableControlQueue = "durable-control";
+    /// <summary>Control partition 0's queue (<see cref="DurableControlQueueOf"/> names them all).</summary>
+    public const string DurableControlQueue = "durable-control-0";
 
     public const string DurableWorkQueue = "durable-work";
 
     /// <summary>All functions, by name (ordinal, as the host matches folder names).</summary>
-    public static IReadOnlyDictionary<string, FunctionDefinition> All { get; } = new[]
-    {
+    public static IReadOnlyDictionary<string, FunctionDefinition> All { get; } = Definitions().ToDictionary(f => f.Name, StringComparer.Ordinal);
+
+    private static FunctionDefinition[] Definitions() =>
+    [
         new FunctionDefinition(Api, TriggerKind.Http, [
             new FunctionBinding("req", "httpTrigger", "in"),
             new FunctionBinding("res", "http", "out"),
         ]),
-        new FunctionDefinition(DurableControl, TriggerKind.Queue, [
-            new FunctionBinding("message", "queueTrigger", "in", DurableControlQueue),
-        ]),
+        .. Enumerable.Range(0, DurableControlPartitions).Select(p => new FunctionDefinition(DurableControlFunction(p), TriggerKind.Queue, [
+            new FunctionBinding("message", "queueTrigger", "in", DurableControlQueueOf(p)),
+        ])),
         new FunctionDefinition(DurableWork, TriggerKind.Queue, [
             new FunctionBinding("message", "queueTrigger", "in", DurableWorkQueue),
         ]),
         new FunctionDefinition(BlobCreated, TriggerKind.EventGrid, [
             new FunctionBinding("eventGridEvent", "eventGridTrigger", "in"),
         ]),
-    }.ToDictionary(f => f.Name, StringComparer.Ordinal);
+    ];
+
+    /// <summary>The function that receives control partition <paramref name="partition"/>'s queue.</summary>
+    public static string DurableControlFunction(int partition) =>
+        partition == 0 ? DurableControl : DurableControl + partition.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Control partition <paramref name="partition"/>'s queue (the durable runtime's <c>ControlQueue(partition)</c> for task hub <c>durable</c>).</summary>
+    public static string DurableControlQueueOf(int partition) =>
+        "durable-control-" + partition.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>The binding type the host uses for each trigger kind.</summary>
     public static string TriggerBindingType(TriggerKind kind) => kind switch

@@ -70,6 +70,8 @@ public enum Permission
     TasksRead,
     TasksManage,
     TasksWork,
+    OrchestrationsRead,
+    OrchestrationsManage,
 }
 
 /// <summary>Whom a permission is checked against.</summary>
@@ -148,6 +150,8 @@ public static class Permissions
         Project(Permission.TasksRead, AllRoles, "List and read tasks with their progress; annotators and reviewers list only their own items."),
         Project(Permission.TasksManage, Managers, "Create tasks and split them among assignees."),
         Project(Permission.TasksWork, AllRoles, "Set and clear item statuses, take the next item, skip; annotators and reviewers only on items assigned to them."),
+        Project(Permission.OrchestrationsRead, Managers, "List the project's orchestration instances and read their status, progress and history."),
+        Project(Permission.OrchestrationsManage, [ProjectRole.Owner, ProjectRole.Developer], "Raise events to, terminate, suspend, resume and purge the project's orchestration instances."),
     ];
 
     private static readonly Dictionary<Permission, PermissionRule> ByPermission = Rules.ToDictionary(r => r.Permission);

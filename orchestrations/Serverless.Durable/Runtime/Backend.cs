@@ -50,13 +50,16 @@ public sealed record OrchestrationCommit(
 /// <param name="CreatedTo">Created before.</param>
 /// <param name="PageSize">1 to 1000.</param>
 /// <param name="ContinuationToken">From the previous page.</param>
+/// <param name="InstanceIdPrefix">Only instances whose id starts with this (case-sensitive): how callers that
+/// name instances by scope (<c>{projectId}.{kind}.{key}</c>) list one scope.</param>
 public sealed record OrchestrationQuery(
     IReadOnlyCollection<OrchestrationRuntimeStatus>? Statuses = null,
     string? Name = null,
     DateTimeOffset? CreatedFrom = null,
     DateTimeOffset? CreatedTo = null,
     int PageSize = 100,
-    string? ContinuationToken = null)
+    string? ContinuationToken = null,
+    string? InstanceIdPrefix = null)
 {
     public const int MaxPageSize = 1000;
 

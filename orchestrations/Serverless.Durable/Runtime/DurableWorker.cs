@@ -111,7 +111,19 @@ public sealed partial class DurableWorker
             return false;
         }
 
-        var commit = BuildCommit(item);
+        OrchestrationCommit? commit;
+        try
+        {
+            commit = BuildCommit(item);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // A bug or an unreadable history: give the messages back (the backend backs off and, after its limit,
+            // poisons them) instead of holding the instance until the lease expires.
+            await backend.AbandonOrchestrationWorkItemAsync(item, abandonDelay, cancellationToken);
+            throw;
+        }
+
         if (commit is null)
         {
             await backend.AbandonOrchestrationWorkItemAsync(item, abandonDelay, cancellationToken);
@@ -171,7 +183,17 @@ public sealed partial class DurableWorker
 
         outcome = outcome with { Timestamp = time.GetUtcNow() };
         var reply = new OrchestrationMessage($"{message.MessageId}:result", message.InstanceId, message.ExecutionId, outcome);
-        await backend.CompleteActivityWorkItemAsync(item, reply, cancellationToken);
+        try
+        {
+            await backend.CompleteActivityWorkItemAsync(item, reply, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The result was not recorded: the activity runs again after the backend's back-off.
+            await backend.AbandonActivityWorkItemAsync(item, abandonDelay, cancellationToken);
+            throw;
+        }
+
         return true;
     }
 

@@ -134,6 +134,7 @@ public sealed class InMemoryOrchestrationBackend : IOrchestrationBackend, IDispo
                 .Select(s => s!)
                 .Where(s => query.Statuses is not { Count: > 0 } statuses || statuses.Contains(s.Status))
                 .Where(s => query.Name is null || string.Equals(s.Name, query.Name, StringComparison.Ordinal))
+                .Where(s => query.InstanceIdPrefix is null || s.InstanceId.StartsWith(query.InstanceIdPrefix, StringComparison.Ordinal))
                 .Where(s => query.CreatedFrom is not { } from || s.CreatedAt >= from)
                 .Where(s => query.CreatedTo is not { } to || s.CreatedAt < to)
                 .OrderBy(s => s.CreatedAt)

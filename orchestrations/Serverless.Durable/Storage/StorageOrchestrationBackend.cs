@@ -68,6 +68,7 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
     private readonly SemaphoreSlim backgroundSlots = new(16);
     private readonly SemaphoreSlim startGate = new(1);
     private volatile bool started;
+    private volatile bool documentsReady;
     private volatile bool crashed;
     private int backgroundCount;
     private int pollingControl;
@@ -221,13 +222,13 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
 
     public async Task<OrchestrationState?> GetStateAsync(string instanceId, CancellationToken cancellationToken = default)
     {
-        await EnsureAliveAsync(cancellationToken).ConfigureAwait(false);
+        await EnsureReadableAsync(cancellationToken).ConfigureAwait(false);
         return (await instances.ReadAsync(instanceId, cancellationToken).ConfigureAwait(false))?.State;
     }
 
     public async Task<IReadOnlyList<HistoryEvent>> GetHistoryAsync(string instanceId, CancellationToken cancellationToken = default)
     {
-        await EnsureAliveAsync(cancellationToken).ConfigureAwait(false);
+        await EnsureReadableAsync(cancellationToken).ConfigureAwait(false);
         var record = await instances.ReadAsync(instanceId, cancellationToken).ConfigureAwait(false);
         if (record is null)
         {
@@ -242,7 +243,7 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
     {
         ArgumentNullException.ThrowIfNull(query);
         query.Validate();
-        await EnsureAliveAsync(cancellationToken).ConfigureAwait(false);
+        await EnsureReadableAsync(cancellationToken).ConfigureAwait(false);
         var filters = new List<Filter> { Filter.Eq("docType", "instance") };
         if (query.Statuses is { Count: > 0 } statuses)
         {
@@ -252,6 +253,12 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
         if (query.Name is not null)
         {
             filters.Add(Filter.Eq("name", query.Name));
+        }
+
+        if (!string.IsNullOrEmpty(query.InstanceIdPrefix))
+        {
+            // The partition key is the instance id, and every document carries it as "pk".
+            filters.Add(Filter.StartsWith("pk", query.InstanceIdPrefix));
         }
 
         if (query.CreatedFrom is { } from)
@@ -562,19 +569,44 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
             }
 
             var now = time.GetUtcNow();
+            ActivityWorkItem? picked = null;
+            var poisoned = new List<LocalActivity>();
             lock (gate)
             {
-                for (var node = activities.First; node is not null; node = node.Next)
+                for (var node = activities.First; node is not null;)
                 {
                     var local = node.Value;
+                    var next = node.Next;
                     if (local.Lease is null && local.VisibleAt <= now)
                     {
+                        if (local.Attempts >= options.MaxDequeueCount)
+                        {
+                            // Every attempt failed to complete (not: the activity threw, which is a result).
+                            activities.Remove(node);
+                            poisoned.Add(local);
+                            node = next;
+                            continue;
+                        }
+
                         local.Lease = Guid.NewGuid().ToString("N");
                         local.Attempts++;
                         activityLeases[local.Lease] = local;
-                        return new ActivityWorkItem(local.Message, Math.Max(local.Attempts, local.DequeueCount), local.Lease);
+                        picked = new ActivityWorkItem(local.Message, Math.Max(local.Attempts, local.DequeueCount), local.Lease);
+                        break;
                     }
+
+                    node = next;
                 }
+            }
+
+            foreach (var local in poisoned)
+            {
+                Background(() => PoisonActivityAsync(local));
+            }
+
+            if (picked is not null)
+            {
+                return picked;
             }
 
             if (!options.PollQueues)
@@ -628,8 +660,26 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
         {
             if (activityLeases.Remove(workItem.LockToken, out var local))
             {
+                // A failed attempt: back off by its attempt count, and keep the queue copy hidden as long.
                 local.Lease = null;
-                local.VisibleAt = time.GetUtcNow() + delay;
+                var wait = Max(delay, DurableBackoff.For(Math.Max(local.Attempts, local.DequeueCount)));
+                local.VisibleAt = time.GetUtcNow() + wait;
+                if (local.Ref is { } reference && reference.HiddenUntil < local.VisibleAt)
+                {
+                    var hide = wait > MaxQueueDelay ? MaxQueueDelay : wait;
+                    local.Ref = reference with { HiddenUntil = local.VisibleAt };
+                    Background(async () =>
+                    {
+                        var receipt = await queues.UpdateVisibilityAsync(reference.Queue, reference.MessageId, reference.PopReceipt, hide).ConfigureAwait(false);
+                        lock (gate)
+                        {
+                            if (local.Ref is { } current && current.MessageId == reference.MessageId)
+                            {
+                                local.Ref = current with { PopReceipt = receipt };
+                            }
+                        }
+                    });
+                }
             }
         }
 
@@ -687,6 +737,20 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
     }
 
     // ───────────── internals ─────────────
+
+    /// <summary>
+    /// For reads (status, history, queries): only the instances container must exist, so status queries keep
+    /// answering while the queue service is unreachable, as Durable Functions status queries do.
+    /// </summary>
+    private async Task EnsureReadableAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(crashed, this);
+        if (!started && !documentsReady)
+        {
+            await instances.EnsureAsync(cancellationToken).ConfigureAwait(false);
+            documentsReady = true;
+        }
+    }
 
     private async Task EnsureAliveAsync(CancellationToken cancellationToken)
     {
@@ -793,7 +857,7 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
         }
         catch
         {
-            ReleaseLease(instanceId, token, messages, TimeSpan.FromSeconds(1));
+            ReleaseLease(instanceId, token, messages, TimeSpan.FromSeconds(1), backoff: true);
             throw;
         }
 
@@ -964,30 +1028,41 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
                 }
 
                 cache.Remove(workItem.InstanceId);
-                ReleaseLeaseLocked(workItem.InstanceId, workItem.LockToken, step.Messages, delay);
+                ReleaseLeaseLocked(workItem.InstanceId, workItem.LockToken, step.Messages, delay, backoff: countAttempt);
             }
         }
 
         Signal();
     }
 
-    private void ReleaseLease(string instanceId, string token, List<PendingMessage> messages, TimeSpan delay)
+    private void ReleaseLease(string instanceId, string token, List<PendingMessage> messages, TimeSpan delay, bool backoff = false)
     {
         lock (gate)
         {
-            ReleaseLeaseLocked(instanceId, token, messages, delay);
+            ReleaseLeaseLocked(instanceId, token, messages, delay, backoff);
         }
     }
 
-    private void ReleaseLeaseLocked(string instanceId, string token, List<PendingMessage> messages, TimeSpan delay)
+    /// <summary>
+    /// Returns leased messages to the inbox, visible after <paramref name="delay"/> or, for a failed attempt
+    /// (<paramref name="backoff"/>), after <see cref="DurableBackoff"/> of its attempts if that is longer; their queue
+    /// copies are hidden as long, so no other process retries them sooner.
+    /// </summary>
+    private void ReleaseLeaseLocked(string instanceId, string token, List<PendingMessage> messages, TimeSpan delay, bool backoff = false)
     {
-        var visibleAt = time.GetUtcNow() + delay;
+        var now = time.GetUtcNow();
         foreach (var m in messages)
         {
             if (m.Lease == token)
             {
                 m.Lease = null;
+                var wait = backoff ? Max(delay, DurableBackoff.For(Math.Max(m.Attempts, m.DequeueCount))) : delay;
+                var visibleAt = now + wait;
                 m.VisibleAt = m.VisibleAt > visibleAt ? m.VisibleAt : visibleAt;
+                if (backoff)
+                {
+                    HideQueueCopiesLocked(instanceId, m.Refs, m.VisibleAt);
+                }
             }
         }
 
@@ -995,6 +1070,38 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
         {
             instanceLeases.Remove(instanceId);
             instanceLeaseExpiry.Remove(instanceId);
+        }
+    }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    /// <summary>Extends the visibility of queue copies that would reappear before <paramref name="until"/> (in the background).</summary>
+    private void HideQueueCopiesLocked(string instanceId, List<QueueRef> refs, DateTimeOffset until)
+    {
+        var now = time.GetUtcNow();
+        watchdogs.TryGetValue(instanceId, out var watchdog);
+        for (var i = 0; i < refs.Count; i++)
+        {
+            var reference = refs[i];
+            if (reference.HiddenUntil >= until || (watchdog is not null && watchdog.Ref.MessageId == reference.MessageId))
+            {
+                continue;
+            }
+
+            var hide = until - now > MaxQueueDelay ? MaxQueueDelay : until - now;
+            refs[i] = reference with { HiddenUntil = until };
+            Background(async () =>
+            {
+                var receipt = await queues.UpdateVisibilityAsync(reference.Queue, reference.MessageId, reference.PopReceipt, hide).ConfigureAwait(false);
+                lock (gate)
+                {
+                    var at = refs.FindIndex(r => r.MessageId == reference.MessageId && r.Queue == reference.Queue);
+                    if (at >= 0)
+                    {
+                        refs[at] = refs[at] with { PopReceipt = receipt };
+                    }
+                }
+            });
         }
     }
 
@@ -1435,6 +1542,28 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
         }
     }
 
+    private async Task PoisonActivityAsync(LocalActivity local)
+    {
+        var attempts = Math.Max(local.Attempts, local.DequeueCount);
+        var reason = $"Activity '{local.Message.Name}' (task {local.Message.TaskId}) failed to complete {attempts} times; its message was moved to queue '{options.PoisonQueue}'.";
+        LogPoisoned(logger, local.Message.MessageId, options.PoisonQueue, reason);
+        await queues.SendAsync(options.PoisonQueue, await codec.EncodeAsync(MessageCodec.From(local.Message), CancellationToken.None).ConfigureAwait(false), null, Timeout.InfiniteTimeSpan).ConfigureAwait(false);
+        await FailInstanceAsync(local.Message.InstanceId, reason, CancellationToken.None).ConfigureAwait(false);
+        if (local.Ref is { } reference)
+        {
+            await queues.DeleteAsync(reference.Queue, reference.MessageId, reference.PopReceipt).ConfigureAwait(false);
+        }
+
+        local.Done?.TrySetResult();
+        if (local.Fast)
+        {
+            lock (gate)
+            {
+                outstanding[local.Message.InstanceId] = outstanding.GetValueOrDefault(local.Message.InstanceId) - 1;
+            }
+        }
+    }
+
     private async Task PoisonRawAsync(QueueRef? reference, string text, string reason, CancellationToken cancellationToken)
     {
         LogPoisoned(logger, reference?.MessageId ?? "(delivered)", options.PoisonQueue, reason);
@@ -1630,7 +1759,7 @@ public sealed partial class StorageOrchestrationBackend : IOrchestrationBackend,
     {
         public ActivityMessage Message { get; } = message;
 
-        public QueueRef? Ref { get; } = reference;
+        public QueueRef? Ref { get; set; } = reference;
 
         public bool Fast { get; } = Fast;
 

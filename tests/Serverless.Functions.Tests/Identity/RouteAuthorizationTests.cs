@@ -6,7 +6,12 @@ using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Serverless.Core.Storage.Documents;
+using Serverless.Durable;
+using Serverless.Durable.Storage;
+using Serverless.Functions.Durable;
 using Serverless.Functions.Identity;
+using Serverless.Testing;
 
 namespace Serverless.Functions.Tests.Identity;
 
@@ -364,6 +369,15 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
 
         /// <summary>An issue in <see cref="TaskA"/>'s partition.</summary>
         public string IssueA { get; private set; } = "";
+        /// <summary>An orchestration instance of project A (Pending: no worker of this app reaches its queue).</summary>
+        public string InstanceA { get; private set; } = "";
+
+        /// <summary>
+        /// This app runs without Azurite; the instance is started by a client-only durable backend on a private
+        /// Azurite and the app's own document store, the way another process of the deployment would start it.
+        /// The app's status reads need only the document store.
+        /// </summary>
+        private readonly AzuriteFixture _azurite = new();
 
         public async Task InitializeAsync()
         {
@@ -415,6 +429,12 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
                 CancellationToken.None);
             IssueA = (await App.Factory.Services.GetRequiredService<Serverless.Functions.Tasks.IssueStore>().OpenAsync(
                 TaskA, TaskA, ItemA, AnnotationA, "seeded", null, Members[ProjectRole.Reviewer].Id, Members[ProjectRole.Annotator].Id, CancellationToken.None)).Id;
+            await _azurite.InitializeAsync();
+            await using var starter = new StorageOrchestrationBackend(
+                App.Factory.Services.GetRequiredService<IDocumentStore>(), _azurite.QueueStore, _azurite.BlobStore,
+                App.Factory.Services.GetRequiredService<StorageBackendOptions>() with { InProcessDispatch = false, PollQueues = false });
+            InstanceA = await new DurableClient(starter).ScheduleNewOrchestrationInstanceAsync(
+                "RouteSeed", new { seeded = true }, new StartOrchestrationOptions(ProjectOrchestrations.InstanceId(ProjectA, "route", "seed")));
         }
 
         /// <summary>Route values aimed at <paramref name="projectId"/>; users and keys are those of <paramref name="target"/>.</summary>
@@ -433,8 +453,14 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
             ["annotationId"] = AnnotationA,
             ["taskId"] = TaskA,
             ["issueId"] = IssueA,
+            ["instanceId"] = InstanceA,
+            ["eventName"] = "Approval",
         };
 
-        public Task DisposeAsync() => App.DisposeAsync();
+        public async Task DisposeAsync()
+        {
+            await App.DisposeAsync();
+            await _azurite.DisposeAsync();
+        }
     }
 }

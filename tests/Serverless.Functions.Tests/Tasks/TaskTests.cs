@@ -55,6 +55,7 @@ public sealed class TaskTests(AzuriteFixture azurite, ItemsApp shared) : IClassF
         var task = body.GetProperty("task").GetProperty("id").GetString()!;
         var opened = await WaitOpenAsync(w, task);
         var location = response.Headers.Location!.ToString();
+        var status = await owner.GetFromJsonAsync<JsonElement>(location);
 
         // Assert
         Assert.Equal(60, opened.Progress.Total);
@@ -62,6 +63,7 @@ public sealed class TaskTests(AzuriteFixture azurite, ItemsApp shared) : IClassF
         Assert.Equal(18, opened.Progress.ByAssignee[w.B.Id].Total);
         Assert.Contains(opened.Task.Actions, a => a.Name == "NEEDS_FIX" && a.DisplayName == "Needs fix");
         Assert.EndsWith($"/api/projects/{w.Scene.ProjectId}/orchestrations/{w.Scene.ProjectId}.split.{task}", location, StringComparison.Ordinal);
+        Assert.Contains(task, status.GetRawText(), StringComparison.Ordinal);
     }
 
     [Fact]
