@@ -60,8 +60,17 @@ public sealed class ItemsOptions
     }
 }
 
-/// <summary>An item to record for a blob already stored under <see cref="BlobName"/>.</summary>
-public sealed record NewItem(Item Item, string BlobName);
+/// <summary>
+/// An item to record: its blob is already stored under <see cref="BlobName"/>, or, with
+/// <see cref="InlineContent"/>, its bytes travel inside the item document until a link needs the blob.
+/// </summary>
+public sealed record NewItem(Item Item, string BlobName, byte[]? InlineContent = null);
+
+/// <summary>An item as read back with where its bytes are.</summary>
+/// <param name="Item">The item as returned by the API.</param>
+/// <param name="BlobName">Its blob in the items container (written lazily for inline items).</param>
+/// <param name="InlineContent">The bytes when they are still held in the document (bulk JSON items), else null.</param>
+public sealed record StoredItem(Item Item, string BlobName, byte[]? InlineContent);
 
 /// <summary>Another item of the dataset already has this path.</summary>
 public sealed class ItemPathTakenException(string path)

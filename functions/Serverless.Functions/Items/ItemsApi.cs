@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Serverless.Core.Filters;
 using Serverless.Core.Items;
+using Serverless.Core.Storage.Blobs;
 using Serverless.Functions.Datasets;
 using Serverless.Functions.Http;
 using Serverless.Functions.Identity;
@@ -34,6 +35,8 @@ public static class ItemsApi
         items.MapGet("/{itemId}", GetAsync).WithName("GetItem").RequirePermission(Permission.ItemsRead);
         items.MapDelete("/{itemId}", DeleteAsync).WithName("DeleteItem").RequirePermission(Permission.ItemsDelete);
         items.MapGet("/{itemId}/download-url", DownloadUrlAsync).WithName("GetItemDownloadUrl").RequirePermission(Permission.ItemsRead);
+        items.MapGet("/{itemId}/content", ContentAsync).WithName("GetItemContent").RequirePermission(Permission.ItemsRead)
+            .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream");
         return app;
     }
 
@@ -97,7 +100,7 @@ public static class ItemsApi
         }
     }
 
-    /// <summary><c>POST .../items/bulk</c>: up to 1,000 JSON text items, one result per entry.</summary>
+    /// <summary><c>POST .../items/bulk</c>: up to 5,000 JSON text items, one result per entry.</summary>
     internal static async Task<Results<Ok<BulkItemsResponse>, ValidationProblem, ProblemHttpResult>> BulkCreateAsync(
         string projectId, string datasetId, BulkItemsRequest request, ClaimsPrincipal principal, [AsParameters] ItemServices services, CancellationToken ct)
     {
@@ -169,11 +172,39 @@ public static class ItemsApi
             return NotFound(datasetId, itemId);
         }
 
-        return TypedResults.Ok(await services.Items.CreateDownloadLinkAsync(f.BlobName, TimeSpan.FromMinutes(validFor), ct));
+        return TypedResults.Ok(await services.Items.CreateDownloadLinkAsync(f, TimeSpan.FromMinutes(validFor), ct));
     }
 
-    private static async Task<(Item Item, string BlobName)?> FindAsync(string projectId, string datasetId, string itemId, ItemServices services, CancellationToken ct) =>
-        await services.Datasets.ExistsAsync(projectId, datasetId, ct) ? await services.Items.GetAsync(datasetId, itemId, ct) : null;
+    /// <summary>
+    /// <c>GET .../items/{itemId}/content</c>: the file's bytes streamed through the API, as an attachment
+    /// with <c>X-Content-Type-Options: nosniff</c> (headers a signed blob link cannot fully carry).
+    /// </summary>
+    internal static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> ContentAsync(
+        string projectId, string datasetId, string itemId, HttpResponse response, [AsParameters] ItemServices services, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(response);
+        var found = await FindAsync(projectId, datasetId, itemId, services, ct);
+        if (found is not { } f)
+        {
+            return NotFound(datasetId, itemId);
+        }
+
+        Stream content;
+        try
+        {
+            content = await services.Items.OpenContentAsync(f, ct);
+        }
+        catch (BlobNotFoundException)
+        {
+            return NotFound(datasetId, itemId);
+        }
+
+        response.Headers.XContentTypeOptions = "nosniff";
+        return TypedResults.Stream(content, ItemStore.MimeType(f.Item), f.Item.Name);
+    }
+
+    private static async Task<StoredItem?> FindAsync(string projectId, string datasetId, string itemId, ItemServices services, CancellationToken ct) =>
+        await services.Datasets.ExistsAsync(projectId, datasetId, ct) ? await services.Items.GetStoredAsync(datasetId, itemId, ct) : null;
 
     private static async Task<byte[]> ReadCappedAsync(Stream body, int cap, CancellationToken ct)
     {
