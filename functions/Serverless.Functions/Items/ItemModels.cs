@@ -96,3 +96,37 @@ public sealed record BulkItemsResponse(int Created, int Failed, IReadOnlyList<Bu
 
 /// <summary>A time-limited link.</summary>
 public sealed record SignedLink(Uri Url, DateTimeOffset ExpiresAt);
+
+/// <summary>Body of <c>POST .../items/upload-url</c>.</summary>
+/// <param name="Folder">Folder path, e.g. <c>/images/2026</c> (default <c>/</c>).</param>
+/// <param name="Name">File name.</param>
+/// <param name="ContentType">What the client will send as Content-Type; recorded, never trusted (the type is sniffed).</param>
+/// <param name="Size">Size in bytes the client will upload; refused up front when over the limit.</param>
+/// <param name="Minutes">Validity of the URL (default 15, at most <c>Items:MaxLinkMinutes</c>).</param>
+public sealed record UploadUrlRequest(string? Folder, string? Name, string? ContentType, long? Size, int? Minutes);
+
+/// <summary>
+/// A signed URL to PUT one file straight into blob storage, with the headers the request must carry.
+/// The item appears (id <see cref="ItemId"/>) once the BlobCreated event is ingested; <see cref="StatusUrl"/> tells.
+/// </summary>
+public sealed record UploadTicket(
+    string ItemId,
+    string Path,
+    Uri UploadUrl,
+    string Method,
+    IReadOnlyDictionary<string, string> Headers,
+    DateTimeOffset ExpiresAt,
+    long MaxBytes,
+    string StatusUrl);
+
+/// <summary>Where an upload stands: <c>pending</c>, <c>ingested</c> (with its item) or <c>rejected</c> (with the reason).</summary>
+public sealed record UploadStatus(
+    string ItemId,
+    string Path,
+    string State,
+    long DeclaredSize,
+    string? Reason,
+    Item? Item,
+    string CreatedAt,
+    string UpdatedAt,
+    string ExpiresAt);

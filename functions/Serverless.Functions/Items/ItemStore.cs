@@ -48,6 +48,7 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
 
     private readonly SemaphoreSlim _containerGate = new(1, 1);
     private volatile bool _containerReady;
+    private volatile bool _uploadContainerReady;
 
     private IDocumentContainer Items => store.Container(DatasetContainers.Items);
 

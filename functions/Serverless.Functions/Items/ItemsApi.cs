@@ -6,6 +6,7 @@ using Serverless.Core.Filters;
 using Serverless.Core.Items;
 using Serverless.Core.Storage.Blobs;
 using Serverless.Functions.Datasets;
+using Serverless.Functions.Functions;
 using Serverless.Functions.Http;
 using Serverless.Functions.Identity;
 
@@ -31,6 +32,9 @@ public static class ItemsApi
         items.MapPut("/", UploadAsync).WithName("UploadItem").RequirePermission(Permission.ItemsWrite)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status409Conflict);
         items.MapPost("/bulk", BulkCreateAsync).WithName("BulkCreateItems").RequirePermission(Permission.ItemsWrite);
+        items.MapPost("/upload-url", UploadUrlAsync).WithName("RequestItemUploadUrl").RequirePermission(Permission.ItemsWrite)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status409Conflict);
+        items.MapGet("/uploads/{itemId}", UploadStatusAsync).WithName("GetItemUpload").RequirePermission(Permission.ItemsRead);
         items.MapPost("/query", QueryAsync).WithName("QueryItems").RequirePermission(Permission.ItemsRead);
         items.MapGet("/{itemId}", GetAsync).WithName("GetItem").RequirePermission(Permission.ItemsRead);
         items.MapDelete("/{itemId}", DeleteAsync).WithName("DeleteItem").RequirePermission(Permission.ItemsDelete);
@@ -98,6 +102,79 @@ public static class ItemsApi
         {
             return TooLarge(limit);
         }
+    }
+
+    /// <summary>
+    /// <c>POST .../items/upload-url</c>: a time-limited signed URL to PUT the file straight into blob
+    /// storage; the BlobCreated event then ingests it (type sniffed, image size read, size capped).
+    /// </summary>
+    internal static async Task<Results<Ok<UploadTicket>, ValidationProblem, ProblemHttpResult>> UploadUrlAsync(
+        string projectId, string datasetId, UploadUrlRequest request, ClaimsPrincipal principal, [AsParameters] ItemServices services, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (!await services.Datasets.ExistsAsync(projectId, datasetId, ct))
+        {
+            return DatasetsApi.NotFound(projectId, datasetId);
+        }
+
+        var options = services.Options.Value;
+        string folder, name;
+        try
+        {
+            folder = ItemPath.NormalizeFolder(request.Folder ?? ItemPath.Root);
+        }
+        catch (ItemPathException ex)
+        {
+            return Problems.Validation("folder", ex.Message);
+        }
+
+        try
+        {
+            name = ItemPath.NormalizeName(request.Name ?? throw new ItemPathException(ItemPathProblem.Empty, "'name' is required."));
+            _ = ItemPath.Combine(folder, name);
+        }
+        catch (ItemPathException ex)
+        {
+            return Problems.Validation("name", ex.Message);
+        }
+
+        if (request.Size is not { } size || size < 0)
+        {
+            return Problems.Validation("size", "'size' is required: the file's length in bytes (0 or more).");
+        }
+
+        if (size > options.MaxUploadBytes)
+        {
+            return TooLarge(options.MaxUploadBytes);
+        }
+
+        if (request.ContentType is { } type && (type.Length > 255 || type.Any(char.IsControl)))
+        {
+            return Problems.Validation("contentType", "'contentType' must be at most 255 characters without control characters.");
+        }
+
+        var minutes = request.Minutes ?? Math.Min(DefaultLinkMinutes, options.MaxLinkMinutes);
+        if (minutes < 1 || minutes > options.MaxLinkMinutes)
+        {
+            return Problems.Validation("minutes", $"'minutes' must be between 1 and {options.MaxLinkMinutes}; it is {minutes}.");
+        }
+
+        try
+        {
+            return TypedResults.Ok(await services.Items.RequestUploadAsync(projectId, datasetId, folder, name, request.ContentType, size, Caller.From(principal).UserId, TimeSpan.FromMinutes(minutes), ct));
+        }
+        catch (ItemPathTakenException ex)
+        {
+            return Problems.Conflict(ex.Message);
+        }
+    }
+
+    /// <summary><c>GET .../items/uploads/{itemId}</c>: pending, ingested (with the item) or rejected (with the reason).</summary>
+    internal static async Task<Results<Ok<UploadStatus>, ProblemHttpResult>> UploadStatusAsync(
+        string projectId, string datasetId, string itemId, [AsParameters] ItemServices services, CancellationToken ct)
+    {
+        var status = await services.Datasets.ExistsAsync(projectId, datasetId, ct) ? await services.Items.GetUploadAsync(datasetId, itemId, ct) : null;
+        return status is not null ? TypedResults.Ok(status) : Problems.NotFound($"Dataset '{datasetId}' has no upload '{itemId}'.");
     }
 
     /// <summary><c>POST .../items/bulk</c>: up to 5,000 JSON text items, one result per entry.</summary>
@@ -240,6 +317,7 @@ public static class ItemsRegistration
         builder.Services.AddOptions<ItemsOptions>().BindConfiguration(ItemsOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<ItemsOptions>>(new ItemsOptionsValidator());
         builder.Services.AddSingleton<ItemStore>();
+        builder.Services.AddSingleton<IBlobCreatedHandler, ItemIngestionHandler>();
         return builder;
     }
 
