@@ -130,3 +130,19 @@ public sealed record UploadStatus(
     string CreatedAt,
     string UpdatedAt,
     string ExpiresAt);
+
+/// <summary>
+/// Body of <c>POST .../items/tags</c>: tags to add and to remove, on the items listed in
+/// <see cref="Ids"/> or on one page of <see cref="Query"/> (a filter request, as for <c>items/query</c>).
+/// </summary>
+public sealed record TagItemsRequest(
+    IReadOnlyList<string?>? Add,
+    IReadOnlyList<string?>? Remove,
+    IReadOnlyList<string?>? Ids,
+    System.Text.Json.JsonElement? Query);
+
+/// <summary>
+/// Outcome of a tag call: items matched, items changed, ids that name no item, and (by filter) the
+/// token to pass as <c>query.continuation</c> to continue; null when done.
+/// </summary>
+public sealed record TagItemsResponse(int Matched, int Updated, IReadOnlyList<string> NotFound, string? Continuation);

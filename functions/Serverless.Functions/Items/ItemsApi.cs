@@ -36,6 +36,7 @@ public static class ItemsApi
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status409Conflict);
         items.MapGet("/uploads/{itemId}", UploadStatusAsync).WithName("GetItemUpload").RequirePermission(Permission.ItemsRead);
         items.MapPost("/query", QueryAsync).WithName("QueryItems").RequirePermission(Permission.ItemsRead);
+        items.MapPost("/tags", TagAsync).WithName("TagItems").RequirePermission(Permission.ItemsWrite);
         items.MapGet("/{itemId}", GetAsync).WithName("GetItem").RequirePermission(Permission.ItemsRead);
         items.MapDelete("/{itemId}", DeleteAsync).WithName("DeleteItem").RequirePermission(Permission.ItemsDelete);
         items.MapGet("/{itemId}/download-url", DownloadUrlAsync).WithName("GetItemDownloadUrl").RequirePermission(Permission.ItemsRead);
@@ -215,6 +216,87 @@ public static class ItemsApi
             // The JSON pointer names the offending part; "" (the whole body) is reported as "filter".
             return Problems.Validation(ex.Path.Length == 0 ? "filter" : ex.Path, ex.Message);
         }
+    }
+
+    /// <summary>
+    /// <c>POST .../items/tags</c>: add/remove tags on up to 1,000 items by id list, or on one page of a
+    /// filter (repeat with the returned continuation until it is null).
+    /// </summary>
+    internal static async Task<Results<Ok<TagItemsResponse>, ValidationProblem, ProblemHttpResult>> TagAsync(
+        string projectId, string datasetId, TagItemsRequest request, [AsParameters] ItemServices services, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (!await services.Datasets.ExistsAsync(projectId, datasetId, ct))
+        {
+            return DatasetsApi.NotFound(projectId, datasetId);
+        }
+
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        var add = CheckTags("add", request.Add, errors);
+        var remove = CheckTags("remove", request.Remove, errors);
+        if (errors.Count == 0 && add.Count + remove.Count == 0)
+        {
+            errors["add"] = ["Give at least one tag in 'add' or 'remove'."];
+        }
+
+        if (add.Intersect(remove, StringComparer.Ordinal).FirstOrDefault() is { } both)
+        {
+            errors["remove"] = [$"Tag '{both}' is both added and removed."];
+        }
+
+        var hasIds = request.Ids is not null;
+        var hasQuery = request.Query is { ValueKind: not System.Text.Json.JsonValueKind.Null };
+        if (hasIds == hasQuery)
+        {
+            errors["ids"] = ["Give exactly one of 'ids' (a list of item ids) and 'query' (a filter request)."];
+        }
+        else if (request.Ids is { } ids && (ids.Count is 0 or > ItemStore.MaxTagBatch || ids.Any(id => id is null)))
+        {
+            errors["ids"] = [$"'ids' must hold 1 to {ItemStore.MaxTagBatch} item ids (no nulls); for more, use 'query'."];
+        }
+
+        if (errors.Count > 0)
+        {
+            return Problems.Validation(errors);
+        }
+
+        try
+        {
+            return TypedResults.Ok(hasIds
+                ? await services.Items.TagByIdsAsync(datasetId, [.. request.Ids!.Select(id => id!)], add, remove, ct)
+                : await services.Items.TagByQueryAsync(datasetId, FilterCompiler.Compile(request.Query!.Value, FieldCatalogs.Items), add, remove, ct));
+        }
+        catch (FilterException ex)
+        {
+            return Problems.Validation("/query" + ex.Path, ex.Message);
+        }
+        catch (TooManyTagsException ex)
+        {
+            return Problems.Conflict(ex.Message);
+        }
+    }
+
+    private static List<string> CheckTags(string field, IReadOnlyList<string?>? tags, Dictionary<string, string[]> errors)
+    {
+        if (tags is null)
+        {
+            return [];
+        }
+
+        if (tags.Count > ItemStore.MaxTagNamesPerCall)
+        {
+            errors[field] = [$"'{field}' holds {tags.Count} tags; at most {ItemStore.MaxTagNamesPerCall} per call."];
+            return [];
+        }
+
+        var problems = tags.Select(ItemStore.ValidateTag).OfType<string>().ToArray();
+        if (problems.Length > 0)
+        {
+            errors[field] = problems;
+            return [];
+        }
+
+        return [.. tags.Select(t => t!).Distinct(StringComparer.Ordinal)];
     }
 
     internal static async Task<Results<Ok<Item>, ProblemHttpResult>> GetAsync(
