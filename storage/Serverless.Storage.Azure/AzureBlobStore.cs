@@ -262,9 +262,20 @@ public sealed class AzureBlobStore : IBlobStore
     }
 
     /// <inheritdoc />
-    public async Task<Uri> CreateSasUriAsync(string container, string name, BlobSasPermissions permissions, DateTimeOffset expiresOn, CancellationToken cancellationToken = default)
+    public Task<Uri> CreateSasUriAsync(string container, string name, BlobSasPermissions permissions, DateTimeOffset expiresOn, CancellationToken cancellationToken = default) =>
+        CreateSasUriAsync(container, name, permissions, expiresOn, null, cancellationToken);
+
+    /// <inheritdoc />
+    public async Task<Uri> CreateSasUriAsync(string container, string name, BlobSasPermissions permissions, DateTimeOffset expiresOn, BlobSasResponseHeaders? responseHeaders, CancellationToken cancellationToken = default)
     {
         ValidateBlob(container, name);
+        var rscd = responseHeaders?.ContentDisposition ?? string.Empty;
+        var rsct = responseHeaders?.ContentType ?? string.Empty;
+        if (rscd.Any(char.IsControl) || rsct.Any(char.IsControl))
+        {
+            throw new ArgumentException("SAS response headers cannot hold control characters.", nameof(responseHeaders));
+        }
+
         if (permissions == BlobSasPermissions.None)
         {
             throw new ArgumentException("A SAS must grant at least one permission.", nameof(permissions));
@@ -282,8 +293,8 @@ public sealed class AzureBlobStore : IBlobStore
         string query;
         if (_client.Signer is { } signer)
         {
-            var stringToSign = ServiceSasStringToSign(sp, start, expiry, resource, protocol, version);
-            query = Query(("sv", version), ("sr", "b"), ("sp", sp), ("st", start), ("se", expiry), ("spr", protocol), ("sig", signer.ComputeSignature(stringToSign)));
+            var stringToSign = ServiceSasStringToSign(sp, start, expiry, resource, protocol, version, rscd, rsct);
+            query = Query([("sv", version), ("sr", "b"), ("sp", sp), ("st", start), ("se", expiry), ("spr", protocol), .. Overrides(rscd, rsct), ("sig", signer.ComputeSignature(stringToSign))]);
         }
         else
         {
@@ -293,9 +304,9 @@ public sealed class AzureBlobStore : IBlobStore
             }
 
             var key = await GetDelegationKeyAsync(expiresOn, cancellationToken).ConfigureAwait(false);
-            var stringToSign = string.Join('\n', sp, start, expiry, resource, key.ObjectId, key.TenantId, key.Start, key.Expiry, key.Service, key.Version, string.Empty, string.Empty, string.Empty, string.Empty, protocol, version, "b", string.Empty, string.Empty, string.Empty, string.Empty, string.Empty, string.Empty, string.Empty);
+            var stringToSign = string.Join('\n', sp, start, expiry, resource, key.ObjectId, key.TenantId, key.Start, key.Expiry, key.Service, key.Version, string.Empty, string.Empty, string.Empty, string.Empty, protocol, version, "b", string.Empty, string.Empty, string.Empty, rscd, string.Empty, string.Empty, rsct);
             var sig = Convert.ToBase64String(HMACSHA256.HashData(Convert.FromBase64String(key.Value), Encoding.UTF8.GetBytes(stringToSign)));
-            query = Query(("sv", version), ("sr", "b"), ("sp", sp), ("st", start), ("se", expiry), ("spr", protocol), ("skoid", key.ObjectId), ("sktid", key.TenantId), ("skt", key.Start), ("ske", key.Expiry), ("sks", key.Service), ("skv", key.Version), ("sig", sig));
+            query = Query([("sv", version), ("sr", "b"), ("sp", sp), ("st", start), ("se", expiry), ("spr", protocol), ("skoid", key.ObjectId), ("sktid", key.TenantId), ("skt", key.Start), ("ske", key.Expiry), ("sks", key.Service), ("skv", key.Version), .. Overrides(rscd, rsct), ("sig", sig)]);
         }
 
         return new Uri($"{blobUri.AbsoluteUri}?{query}");
@@ -316,8 +327,22 @@ public sealed class AzureBlobStore : IBlobStore
     }
 
     /// <summary>The service SAS string-to-sign for a blob (version 2020-12-06 and later).</summary>
-    internal static string ServiceSasStringToSign(string permissions, string start, string expiry, string canonicalResource, string protocol, string version) =>
-        string.Join('\n', permissions, start, expiry, canonicalResource, string.Empty, string.Empty, protocol, version, "b", string.Empty, string.Empty, string.Empty, string.Empty, string.Empty, string.Empty, string.Empty);
+    /// <remarks>The last five fields are the response overrides rscc, rscd, rsce, rscl, rsct.</remarks>
+    internal static string ServiceSasStringToSign(string permissions, string start, string expiry, string canonicalResource, string protocol, string version, string rscd = "", string rsct = "") =>
+        string.Join('\n', permissions, start, expiry, canonicalResource, string.Empty, string.Empty, protocol, version, "b", string.Empty, string.Empty, string.Empty, rscd, string.Empty, string.Empty, rsct);
+
+    private static IEnumerable<(string Name, string Value)> Overrides(string rscd, string rsct)
+    {
+        if (rscd.Length > 0)
+        {
+            yield return ("rscd", rscd);
+        }
+
+        if (rsct.Length > 0)
+        {
+            yield return ("rsct", rsct);
+        }
+    }
 
     /// <summary>Permissions in the order the service requires (r, c, w, d).</summary>
     internal static string PermissionString(BlobSasPermissions permissions)

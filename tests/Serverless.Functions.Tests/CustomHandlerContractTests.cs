@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Serverless.Functions.Functions;
 
 namespace Serverless.Functions.Tests;
@@ -139,10 +140,26 @@ public sealed class CustomHandlerContractTests
     }
 
     [Fact]
+    public async Task EventGridInvocation_AppAsConfigured_ItemIngestionAcknowledgesNonItemBlob()
+    {
+        // Arrange: no test handler; the app's own (item ingestion) receives the event and, the blob
+        // being outside the item upload prefix, leaves it alone without touching storage.
+        await using var factory = FunctionsAppFactory.CustomHandler();
+
+        // Act
+        var (status, body) = await PostAsync(factory, FunctionCatalog.BlobCreated, Fixtures.Read("eventgrid-blobcreated-invocation.json"));
+
+        // Assert
+        Assert.Contains(factory.Services.GetServices<IBlobCreatedHandler>(), h => h is Serverless.Functions.Items.ItemIngestionHandler);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("BlobCreated handled uploads/projects/p1/videos/clip 01.mp4 (event 831e1650-001e-001b-66ab-eeb76e069631).", body.GetProperty("Logs")[0].GetString());
+    }
+
+    [Fact]
     public async Task EventGridInvocation_NoHandlerRegistered_Returns500()
     {
-        // Arrange
-        await using var factory = FunctionsAppFactory.CustomHandler();
+        // Arrange: the app registers item ingestion; this test is about the endpoint without any handler.
+        await using var factory = FunctionsAppFactory.CustomHandler(s => s.RemoveAll<IBlobCreatedHandler>());
 
         // Act
         var (status, body) = await PostAsync(factory, FunctionCatalog.BlobCreated, Fixtures.Read("eventgrid-blobcreated-invocation.json"));

@@ -60,8 +60,17 @@ public sealed class ItemsOptions
     }
 }
 
-/// <summary>An item to record for a blob already stored under <see cref="BlobName"/>.</summary>
-public sealed record NewItem(Item Item, string BlobName);
+/// <summary>
+/// An item to record: its blob is already stored under <see cref="BlobName"/>, or, with
+/// <see cref="InlineContent"/>, its bytes travel inside the item document until a link needs the blob.
+/// </summary>
+public sealed record NewItem(Item Item, string BlobName, byte[]? InlineContent = null);
+
+/// <summary>An item as read back with where its bytes are.</summary>
+/// <param name="Item">The item as returned by the API.</param>
+/// <param name="BlobName">Its blob in the items container (written lazily for inline items).</param>
+/// <param name="InlineContent">The bytes when they are still held in the document (bulk JSON items), else null.</param>
+public sealed record StoredItem(Item Item, string BlobName, byte[]? InlineContent);
 
 /// <summary>Another item of the dataset already has this path.</summary>
 public sealed class ItemPathTakenException(string path)
@@ -87,3 +96,53 @@ public sealed record BulkItemsResponse(int Created, int Failed, IReadOnlyList<Bu
 
 /// <summary>A time-limited link.</summary>
 public sealed record SignedLink(Uri Url, DateTimeOffset ExpiresAt);
+
+/// <summary>Body of <c>POST .../items/upload-url</c>.</summary>
+/// <param name="Folder">Folder path, e.g. <c>/images/2026</c> (default <c>/</c>).</param>
+/// <param name="Name">File name.</param>
+/// <param name="ContentType">What the client will send as Content-Type; recorded, never trusted (the type is sniffed).</param>
+/// <param name="Size">Size in bytes the client will upload; refused up front when over the limit.</param>
+/// <param name="Minutes">Validity of the URL (default 15, at most <c>Items:MaxLinkMinutes</c>).</param>
+public sealed record UploadUrlRequest(string? Folder, string? Name, string? ContentType, long? Size, int? Minutes);
+
+/// <summary>
+/// A signed URL to PUT one file straight into blob storage, with the headers the request must carry.
+/// The item appears (id <see cref="ItemId"/>) once the BlobCreated event is ingested; <see cref="StatusUrl"/> tells.
+/// </summary>
+public sealed record UploadTicket(
+    string ItemId,
+    string Path,
+    Uri UploadUrl,
+    string Method,
+    IReadOnlyDictionary<string, string> Headers,
+    DateTimeOffset ExpiresAt,
+    long MaxBytes,
+    string StatusUrl);
+
+/// <summary>Where an upload stands: <c>pending</c>, <c>ingested</c> (with its item) or <c>rejected</c> (with the reason).</summary>
+public sealed record UploadStatus(
+    string ItemId,
+    string Path,
+    string State,
+    long DeclaredSize,
+    string? Reason,
+    Item? Item,
+    string CreatedAt,
+    string UpdatedAt,
+    string ExpiresAt);
+
+/// <summary>
+/// Body of <c>POST .../items/tags</c>: tags to add and to remove, on the items listed in
+/// <see cref="Ids"/> or on one page of <see cref="Query"/> (a filter request, as for <c>items/query</c>).
+/// </summary>
+public sealed record TagItemsRequest(
+    IReadOnlyList<string?>? Add,
+    IReadOnlyList<string?>? Remove,
+    IReadOnlyList<string?>? Ids,
+    System.Text.Json.JsonElement? Query);
+
+/// <summary>
+/// Outcome of a tag call: items matched, items changed, ids that name no item, and (by filter) the
+/// token to pass as <c>query.continuation</c> to continue; null when done.
+/// </summary>
+public sealed record TagItemsResponse(int Matched, int Updated, IReadOnlyList<string> NotFound, string? Continuation);

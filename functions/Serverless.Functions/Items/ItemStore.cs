@@ -24,13 +24,20 @@ namespace Serverless.Functions.Items;
 /// Order of writes: the blob first, then the batch. If the batch fails the blob is deleted, so a reader
 /// never finds an item without its file; a crash between the two leaves only an unreferenced blob.
 /// </remarks>
-public sealed class ItemStore(IDocumentStore store, IBlobStore blobs, IOptions<ItemsOptions> options, TimeProvider time) : IDisposable
+public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IOptions<ItemsOptions> options, TimeProvider time) : IDisposable
 {
     /// <summary>Items per atomic batch: two operations each plus the counter, within the store's 100.</summary>
     public const int ItemsPerBatch = (DocumentLimits.MaxBatchOperations - 1) / 2;
 
     /// <summary>Most entries in one bulk request.</summary>
-    public const int MaxBulkEntries = 1000;
+    public const int MaxBulkEntries = 5000;
+
+    /// <summary>
+    /// Largest content of one bulk JSON entry, serialized. Bulk entries are stored inside their item
+    /// document (a blob per entry would cap bulk creation at the blob service's request rate) and
+    /// written to a blob the first time a download link asks for one.
+    /// </summary>
+    public const int MaxInlineContentBytes = 64 * 1024;
 
     /// <summary>Largest user metadata object of one item, serialized (keeps documents far below the store's 2 MB).</summary>
     public const int MaxUserMetadataBytes = 64 * 1024;
@@ -41,6 +48,7 @@ public sealed class ItemStore(IDocumentStore store, IBlobStore blobs, IOptions<I
 
     private readonly SemaphoreSlim _containerGate = new(1, 1);
     private volatile bool _containerReady;
+    private volatile bool _uploadContainerReady;
 
     private IDocumentContainer Items => store.Container(DatasetContainers.Items);
 
@@ -52,7 +60,11 @@ public sealed class ItemStore(IDocumentStore store, IBlobStore blobs, IOptions<I
     /// <summary>The blob name of an item: chosen by the server, never derived from the user's path.</summary>
     public static string BlobName(string projectId, string datasetId, string itemId) => $"{projectId}/{datasetId}/{itemId}";
 
-    public async Task<(Item Item, string BlobName)?> GetAsync(string datasetId, string itemId, CancellationToken ct)
+    public async Task<(Item Item, string BlobName)?> GetAsync(string datasetId, string itemId, CancellationToken ct) =>
+        await GetStoredAsync(datasetId, itemId, ct) is { } stored ? (stored.Item, stored.BlobName) : null;
+
+    /// <summary>The item with where its bytes are: its blob name, and its content when still held inline.</summary>
+    public async Task<StoredItem?> GetStoredAsync(string datasetId, string itemId, CancellationToken ct)
     {
         if (!Ids.IsWellFormed(itemId))
         {
@@ -65,7 +77,23 @@ public sealed class ItemStore(IDocumentStore store, IBlobStore blobs, IOptions<I
             return null;
         }
 
-        return (ToItem(doc), doc.Body["blob"]!.GetValue<string>());
+        var inline = doc.Body["inline"]?.GetValue<string>() is { } base64 ? Convert.FromBase64String(base64) : null;
+        return new StoredItem(ToItem(doc), doc.Body["blob"]!.GetValue<string>(), inline);
+    }
+
+    /// <summary>
+    /// Opens the item's bytes: its inline content, or its blob. The caller disposes the stream.
+    /// </summary>
+    public async Task<Stream> OpenContentAsync(StoredItem stored, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(stored);
+        if (stored.InlineContent is { } inline)
+        {
+            return new MemoryStream(inline, writable: false);
+        }
+
+        var download = await blobs.DownloadAsync(Options.BlobContainer, stored.BlobName, null, ct);
+        return download.Content;
     }
 
     /// <summary>One page of the dataset's items matching a compiled filter request.</summary>
@@ -171,65 +199,29 @@ public sealed class ItemStore(IDocumentStore store, IBlobStore blobs, IOptions<I
             }
 
             var bytes = JsonSerializer.SerializeToUtf8Bytes(entry.Content);
+            if (bytes.Length > MaxInlineContentBytes)
+            {
+                results[i] = Failed(i, StatusCodes.Status413PayloadTooLarge, $"'content' is {bytes.Length} bytes serialized; bulk entries hold at most {MaxInlineContentBytes} (upload larger files one by one).");
+                continue;
+            }
+
             var system = new JsonObject { ["mimetype"] = "application/json" };
             var item = NewItemRecord(projectId, datasetId, Ids.New("i"), folder, name, "text", bytes.Length, system, entry.Metadata?.DeepClone().AsObject(), userId);
             pending.Add((i, item, bytes));
         }
 
-        // Refuse paths already taken before uploading anything for them.
-        var partition = DatasetContainers.ItemPartition(datasetId);
-        var taken = new bool[pending.Count];
-        await Parallel.ForAsync(0, pending.Count, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = ct }, async (k, token) =>
-            taken[k] = await Items.ReadAsync(partition, ClaimId(pending[k].Item.Path), token) is not null);
-        var toUpload = new List<(int Index, Item Item, byte[] Bytes)>();
+        // One atomic batch per ItemsPerBatch entries: a path already taken fails its batch, which is then
+        // retried entry by entry, so only that entry reports 409 (no read per entry beforehand).
+        var errors = await WriteAsync(datasetId, [.. pending.Select(p => new NewItem(p.Item, BlobName(projectId, datasetId, p.Item.Id), p.Bytes))], ct);
         for (var k = 0; k < pending.Count; k++)
         {
-            if (taken[k])
+            var (index, item, _) = pending[k];
+            results[index] = errors[k] switch
             {
-                results[pending[k].Index] = Failed(pending[k].Index, StatusCodes.Status409Conflict, new ItemPathTakenException(pending[k].Item.Path).Message);
-            }
-            else
-            {
-                toUpload.Add(pending[k]);
-            }
-        }
-
-        if (toUpload.Count > 0)
-        {
-            await EnsureBlobContainerAsync(ct);
-        }
-
-        var uploaded = new bool[toUpload.Count];
-        await Parallel.ForAsync(0, toUpload.Count, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = ct }, async (k, token) =>
-        {
-            var (index, item, bytes) = toUpload[k];
-            try
-            {
-                using var stream = new MemoryStream(bytes, writable: false);
-                await blobs.UploadAsync(Options.BlobContainer, BlobName(projectId, datasetId, item.Id), stream, new BlobUploadOptions("application/json", IfNoneMatchAny: true), token);
-                uploaded[k] = true;
-            }
-            catch (BlobStoreException ex)
-            {
-                results[index] = Failed(index, StatusCodes.Status503ServiceUnavailable, $"The file could not be stored; retry this entry. ({ex.Message})");
-            }
-        });
-
-        var written = toUpload.Where((_, k) => uploaded[k]).ToList();
-        var errors = await WriteAsync(datasetId, [.. written.Select(w => new NewItem(w.Item, BlobName(projectId, datasetId, w.Item.Id)))], ct);
-        for (var k = 0; k < written.Count; k++)
-        {
-            var (index, item, _) = written[k];
-            if (errors[k] is null)
-            {
-                results[index] = new BulkItemResult(index, item, StatusCodes.Status201Created, null);
-                continue;
-            }
-
-            await blobs.DeleteAsync(Options.BlobContainer, BlobName(projectId, datasetId, item.Id), CancellationToken.None);
-            results[index] = errors[k] is ItemPathTakenException taken409
-                ? Failed(index, StatusCodes.Status409Conflict, taken409.Message)
-                : Failed(index, StatusCodes.Status500InternalServerError, errors[k]!.Message);
+                null => new BulkItemResult(index, item, StatusCodes.Status201Created, null),
+                ItemPathTakenException taken => Failed(index, StatusCodes.Status409Conflict, taken.Message),
+                var error => Failed(index, StatusCodes.Status500InternalServerError, error.Message),
+            };
         }
 
         var all = results.Select(r => r!).ToList();
@@ -246,10 +238,11 @@ public sealed class ItemStore(IDocumentStore store, IBlobStore blobs, IOptions<I
     {
         ArgumentNullException.ThrowIfNull(items);
         var errors = new Exception?[items.Count];
+        var counter = new CounterState();
         for (var start = 0; start < items.Count; start += ItemsPerBatch)
         {
             var chunk = items.Skip(start).Take(ItemsPerBatch).ToList();
-            var failed = await TryWriteChunkAsync(datasetId, chunk, ct);
+            var failed = await TryWriteChunkAsync(datasetId, chunk, counter, ct);
             if (failed is null)
             {
                 continue;
@@ -263,7 +256,7 @@ public sealed class ItemStore(IDocumentStore store, IBlobStore blobs, IOptions<I
 
             for (var k = 0; k < chunk.Count; k++)
             {
-                errors[start + k] = await TryWriteChunkAsync(datasetId, [chunk[k]], ct);
+                errors[start + k] = await TryWriteChunkAsync(datasetId, [chunk[k]], counter, ct);
             }
         }
 
@@ -312,22 +305,78 @@ public sealed class ItemStore(IDocumentStore store, IBlobStore blobs, IOptions<I
         }
     }
 
-    /// <summary>A read-only link to the item's file, valid for <paramref name="validFor"/>.</summary>
-    public async Task<SignedLink> CreateDownloadLinkAsync(string blobName, TimeSpan validFor, CancellationToken ct)
+    /// <summary>
+    /// A read-only link to the item's file, valid for <paramref name="validFor"/>. Blob Storage answers it
+    /// with <c>Content-Disposition: attachment</c> and the sniffed type (SAS <c>rscd</c>/<c>rsct</c>), so a
+    /// browser saves the file instead of rendering it. Inline content is written to its blob first.
+    /// </summary>
+    public async Task<SignedLink> CreateDownloadLinkAsync(StoredItem stored, TimeSpan validFor, CancellationToken ct)
     {
+        ArgumentNullException.ThrowIfNull(stored);
+        await EnsureBlobAsync(stored, ct);
         var expires = time.GetUtcNow().Add(validFor);
-        var url = await blobs.CreateSasUriAsync(Options.BlobContainer, blobName, BlobSasPermissions.Read, expires, ct);
+        var headers = new BlobSasResponseHeaders(BlobSasResponseHeaders.Attachment(stored.Item.Name), MimeType(stored.Item));
+        var url = await blobs.CreateSasUriAsync(Options.BlobContainer, stored.BlobName, BlobSasPermissions.Read, expires, headers, ct);
         return new SignedLink(url, expires);
+    }
+
+    /// <summary>The sniffed MIME type recorded for the item (octet-stream when unknown).</summary>
+    public static string MimeType(Item item)
+    {
+        ArgumentNullException.ThrowIfNull(item);
+        return item.Metadata["system"]?["mimetype"]?.GetValue<string>() ?? "application/octet-stream";
+    }
+
+    /// <summary>
+    /// Writes an inline item's bytes to its blob (a no-op when the blob is there: the write is
+    /// conditional, so concurrent callers agree), then drops the inline copy from the document.
+    /// </summary>
+    private async Task EnsureBlobAsync(StoredItem stored, CancellationToken ct)
+    {
+        if (stored.InlineContent is not { } inline)
+        {
+            return;
+        }
+
+        await EnsureBlobContainerAsync(ct);
+        try
+        {
+            using var content = new MemoryStream(inline, writable: false);
+            await blobs.UploadAsync(Options.BlobContainer, stored.BlobName, content, new BlobUploadOptions(MimeType(stored.Item), IfNoneMatchAny: true), ct);
+        }
+        catch (BlobConflictException)
+        {
+            // Another request wrote it first; the bytes are the same.
+        }
+
+        try
+        {
+            await Items.PatchAsync(DatasetContainers.ItemPartition(stored.Item.DatasetId), stored.Item.Id, [PatchOperation.Remove("inline")], null, ct);
+        }
+        catch (DocumentStoreException)
+        {
+            // Already dropped by a concurrent request, or the item was deleted meanwhile: nothing to keep.
+        }
     }
 
     public void Dispose() => _containerGate.Dispose();
 
-    private async Task<Exception?> TryWriteChunkAsync(string datasetId, List<NewItem> chunk, CancellationToken ct)
+    /// <remarks>
+    /// The counter document read for one chunk is carried to the next (its ETag comes back from the
+    /// batch), so a bulk request reads it once; a stale copy fails the batch's last operation and is re-read.
+    /// </remarks>
+    private async Task<Exception?> TryWriteChunkAsync(string datasetId, List<NewItem> chunk, CounterState counter, CancellationToken ct)
     {
         var partition = DatasetContainers.ItemPartition(datasetId);
         for (var attempt = 1; ; attempt++)
         {
-            var stats = await Items.ReadAsync(partition, DatasetContainers.StatsId, ct);
+            if (!counter.Known)
+            {
+                counter.Document = await Items.ReadAsync(partition, DatasetContainers.StatsId, ct);
+                counter.Known = true;
+            }
+
+            var stats = counter.Document;
             var count = (stats?.Body["itemCount"]?.GetValue<long>() ?? 0) + chunk.Count;
             var operations = new List<BatchOperation>(chunk.Count * 2 + 1);
             foreach (var entry in chunk)
@@ -341,13 +390,18 @@ public sealed class ItemStore(IDocumentStore store, IBlobStore blobs, IOptions<I
                 : BatchOperation.Replace(DatasetContainers.StatsId, StatsBody(count), stats.ETag));
             try
             {
-                await Items.ExecuteBatchAsync(partition, operations, ct);
+                var written = await Items.ExecuteBatchAsync(partition, operations, ct);
+                counter.Document = written[^1];
                 return null;
             }
             catch (DocumentBatchFailedException ex) when (ex.OperationIndex == operations.Count - 1 && attempt < MaxAttempts)
             {
                 // Another writer moved the counter first; recount on fresh data.
-                await Task.Delay(IdentityStore.Backoff(attempt), ct);
+                counter.Known = false;
+                if (attempt > 1)
+                {
+                    await Task.Delay(IdentityStore.Backoff(attempt), ct);
+                }
             }
             catch (DocumentBatchFailedException ex) when (ex.OperationIndex < operations.Count - 1)
             {
@@ -412,12 +466,48 @@ public sealed class ItemStore(IDocumentStore store, IBlobStore blobs, IOptions<I
         return new Item(itemId, projectId, datasetId, name, folder, path, type, size, false, [], metadata, userId, now, now);
     }
 
-    private static JsonObject ItemBody(NewItem entry)
+    /// <summary>The stored document of a new item: the item's fields plus <c>kind</c>, <c>blob</c> and any inline content.</summary>
+    /// <remarks>
+    /// Built field by field rather than through the serializer: bulk writes build thousands per call, and
+    /// reflection-driven SerializeToNode cost more than the SQLite insert. <c>ItemBody_MatchesSerializer</c>
+    /// (tests) keeps the two identical.
+    /// </remarks>
+    public static JsonObject ItemBody(NewItem entry)
     {
-        var body = JsonSerializer.SerializeToNode(entry.Item, DocumentJson.Options)!.AsObject();
+        var item = entry.Item;
+        var body = new JsonObject
+        {
+            ["id"] = item.Id,
+            ["projectId"] = item.ProjectId,
+            ["datasetId"] = item.DatasetId,
+            ["name"] = item.Name,
+            ["dir"] = item.Dir,
+            ["path"] = item.Path,
+            ["type"] = item.Type,
+            ["size"] = item.Size,
+            ["annotated"] = item.Annotated,
+            ["tags"] = new JsonArray([.. item.Tags.Select(t => (JsonNode?)JsonValue.Create(t))]),
+            ["metadata"] = item.Metadata.DeepClone(),
+            ["createdBy"] = item.CreatedBy,
+            ["createdAt"] = item.CreatedAt,
+            ["updatedAt"] = item.UpdatedAt,
+        };
         body["kind"] = ItemKind;
         body["blob"] = entry.BlobName;
+        if (entry.InlineContent is { } inline)
+        {
+            body["inline"] = Convert.ToBase64String(inline);
+        }
+
         return body;
+    }
+
+    /// <summary>The dataset counter as last seen by one bulk write.</summary>
+    private sealed class CounterState
+    {
+        public bool Known { get; set; }
+
+        public StoredDocument? Document { get; set; }
     }
 
     private static JsonObject StatsBody(long count) => new() { ["kind"] = "stats", ["itemCount"] = count };

@@ -4,7 +4,9 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Serverless.Core.Filters;
 using Serverless.Core.Items;
+using Serverless.Core.Storage.Blobs;
 using Serverless.Functions.Datasets;
+using Serverless.Functions.Functions;
 using Serverless.Functions.Http;
 using Serverless.Functions.Identity;
 
@@ -30,10 +32,16 @@ public static class ItemsApi
         items.MapPut("/", UploadAsync).WithName("UploadItem").RequirePermission(Permission.ItemsWrite)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status409Conflict);
         items.MapPost("/bulk", BulkCreateAsync).WithName("BulkCreateItems").RequirePermission(Permission.ItemsWrite);
+        items.MapPost("/upload-url", UploadUrlAsync).WithName("RequestItemUploadUrl").RequirePermission(Permission.ItemsWrite)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status409Conflict);
+        items.MapGet("/uploads/{itemId}", UploadStatusAsync).WithName("GetItemUpload").RequirePermission(Permission.ItemsRead);
         items.MapPost("/query", QueryAsync).WithName("QueryItems").RequirePermission(Permission.ItemsRead);
+        items.MapPost("/tags", TagAsync).WithName("TagItems").RequirePermission(Permission.ItemsWrite);
         items.MapGet("/{itemId}", GetAsync).WithName("GetItem").RequirePermission(Permission.ItemsRead);
         items.MapDelete("/{itemId}", DeleteAsync).WithName("DeleteItem").RequirePermission(Permission.ItemsDelete);
         items.MapGet("/{itemId}/download-url", DownloadUrlAsync).WithName("GetItemDownloadUrl").RequirePermission(Permission.ItemsRead);
+        items.MapGet("/{itemId}/content", ContentAsync).WithName("GetItemContent").RequirePermission(Permission.ItemsRead)
+            .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream");
         return app;
     }
 
@@ -97,7 +105,80 @@ public static class ItemsApi
         }
     }
 
-    /// <summary><c>POST .../items/bulk</c>: up to 1,000 JSON text items, one result per entry.</summary>
+    /// <summary>
+    /// <c>POST .../items/upload-url</c>: a time-limited signed URL to PUT the file straight into blob
+    /// storage; the BlobCreated event then ingests it (type sniffed, image size read, size capped).
+    /// </summary>
+    internal static async Task<Results<Ok<UploadTicket>, ValidationProblem, ProblemHttpResult>> UploadUrlAsync(
+        string projectId, string datasetId, UploadUrlRequest request, ClaimsPrincipal principal, [AsParameters] ItemServices services, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (!await services.Datasets.ExistsAsync(projectId, datasetId, ct))
+        {
+            return DatasetsApi.NotFound(projectId, datasetId);
+        }
+
+        var options = services.Options.Value;
+        string folder, name;
+        try
+        {
+            folder = ItemPath.NormalizeFolder(request.Folder ?? ItemPath.Root);
+        }
+        catch (ItemPathException ex)
+        {
+            return Problems.Validation("folder", ex.Message);
+        }
+
+        try
+        {
+            name = ItemPath.NormalizeName(request.Name ?? throw new ItemPathException(ItemPathProblem.Empty, "'name' is required."));
+            _ = ItemPath.Combine(folder, name);
+        }
+        catch (ItemPathException ex)
+        {
+            return Problems.Validation("name", ex.Message);
+        }
+
+        if (request.Size is not { } size || size < 0)
+        {
+            return Problems.Validation("size", "'size' is required: the file's length in bytes (0 or more).");
+        }
+
+        if (size > options.MaxUploadBytes)
+        {
+            return TooLarge(options.MaxUploadBytes);
+        }
+
+        if (request.ContentType is { } type && (type.Length > 255 || type.Any(char.IsControl)))
+        {
+            return Problems.Validation("contentType", "'contentType' must be at most 255 characters without control characters.");
+        }
+
+        var minutes = request.Minutes ?? Math.Min(DefaultLinkMinutes, options.MaxLinkMinutes);
+        if (minutes < 1 || minutes > options.MaxLinkMinutes)
+        {
+            return Problems.Validation("minutes", $"'minutes' must be between 1 and {options.MaxLinkMinutes}; it is {minutes}.");
+        }
+
+        try
+        {
+            return TypedResults.Ok(await services.Items.RequestUploadAsync(projectId, datasetId, folder, name, request.ContentType, size, Caller.From(principal).UserId, TimeSpan.FromMinutes(minutes), ct));
+        }
+        catch (ItemPathTakenException ex)
+        {
+            return Problems.Conflict(ex.Message);
+        }
+    }
+
+    /// <summary><c>GET .../items/uploads/{itemId}</c>: pending, ingested (with the item) or rejected (with the reason).</summary>
+    internal static async Task<Results<Ok<UploadStatus>, ProblemHttpResult>> UploadStatusAsync(
+        string projectId, string datasetId, string itemId, [AsParameters] ItemServices services, CancellationToken ct)
+    {
+        var status = await services.Datasets.ExistsAsync(projectId, datasetId, ct) ? await services.Items.GetUploadAsync(datasetId, itemId, ct) : null;
+        return status is not null ? TypedResults.Ok(status) : Problems.NotFound($"Dataset '{datasetId}' has no upload '{itemId}'.");
+    }
+
+    /// <summary><c>POST .../items/bulk</c>: up to 5,000 JSON text items, one result per entry.</summary>
     internal static async Task<Results<Ok<BulkItemsResponse>, ValidationProblem, ProblemHttpResult>> BulkCreateAsync(
         string projectId, string datasetId, BulkItemsRequest request, ClaimsPrincipal principal, [AsParameters] ItemServices services, CancellationToken ct)
     {
@@ -137,6 +218,87 @@ public static class ItemsApi
         }
     }
 
+    /// <summary>
+    /// <c>POST .../items/tags</c>: add/remove tags on up to 1,000 items by id list, or on one page of a
+    /// filter (repeat with the returned continuation until it is null).
+    /// </summary>
+    internal static async Task<Results<Ok<TagItemsResponse>, ValidationProblem, ProblemHttpResult>> TagAsync(
+        string projectId, string datasetId, TagItemsRequest request, [AsParameters] ItemServices services, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (!await services.Datasets.ExistsAsync(projectId, datasetId, ct))
+        {
+            return DatasetsApi.NotFound(projectId, datasetId);
+        }
+
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        var add = CheckTags("add", request.Add, errors);
+        var remove = CheckTags("remove", request.Remove, errors);
+        if (errors.Count == 0 && add.Count + remove.Count == 0)
+        {
+            errors["add"] = ["Give at least one tag in 'add' or 'remove'."];
+        }
+
+        if (add.Intersect(remove, StringComparer.Ordinal).FirstOrDefault() is { } both)
+        {
+            errors["remove"] = [$"Tag '{both}' is both added and removed."];
+        }
+
+        var hasIds = request.Ids is not null;
+        var hasQuery = request.Query is { ValueKind: not System.Text.Json.JsonValueKind.Null };
+        if (hasIds == hasQuery)
+        {
+            errors["ids"] = ["Give exactly one of 'ids' (a list of item ids) and 'query' (a filter request)."];
+        }
+        else if (request.Ids is { } ids && (ids.Count is 0 or > ItemStore.MaxTagBatch || ids.Any(id => id is null)))
+        {
+            errors["ids"] = [$"'ids' must hold 1 to {ItemStore.MaxTagBatch} item ids (no nulls); for more, use 'query'."];
+        }
+
+        if (errors.Count > 0)
+        {
+            return Problems.Validation(errors);
+        }
+
+        try
+        {
+            return TypedResults.Ok(hasIds
+                ? await services.Items.TagByIdsAsync(datasetId, [.. request.Ids!.Select(id => id!)], add, remove, ct)
+                : await services.Items.TagByQueryAsync(datasetId, FilterCompiler.Compile(request.Query!.Value, FieldCatalogs.Items), add, remove, ct));
+        }
+        catch (FilterException ex)
+        {
+            return Problems.Validation("/query" + ex.Path, ex.Message);
+        }
+        catch (TooManyTagsException ex)
+        {
+            return Problems.Conflict(ex.Message);
+        }
+    }
+
+    private static List<string> CheckTags(string field, IReadOnlyList<string?>? tags, Dictionary<string, string[]> errors)
+    {
+        if (tags is null)
+        {
+            return [];
+        }
+
+        if (tags.Count > ItemStore.MaxTagNamesPerCall)
+        {
+            errors[field] = [$"'{field}' holds {tags.Count} tags; at most {ItemStore.MaxTagNamesPerCall} per call."];
+            return [];
+        }
+
+        var problems = tags.Select(ItemStore.ValidateTag).OfType<string>().ToArray();
+        if (problems.Length > 0)
+        {
+            errors[field] = problems;
+            return [];
+        }
+
+        return [.. tags.Select(t => t!).Distinct(StringComparer.Ordinal)];
+    }
+
     internal static async Task<Results<Ok<Item>, ProblemHttpResult>> GetAsync(
         string projectId, string datasetId, string itemId, [AsParameters] ItemServices services, CancellationToken ct)
     {
@@ -169,11 +331,39 @@ public static class ItemsApi
             return NotFound(datasetId, itemId);
         }
 
-        return TypedResults.Ok(await services.Items.CreateDownloadLinkAsync(f.BlobName, TimeSpan.FromMinutes(validFor), ct));
+        return TypedResults.Ok(await services.Items.CreateDownloadLinkAsync(f, TimeSpan.FromMinutes(validFor), ct));
     }
 
-    private static async Task<(Item Item, string BlobName)?> FindAsync(string projectId, string datasetId, string itemId, ItemServices services, CancellationToken ct) =>
-        await services.Datasets.ExistsAsync(projectId, datasetId, ct) ? await services.Items.GetAsync(datasetId, itemId, ct) : null;
+    /// <summary>
+    /// <c>GET .../items/{itemId}/content</c>: the file's bytes streamed through the API, as an attachment
+    /// with <c>X-Content-Type-Options: nosniff</c> (headers a signed blob link cannot fully carry).
+    /// </summary>
+    internal static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> ContentAsync(
+        string projectId, string datasetId, string itemId, HttpResponse response, [AsParameters] ItemServices services, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(response);
+        var found = await FindAsync(projectId, datasetId, itemId, services, ct);
+        if (found is not { } f)
+        {
+            return NotFound(datasetId, itemId);
+        }
+
+        Stream content;
+        try
+        {
+            content = await services.Items.OpenContentAsync(f, ct);
+        }
+        catch (BlobNotFoundException)
+        {
+            return NotFound(datasetId, itemId);
+        }
+
+        response.Headers.XContentTypeOptions = "nosniff";
+        return TypedResults.Stream(content, ItemStore.MimeType(f.Item), f.Item.Name);
+    }
+
+    private static async Task<StoredItem?> FindAsync(string projectId, string datasetId, string itemId, ItemServices services, CancellationToken ct) =>
+        await services.Datasets.ExistsAsync(projectId, datasetId, ct) ? await services.Items.GetStoredAsync(datasetId, itemId, ct) : null;
 
     private static async Task<byte[]> ReadCappedAsync(Stream body, int cap, CancellationToken ct)
     {
@@ -209,6 +399,7 @@ public static class ItemsRegistration
         builder.Services.AddOptions<ItemsOptions>().BindConfiguration(ItemsOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<ItemsOptions>>(new ItemsOptionsValidator());
         builder.Services.AddSingleton<ItemStore>();
+        builder.Services.AddSingleton<IBlobCreatedHandler, ItemIngestionHandler>();
         return builder;
     }
 

@@ -123,6 +123,26 @@ public static class DatasetSeed
         var item = new Item(Ids.New("i"), projectId, datasetId, "seed.json", ItemPath.Root, "/seed.json", "text", 2, false, [], new() { ["system"] = new System.Text.Json.Nodes.JsonObject(), ["user"] = new System.Text.Json.Nodes.JsonObject() }, "seed", now, now);
         var errors = await app.Factory.Services.GetRequiredService<ItemStore>().WriteAsync(datasetId, [new NewItem(item, ItemStore.BlobName(projectId, datasetId, item.Id))], CancellationToken.None);
         Assert.Null(errors[0]);
+
+        // The upload ticket the item came from, as a direct upload leaves it once ingested.
+        var ticket = new System.Text.Json.Nodes.JsonObject
+        {
+            ["kind"] = "upload", ["itemId"] = item.Id, ["projectId"] = projectId, ["datasetId"] = datasetId, ["dir"] = item.Dir, ["name"] = item.Name,
+            ["path"] = item.Path, ["declaredSize"] = 2, ["createdBy"] = "seed", ["state"] = UploadStates.Ingested, ["createdAt"] = now, ["updatedAt"] = now, ["expiresAt"] = now,
+        };
+        var documents = app.Factory.Services.GetRequiredService<Serverless.Core.Storage.Documents.IDocumentStore>();
+        await documents.Container(Serverless.Functions.Datasets.DatasetContainers.Items).CreateAsync(Serverless.Functions.Datasets.DatasetContainers.ItemPartition(datasetId), ItemStore.UploadTicketId(item.Id), ticket);
         return (datasetId, item.Id);
+    }
+
+    /// <summary>An item whose bytes are held inline (as bulk JSON items are), so reading them needs no blob store.</summary>
+    public static async Task<string> CreateInlineItemAsync(IdentityApp app, string projectId, string datasetId)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var now = StoredTimestamp.Format(DateTimeOffset.UtcNow);
+        var item = new Item(Ids.New("i"), projectId, datasetId, "inline.json", ItemPath.Root, "/inline.json", "text", 2, false, [], new() { ["system"] = new System.Text.Json.Nodes.JsonObject(), ["user"] = new System.Text.Json.Nodes.JsonObject() }, "seed", now, now);
+        var errors = await app.Factory.Services.GetRequiredService<ItemStore>().WriteAsync(datasetId, [new NewItem(item, ItemStore.BlobName(projectId, datasetId, item.Id), "{}"u8.ToArray())], CancellationToken.None);
+        Assert.Null(errors[0]);
+        return item.Id;
     }
 }

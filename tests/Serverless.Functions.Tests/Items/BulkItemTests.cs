@@ -57,10 +57,10 @@ public sealed class BulkItemTests(AzuriteFixture azurite, ItemsApp shared) : ICl
     }
 
     [Fact]
-    public async Task Bulk_OneThousandEntries_AllCreatedAndCounted()
+    public async Task Bulk_MaxEntries_AllCreatedAndCounted()
     {
         // Arrange
-        var scene = await _app.SceneAsync("bulk1000");
+        var scene = await _app.SceneAsync("bulkmax");
         using var client = _app.Client(scene.Owner.Key);
         var entries = Enumerable.Range(0, ItemStore.MaxBulkEntries).Select(i => new { path = $"/bulk/{i:D4}.json", content = new { i } }).ToArray();
 
@@ -68,13 +68,112 @@ public sealed class BulkItemTests(AzuriteFixture azurite, ItemsApp shared) : ICl
         using var response = await client.PostAsJsonAsync(scene.Items + "/bulk", new { items = entries });
         var result = (await response.Content.ReadFromJsonAsync<BulkItemsResponse>(IdentityApp.Json))!;
         var dataset = await client.GetFromJsonAsync<JsonElement>(scene.Dataset);
-        var texts = await ItemTests.QueryAsync(client, scene, """{"filter": {"type": "text", "dir": "/bulk"}, "pageSize": 1000}""");
+        var listed = 0;
+        string? token = null;
+        do
+        {
+            var page = await ItemTests.QueryAsync(client, scene, JsonSerializer.Serialize(new { filter = new { type = "text", dir = "/bulk" }, pageSize = 1000, continuation = token }));
+            listed += page.GetProperty("items").GetArrayLength();
+            token = page.TryGetProperty("continuationToken", out var next) && next.ValueKind == JsonValueKind.String ? next.GetString() : null;
+        }
+        while (token is not null);
 
         // Assert
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(ItemStore.MaxBulkEntries, result.Created);
         Assert.Equal(ItemStore.MaxBulkEntries, dataset.GetProperty("itemCount").GetInt64());
-        Assert.Equal(ItemStore.MaxBulkEntries, texts.GetProperty("items").GetArrayLength());
+        Assert.Equal(ItemStore.MaxBulkEntries, listed);
+    }
+
+    [Fact]
+    public async Task Bulk_SameRequestTwice_SecondReports409PerEntryAndCountUnchanged()
+    {
+        // Arrange
+        var scene = await _app.SceneAsync("bulktwice");
+        using var client = _app.Client(scene.Owner.Key);
+        var entries = Enumerable.Range(0, 120).Select(i => new { path = $"/again/{i}.json", content = i }).ToArray();
+        using var first = await client.PostAsJsonAsync(scene.Items + "/bulk", new { items = entries });
+
+        // Act
+        using var second = await client.PostAsJsonAsync(scene.Items + "/bulk", new { items = entries });
+        var result = (await second.Content.ReadFromJsonAsync<BulkItemsResponse>(IdentityApp.Json))!;
+        var dataset = await client.GetFromJsonAsync<JsonElement>(scene.Dataset);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal(0, result.Created);
+        Assert.All(result.Results, r => Assert.Equal(409, r.Status));
+        Assert.Equal(120, dataset.GetProperty("itemCount").GetInt64());
+    }
+
+    [Fact]
+    public async Task Bulk_ContentOverInlineLimit_413ForThatEntryOnly()
+    {
+        // Arrange
+        var scene = await _app.SceneAsync("bulkbig");
+        using var client = _app.Client(scene.Owner.Key);
+        var entries = new object[]
+        {
+            new { path = "/small.json", content = "s" },
+            new { path = "/big.json", content = new string('x', ItemStore.MaxInlineContentBytes) },
+        };
+
+        // Act
+        using var response = await client.PostAsJsonAsync(scene.Items + "/bulk", new { items = entries });
+        var result = (await response.Content.ReadFromJsonAsync<BulkItemsResponse>(IdentityApp.Json))!;
+
+        // Assert
+        Assert.Equal([201, 413], result.Results.Select(r => r.Status ?? 0));
+    }
+
+    [Fact]
+    public async Task Content_BulkItem_StreamsBytesAsAttachmentWithNosniff()
+    {
+        // Arrange
+        var scene = await _app.SceneAsync("bulkcontent");
+        using var client = _app.Client(scene.Owner.Key);
+        using var created = await client.PostAsJsonAsync(scene.Items + "/bulk", new { items = new[] { new { path = "/t/note.json", content = new { text = "<b>hi</b>" } } } });
+        var item = (await created.Content.ReadFromJsonAsync<BulkItemsResponse>(IdentityApp.Json))!.Results[0].Item!;
+
+        // Act
+        using var response = await client.GetAsync(new Uri($"{scene.Items}/{item.Id}/content", UriKind.Relative));
+        var body = await response.Content.ReadAsStringAsync();
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("{\"text\":\"\\u003Cb\\u003Ehi\\u003C/b\\u003E\"}", body);
+        Assert.Equal("attachment", response.Content.Headers.ContentDisposition!.DispositionType);
+        Assert.Equal("note.json", response.Content.Headers.ContentDisposition.FileName);
+        Assert.Equal("application/json", response.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("nosniff", Assert.Single(response.Headers.GetValues("X-Content-Type-Options")));
+    }
+
+    [Fact]
+    public async Task DownloadUrl_BulkItem_BlobWrittenOnceAndServedAsAttachment()
+    {
+        // Arrange
+        var scene = await _app.SceneAsync("bulklink");
+        using var client = _app.Client(scene.Owner.Key);
+        using var created = await client.PostAsJsonAsync(scene.Items + "/bulk", new { items = new[] { new { path = "/t/ünïcode note.json", content = 42 } } });
+        var item = (await created.Content.ReadFromJsonAsync<BulkItemsResponse>(IdentityApp.Json))!.Results[0].Item!;
+        using var raw = new HttpClient();
+
+        // Act: two links; the second finds the blob already written.
+        var first = await client.GetFromJsonAsync<SignedLink>($"{scene.Items}/{item.Id}/download-url", IdentityApp.Json);
+        var second = await client.GetFromJsonAsync<SignedLink>($"{scene.Items}/{item.Id}/download-url", IdentityApp.Json);
+        using var response = await raw.GetAsync(second!.Url);
+        var body = await response.Content.ReadAsStringAsync();
+        using var streamed = await client.GetAsync(new Uri($"{scene.Items}/{item.Id}/content", UriKind.Relative));
+
+        // Assert
+        Assert.NotNull(first);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("42", body);
+        Assert.Equal("attachment", response.Content.Headers.ContentDisposition!.DispositionType);
+        Assert.Equal("ünïcode note.json", response.Content.Headers.ContentDisposition.FileNameStar);
+        Assert.Equal("application/json", response.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("42", await streamed.Content.ReadAsStringAsync());
+        Assert.False(response.Headers.Contains("X-Content-Type-Options"), "Azurite now sends X-Content-Type-Options: update the README's note on nosniff.");
     }
 
     [Theory]

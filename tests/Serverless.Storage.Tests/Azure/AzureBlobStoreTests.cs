@@ -172,6 +172,44 @@ public sealed class AzureBlobStoreTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task CreateSasUriAsync_ResponseHeaderOverrides_ServiceAnswersWithThem()
+    {
+        // Arrange
+        var container = await NewContainerAsync();
+        await _store.UploadAsync(container, "i/abc", Text("<html>not for the browser</html>"), new BlobUploadOptions("text/html"));
+        using var http = new HttpClient();
+        var headers = new BlobSasResponseHeaders(BlobSasResponseHeaders.Attachment("café \"report\".html"), "application/octet-stream");
+
+        // Act
+        var sas = await _store.CreateSasUriAsync(container, "i/abc", BlobSasPermissions.Read, DateTimeOffset.UtcNow.AddMinutes(10), headers);
+        using var response = await http.GetAsync(sas);
+        var body = await response.Content.ReadAsStringAsync();
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("<html>not for the browser</html>", body);
+        Assert.Equal("attachment; filename=\"caf_ _report_.html\"; filename*=UTF-8''caf%C3%A9%20%22report%22.html", response.Content.Headers.ContentDisposition!.ToString());
+        Assert.Equal("application/octet-stream", response.Content.Headers.ContentType!.MediaType);
+    }
+
+    [Fact]
+    public async Task CreateSasUriAsync_TamperedOverride_ServiceAnswers403()
+    {
+        // Arrange: the overrides are part of the signature, so a link holder cannot swap them.
+        var container = await NewContainerAsync();
+        await _store.UploadAsync(container, "i/abc", Text("x"));
+        using var http = new HttpClient();
+        var sas = await _store.CreateSasUriAsync(container, "i/abc", BlobSasPermissions.Read, DateTimeOffset.UtcNow.AddMinutes(10), new BlobSasResponseHeaders("attachment", "text/plain"));
+
+        // Act
+        using var response = await http.GetAsync(new Uri(sas.AbsoluteUri.Replace("rsct=text%2Fplain", "rsct=text%2Fhtml", StringComparison.Ordinal)));
+
+        // Assert
+        Assert.Contains("rsct=text%2Fplain", sas.AbsoluteUri, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+    }
+
+    [Fact]
     public async Task CreateSasUriAsync_Expired_ServiceAnswers403()
     {
         // Arrange

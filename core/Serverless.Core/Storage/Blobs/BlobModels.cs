@@ -53,6 +53,34 @@ public enum BlobSasPermissions
     Delete = 8,
 }
 
+/// <summary>
+/// Response headers a SAS makes the service send on reads through it (service SAS <c>rscd</c> and
+/// <c>rsct</c>). There is no SAS override for <c>X-Content-Type-Options</c>.
+/// </summary>
+/// <param name="ContentDisposition">E.g. <c>attachment; filename="a.png"</c>.</param>
+/// <param name="ContentType">Served instead of the stored Content-Type.</param>
+public sealed record BlobSasResponseHeaders(string? ContentDisposition = null, string? ContentType = null)
+{
+    /// <summary>
+    /// <c>attachment</c> with an ASCII <c>filename</c> (non-ASCII, quotes, backslashes and controls become
+    /// '_') and, when the name is not plain ASCII, an RFC 5987 <c>filename*</c> with the exact name.
+    /// </summary>
+    public static string Attachment(string fileName)
+    {
+        ArgumentNullException.ThrowIfNull(fileName);
+        var ascii = new System.Text.StringBuilder(fileName.Length);
+        foreach (var c in fileName)
+        {
+            ascii.Append(c is < ' ' or > '~' or '"' or '\\' ? '_' : c);
+        }
+
+        var plain = ascii.ToString();
+        return plain == fileName
+            ? $"attachment; filename=\"{plain}\""
+            : $"attachment; filename=\"{plain}\"; filename*=UTF-8''{Uri.EscapeDataString(fileName)}";
+    }
+}
+
 /// <summary>Base of the blob store's typed errors.</summary>
 public class BlobStoreException(string message, int status = 0, string? errorCode = null, Exception? inner = null) : Exception(message, inner)
 {

@@ -43,6 +43,20 @@ public interface IBlobStore
     /// </summary>
     Task<Uri> CreateSasUriAsync(string container, string name, BlobSasPermissions permissions, DateTimeOffset expiresOn, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// As <see cref="CreateSasUriAsync(string, string, BlobSasPermissions, DateTimeOffset, CancellationToken)"/>,
+    /// with response-header overrides signed into the SAS (<c>rscd</c>, <c>rsct</c>): the service answers a
+    /// GET through the link with these headers instead of the blob's stored ones.
+    /// </summary>
+    /// <remarks>
+    /// The default implementation serves stores without overrides: it signs a plain SAS when
+    /// <paramref name="responseHeaders"/> is null and refuses otherwise, so a link never silently lacks them.
+    /// </remarks>
+    Task<Uri> CreateSasUriAsync(string container, string name, BlobSasPermissions permissions, DateTimeOffset expiresOn, BlobSasResponseHeaders? responseHeaders, CancellationToken cancellationToken = default) =>
+        responseHeaders is null
+            ? CreateSasUriAsync(container, name, permissions, expiresOn, cancellationToken)
+            : throw new NotSupportedException($"{GetType().Name} cannot sign response-header overrides into a SAS.");
+
     /// <summary>Checks the service answers; used by the health endpoint.</summary>
     Task<bool> PingAsync(CancellationToken cancellationToken = default);
 }

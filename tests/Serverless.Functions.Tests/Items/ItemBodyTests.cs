@@ -1,0 +1,29 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Serverless.Functions.Identity;
+using Serverless.Functions.Items;
+
+namespace Serverless.Functions.Tests.Items;
+
+/// <summary>The hand-built item document stays what the serializer would write.</summary>
+public sealed class ItemBodyTests
+{
+    [Fact]
+    public void ItemBody_AnyItem_MatchesSerializerPlusStoredFields()
+    {
+        // Arrange
+        var metadata = new JsonObject { ["system"] = new JsonObject { ["mimetype"] = "image/png", ["width"] = 3 }, ["user"] = new JsonObject { ["k"] = new JsonArray(1, "x") } };
+        var item = new Item("i_1", "p_1", "d_1", "a.png", "/f", "/f/a.png", "image", 42, true, ["t1", "t 2"], metadata, "u_1", "2026-01-01T00:00:00.0000000Z", "2026-01-02T00:00:00.0000000Z");
+        var expected = JsonSerializer.SerializeToNode(item, DocumentJson.Options)!.AsObject();
+        expected["kind"] = "item";
+        expected["blob"] = "p_1/d_1/i_1";
+        expected["inline"] = Convert.ToBase64String([1, 2, 3]);
+
+        // Act
+        var body = ItemStore.ItemBody(new NewItem(item, "p_1/d_1/i_1", [1, 2, 3]));
+
+        // Assert
+        Assert.True(JsonNode.DeepEquals(expected, body), $"{expected.ToJsonString()}\n{body.ToJsonString()}");
+        Assert.NotSame(metadata, body["metadata"]);
+    }
+}
