@@ -1,4 +1,5 @@
 using Serverless.Functions.CustomHandler;
+using Serverless.Functions.Dashboard;
 using Serverless.Functions.Datasets;
 using Serverless.Functions.Durable;
 using Serverless.Functions.Health;
@@ -21,6 +22,8 @@ builder.AddProjects();
 builder.AddDatasets();
 builder.AddItems();
 builder.AddRecipes();
+builder.AddProjectDeletion();
+builder.AddDashboard();
 
 var app = builder.Build();
 
@@ -35,6 +38,7 @@ app.MapProjectsApi();
 app.MapDatasetsApi();
 app.MapItemsApi();
 app.MapRecipesApi();
+app.MapDashboardApi();
 if (mode.IsCustomHandler)
 {
     app.MapGroup("").AllowAnonymousByDesign("Trigger invocations come from the Functions host over loopback, which authenticates its own triggers; API keys do not apply.").MapCustomHandlerApi();

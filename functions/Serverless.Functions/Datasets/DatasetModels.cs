@@ -3,6 +3,7 @@ using Serverless.Core.Storage.Documents;
 namespace Serverless.Functions.Datasets;
 
 /// <summary>A dataset as returned: its item count comes from the dataset's counter document.</summary>
+/// <remarks><c>State</c> is <see cref="DatasetStates.Ready"/>, or <see cref="DatasetStates.Copying"/> while a clone or merge fills it.</remarks>
 public sealed record Dataset(
     string Id,
     string ProjectId,
@@ -10,7 +11,17 @@ public sealed record Dataset(
     long ItemCount,
     string CreatedBy,
     string CreatedAt,
-    string UpdatedAt);
+    string UpdatedAt,
+    string State = DatasetStates.Ready);
+
+/// <summary>The states a dataset shows.</summary>
+public static class DatasetStates
+{
+    public const string Ready = "ready";
+
+    /// <summary>A clone or merge orchestration is still copying items into it.</summary>
+    public const string Copying = "copying";
+}
 
 /// <summary>
 /// Containers and partitions. Datasets live in <c>project:{id}</c> (a project's datasets are listed with one

@@ -56,6 +56,8 @@ public enum Permission
     ItemsDelete,
     RecipesRead,
     RecipesManage,
+    DatasetsCopy,
+    DashboardRead,
 }
 
 /// <summary>Whom a permission is checked against.</summary>
@@ -120,6 +122,8 @@ public static class Permissions
         Project(Permission.ItemsDelete, [ProjectRole.Owner, ProjectRole.Developer], "Delete items and their files."),
         Project(Permission.RecipesRead, AllRoles, "Read the project's recipes (label classes, attributes, instructions and a link to the PDF)."),
         Project(Permission.RecipesManage, Managers, "Create, change and delete recipes; attach or remove the instructions PDF."),
+        Project(Permission.DatasetsCopy, Managers, "Clone a dataset (optionally filtered) or merge datasets into a new one, as an orchestration."),
+        Project(Permission.DashboardRead, Managers, "Read the project dashboard's counters (datasets, items by type, members by role)."),
     ];
 
     private static readonly Dictionary<Permission, PermissionRule> ByPermission = Rules.ToDictionary(r => r.Permission);
