@@ -16,7 +16,7 @@ namespace Serverless.Functions.Tests.Datasets;
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "xunit disposes the app through IAsyncLifetime.DisposeAsync.")]
 public sealed class DatasetCopyResumeTests(AzuriteFixture azurite) : IAsyncLifetime
 {
-    private const int Items = 2500;
+    private const int Items = 1000;
 
     private readonly DurableApp _app = new();
 
@@ -45,7 +45,7 @@ public sealed class DatasetCopyResumeTests(AzuriteFixture azurite) : IAsyncLifet
         }
 
         // Wait until some pages are recorded, then stop the host while the copy is under way.
-        var atStop = await WaitForProgressAsync(instanceId, minimum: 300);
+        var atStop = await WaitForProgressAsync(instanceId, minimum: 200);
 
         // Act
         await _app.RestartAsync();
@@ -56,7 +56,7 @@ public sealed class DatasetCopyResumeTests(AzuriteFixture azurite) : IAsyncLifet
         var target = await after.GetFromJsonAsync<Dataset>($"/api/projects/{projectId}/datasets/{result.TargetDatasetId}", IdentityApp.Json);
 
         // Assert
-        Assert.InRange(atStop.Copied, 300, Items - 1);
+        Assert.InRange(atStop.Copied, 200, Items - 1);
         Assert.Equal(OrchestrationRuntimeStatus.Completed, state.Status);
         Assert.Equal(Items, result.Copied);
         Assert.Equal(Items, result.Total);
