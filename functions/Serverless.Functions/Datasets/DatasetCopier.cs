@@ -63,6 +63,13 @@ public sealed class DatasetCopier(
         }
 
         await datasets.CreateCopyTargetAsync(input.ProjectId, input.DatasetId, input.Name, input.CreatedBy, input.Sources, ct);
+        if (await projects.GetAsync(input.ProjectId, ct) is null)
+        {
+            // The project's delete started meanwhile and may have listed its datasets already: take this one back.
+            await IdentityStore.DeleteIfExistsAsync(store.Container(DatasetContainers.Datasets), DatasetContainers.ProjectPartition(input.ProjectId), input.DatasetId, ct);
+            return false;
+        }
+
         return true;
     }
 
@@ -151,6 +158,21 @@ public sealed class DatasetCopier(
             }
 
             throw new InvalidOperationException($"Copying item '{toWrite[k].Item.Path}' into dataset '{input.TargetDatasetId}' failed: {errors[k]!.Message}", errors[k]);
+        }
+
+        // A delete of the project or the target may have swept the target while this page was writing: the project
+        // is marked deleting (or the dataset document removed) before any sweep, so reading it now tells. Then undo
+        // this page's writes, so nothing unreachable is left behind.
+        if (await projects.GetAsync(input.ProjectId, ct) is null || !await datasets.ExistsAsync(input.ProjectId, input.TargetDatasetId, ct))
+        {
+            foreach (var written in toWrite)
+            {
+                await items.DeleteAsync(input.TargetDatasetId, written.Item.Id, ct);
+                await blobs.DeleteAsync(options.Value.BlobContainer, written.BlobName, ct);
+            }
+
+            await IdentityStore.DeleteIfExistsAsync(Items, targetPartition, DatasetContainers.StatsId, ct);
+            return new CopyPageResult(0, 0, 0, null, TargetGone: true);
         }
 
         var copied = present.Count(p => p) + toWrite.Count - pathTaken;
