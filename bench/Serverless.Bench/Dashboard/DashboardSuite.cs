@@ -1,0 +1,157 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Options;
+using Serverless.Core.Filters;
+using Serverless.Core.Storage.Documents;
+using Serverless.Functions.Dashboard;
+using Serverless.Functions.Datasets;
+using Serverless.Functions.Items;
+using Serverless.Functions.Projects;
+using Serverless.Storage.Azure;
+using Serverless.Storage.Sqlite;
+
+namespace Serverless.Bench.Dashboard;
+
+/// <summary>
+/// The project dashboard over 1M items on SQLite: items are written through the app's own <see cref="ItemStore"/>
+/// (item, path claim and counter per atomic batch), then <see cref="DashboardStore.GetAsync"/> is timed as the
+/// endpoint calls it. Item totals come from counter documents; items by type are index-range counts.
+/// </summary>
+internal sealed class DashboardSuite : IBenchSuite
+{
+    private const int TotalItems = 1_000_000;
+    private const int Datasets = 4;
+    private const int WriteChunk = 980; // 20 atomic batches of 49 items per call
+    private const int Warmup = 5;
+    private const int Calls = 100;
+
+    public string Name => "dashboard";
+
+    public async Task<IReadOnlyDictionary<string, double>> RunAsync(TextWriter log)
+    {
+        var figures = new Dictionary<string, double>(StringComparer.Ordinal);
+        var folder = Directory.CreateTempSubdirectory("bench-dashboard-");
+        try
+        {
+            await using var store = new SqliteDocumentStore(new SqliteDocumentStoreOptions(Path.Combine(folder.FullName, "bench.db")));
+            foreach (var spec in DatasetContainers.All.Concat(ProjectContainers.All))
+            {
+                await store.EnsureContainerAsync(spec);
+            }
+
+            // WriteAsync never touches blobs; the blob store is only needed to construct the ItemStore.
+            var blobs = new AzureBlobStore(AzureStorageOptions.FromConnectionString(
+                "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:1/devstoreaccount1"));
+            using var items = new ItemStore(store, blobs, Options.Create(new ItemsOptions()), TimeProvider.System);
+            var datasets = new DatasetStore(store, TimeProvider.System);
+            const string projectId = "p_bench";
+            var ids = new List<string>();
+            for (var d = 0; d < Datasets; d++)
+            {
+                ids.Add((await datasets.CreateAsync(projectId, $"dataset {d}", "u_bench", CancellationToken.None)).Id);
+            }
+
+            await AddMembersAsync(store, projectId);
+            await log.WriteLineAsync($"loading {TotalItems:N0} items into {Datasets} datasets through ItemStore.WriteAsync ...");
+            var clock = Stopwatch.StartNew();
+            var loaded = 0;
+            await Task.WhenAll(ids.Select((datasetId, d) => Task.Run(async () =>
+            {
+                var perDataset = TotalItems / Datasets;
+                for (var start = 0; start < perDataset; start += WriteChunk)
+                {
+                    var chunk = Enumerable.Range(start, Math.Min(WriteChunk, perDataset - start))
+                        .Select(i => new NewItem(Item(projectId, datasetId, d, i), ItemStore.BlobName(projectId, datasetId, $"i_{d}_{i}")))
+                        .ToList();
+                    var errors = await items.WriteAsync(datasetId, chunk, CancellationToken.None);
+                    if (errors.FirstOrDefault(e => e is not null) is { } error)
+                    {
+                        throw new InvalidOperationException("An item write failed.", error);
+                    }
+
+                    var total = Interlocked.Add(ref loaded, chunk.Count);
+                    if (total / 100_000 != (total - chunk.Count) / 100_000)
+                    {
+                        await log.WriteLineAsync($"  {total:N0} loaded, {total / clock.Elapsed.TotalSeconds:N0}/s");
+                    }
+                }
+            })));
+            figures["item_writes_per_s"] = Math.Round(TotalItems / clock.Elapsed.TotalSeconds);
+
+            var dashboard = new DashboardStore(store);
+            var first = await dashboard.GetAsync(projectId, CancellationToken.None);
+            Check(first);
+            for (var i = 0; i < Warmup; i++)
+            {
+                await dashboard.GetAsync(projectId, CancellationToken.None);
+            }
+
+            var latencies = new List<double>(Calls);
+            for (var i = 0; i < Calls; i++)
+            {
+                clock.Restart();
+                _ = await dashboard.GetAsync(projectId, CancellationToken.None);
+                latencies.Add(clock.Elapsed.TotalMilliseconds);
+            }
+
+            latencies.Sort();
+            figures["dashboard_1m_p50_ms"] = Math.Round(Percentile(latencies, 0.50), 2);
+            figures["dashboard_1m_p99_ms"] = Math.Round(Percentile(latencies, 0.99), 2);
+            figures["dashboard_target_ms"] = 100;
+            await log.WriteLineAsync($"dashboard over {TotalItems:N0} items: p50 {figures["dashboard_1m_p50_ms"]} ms, p99 {figures["dashboard_1m_p99_ms"]} ms (target < 100 ms)");
+            return figures;
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>Types cycle image ×6, video ×2, text, other in every ten items.</summary>
+    private static string TypeOf(int i) => (i % 10) switch
+    {
+        < 6 => "image",
+        < 8 => "video",
+        8 => "text",
+        _ => "other",
+    };
+
+    private static Item Item(string projectId, string datasetId, int d, int i)
+    {
+        var now = StoredTimestamp.Format(DateTimeOffset.UtcNow);
+        var name = $"file-{i.ToString("D7", CultureInfo.InvariantCulture)}.bin";
+        var dir = "/batch" + (i / 10_000).ToString(CultureInfo.InvariantCulture);
+        var metadata = new JsonObject { ["system"] = new JsonObject { ["mimetype"] = "application/octet-stream" }, ["user"] = new JsonObject { ["n"] = i } };
+        return new Item($"i_{d}_{i}", projectId, datasetId, name, dir, dir + "/" + name, TypeOf(i), 1000 + (i % 5000), false, [], metadata, "u_bench", now, now);
+    }
+
+    private static async Task AddMembersAsync(SqliteDocumentStore store, string projectId)
+    {
+        var container = store.Container(ProjectContainers.Projects);
+        var roles = new[] { "Owner", "Developer", "AnnotationManager", "Annotator", "Annotator", "Annotator", "Reviewer", "Reviewer" };
+        for (var i = 0; i < roles.Length; i++)
+        {
+            await container.CreateAsync(ProjectContainers.Partition(projectId), $"u_{i}", new JsonObject
+            {
+                ["type"] = ProjectContainers.MemberType,
+                ["userId"] = $"u_{i}",
+                ["role"] = roles[i],
+                ["addedAt"] = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture),
+            });
+        }
+    }
+
+    private static void Check(ProjectDashboard dashboard)
+    {
+        var expected = new Dictionary<string, long> { ["image"] = TotalItems * 6 / 10, ["video"] = TotalItems * 2 / 10, ["text"] = TotalItems / 10, ["other"] = TotalItems / 10 };
+        if (dashboard.Items.Total != TotalItems || dashboard.Datasets != Datasets || dashboard.Members.Total != 8 ||
+            FieldCatalogs.ItemTypes.Any(t => dashboard.Items.ByType[t] != expected[t]))
+        {
+            throw new InvalidOperationException($"The dashboard counted {dashboard.Items.Total} items in {dashboard.Datasets} datasets; expected {TotalItems} in {Datasets}.");
+        }
+    }
+
+    private static double Percentile(List<double> sorted, double p) =>
+        sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
+}
