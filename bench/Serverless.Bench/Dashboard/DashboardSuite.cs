@@ -76,7 +76,10 @@ internal sealed class DashboardSuite : IBenchSuite
             figures["item_documents_loaded_per_s"] = Math.Round(TotalItems / clock.Elapsed.TotalSeconds);
 
             var dashboard = new DashboardStore(store);
+            clock.Restart();
             var first = await dashboard.GetAsync(projectId, CancellationToken.None);
+            figures["dashboard_1m_cold_ms"] = Math.Round(clock.Elapsed.TotalMilliseconds, 1);
+            await log.WriteLineAsync($"first call (counts every dataset by type): {figures["dashboard_1m_cold_ms"]} ms");
             Check(first);
             for (var i = 0; i < Warmup; i++)
             {
@@ -95,6 +98,22 @@ internal sealed class DashboardSuite : IBenchSuite
             figures["dashboard_1m_p50_ms"] = Math.Round(Percentile(latencies, 0.50), 2);
             figures["dashboard_1m_p99_ms"] = Math.Round(Percentile(latencies, 0.99), 2);
             figures["dashboard_target_ms"] = 100;
+
+            // One item written to one dataset: that dataset is recounted on the next call, the others are not.
+            await container.ExecuteBatchAsync(DatasetContainers.ItemPartition(ids[0]),
+            [
+                BatchOperation.Create("i_extra", ItemBody(Item(projectId, ids[0], 0, TotalItems))),
+                BatchOperation.Upsert(DatasetContainers.StatsId, new JsonObject { ["kind"] = "stats", ["itemCount"] = TotalItems / Datasets + 1 }),
+            ]);
+            clock.Restart();
+            var afterWrite = await dashboard.GetAsync(projectId, CancellationToken.None);
+            figures["dashboard_1m_after_write_ms"] = Math.Round(clock.Elapsed.TotalMilliseconds, 1);
+            if (afterWrite.Items.Total != TotalItems + 1)
+            {
+                throw new InvalidOperationException("The dashboard missed the item written after the cache filled.");
+            }
+
+            await log.WriteLineAsync($"first call after a write to one dataset of {TotalItems / Datasets:N0}: {figures["dashboard_1m_after_write_ms"]} ms");
             await log.WriteLineAsync($"dashboard over {TotalItems:N0} items: p50 {figures["dashboard_1m_p50_ms"]} ms, p99 {figures["dashboard_1m_p99_ms"]} ms (target < 100 ms)");
             return figures;
         }
