@@ -1,6 +1,7 @@
 using Serverless.Functions.Activity;
 using Serverless.Functions.Annotations;
 using Serverless.Functions.CustomHandler;
+using Serverless.Functions.Dashboard;
 using Serverless.Functions.Datasets;
 using Serverless.Functions.Durable;
 using Serverless.Functions.Filters;
@@ -28,6 +29,8 @@ builder.AddRecipes();
 builder.AddSavedFilters();
 builder.AddAnnotations();
 builder.AddTasks();
+builder.AddProjectDeletion();
+builder.AddDashboard();
 
 var app = builder.Build();
 
@@ -51,6 +54,7 @@ app.MapActivityApi();
 app.MapTasksApi();
 app.MapQaApi();
 app.MapOrchestrationsApi();
+app.MapDashboardApi();
 if (mode.IsCustomHandler)
 {
     app.MapGroup("").AllowAnonymousByDesign("Trigger invocations come from the Functions host over loopback, which authenticates its own triggers; API keys do not apply.").MapCustomHandlerApi();

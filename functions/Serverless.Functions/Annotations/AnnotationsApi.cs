@@ -290,6 +290,9 @@ public static class AnnotationsRegistration
         builder.Services.AddDocumentContainers([.. ActivityContainers.All]);
         builder.Services.AddSingleton<AnnotationStore>();
         builder.Services.AddSingleton<ActivityLog>();
+
+        // Annotations live in the dataset partitions the cascade empties; the log has its own project partition.
+        builder.Services.AddSingleton(new Projects.ProjectCascadeTarget(ActivityContainers.Activity, ActivityContainers.Partition));
         return builder;
     }
 }

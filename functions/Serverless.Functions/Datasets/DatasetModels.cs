@@ -4,7 +4,8 @@ namespace Serverless.Functions.Datasets;
 
 /// <summary>A dataset as returned: its item count comes from the dataset's counter document.</summary>
 /// <remarks><list type="bullet">
-/// <item><c>RecipeId</c>: The recipe its annotations are validated against (null until one is chosen).</item>
+/// <item><c>State</c>: <see cref="DatasetStates.Ready"/>, or <see cref="DatasetStates.Copying"/> while a clone or merge fills it.</item>
+/// <item><c>RecipeId</c>: the recipe its annotations are validated against (null until one is chosen).</item>
 /// </list></remarks>
 public sealed record Dataset(
     string Id,
@@ -14,10 +15,20 @@ public sealed record Dataset(
     string CreatedBy,
     string CreatedAt,
     string UpdatedAt,
+    string State = DatasetStates.Ready,
     string? RecipeId = null);
 
 /// <summary>Body of <c>PUT .../datasets/{id}/recipe</c>: the recipe to use, or null to use none.</summary>
 public sealed record SetDatasetRecipeRequest(string? RecipeId);
+
+/// <summary>The states a dataset shows.</summary>
+public static class DatasetStates
+{
+    public const string Ready = "ready";
+
+    /// <summary>A clone or merge orchestration is still copying items into it.</summary>
+    public const string Copying = "copying";
+}
 
 /// <summary>
 /// Containers and partitions. Datasets live in <c>project:{id}</c> (a project's datasets are listed with one

@@ -33,6 +33,49 @@ public sealed class DatasetStore(IDocumentStore store, TimeProvider time)
         return new Dataset(id, projectId, name, 0, creatorId, now, now);
     }
 
+    /// <summary>
+    /// Creates the target of a clone or merge under a caller-chosen id in state <see cref="DatasetStates.Copying"/>.
+    /// Idempotent: an existing dataset with that id is kept (an activity retried after it already ran).
+    /// </summary>
+    public async Task CreateCopyTargetAsync(string projectId, string datasetId, string name, string creatorId, IReadOnlyList<string> sources, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(sources);
+        var now = StoredTimestamp.Format(time.GetUtcNow());
+        var body = new JsonObject
+        {
+            ["projectId"] = projectId,
+            ["name"] = name,
+            ["createdBy"] = creatorId,
+            ["createdAt"] = now,
+            ["updatedAt"] = now,
+            ["state"] = DatasetStates.Copying,
+            ["copiedFrom"] = new JsonArray([.. sources.Select(s => JsonValue.Create(s))]),
+        };
+        try
+        {
+            await Datasets.CreateAsync(DatasetContainers.ProjectPartition(projectId), datasetId, body, ct);
+        }
+        catch (DocumentConflictException)
+        {
+            // Created by an earlier delivery of the same step.
+        }
+    }
+
+    /// <summary>Marks a copy target <see cref="DatasetStates.Ready"/>; false when it no longer exists.</summary>
+    public async Task<bool> CompleteCopyAsync(string projectId, string datasetId, CancellationToken ct)
+    {
+        try
+        {
+            await Datasets.PatchAsync(DatasetContainers.ProjectPartition(projectId), datasetId,
+                [PatchOperation.Set("state", DatasetStates.Ready), PatchOperation.Set("updatedAt", StoredTimestamp.Format(time.GetUtcNow()))], cancellationToken: ct);
+            return true;
+        }
+        catch (DocumentNotFoundException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>The dataset of that project, or null (also for a well-formed id of another project).</summary>
     public async Task<Dataset?> GetAsync(string projectId, string datasetId, CancellationToken ct)
     {
@@ -151,5 +194,6 @@ public sealed class DatasetStore(IDocumentStore store, TimeProvider time)
         doc.Body["createdBy"]!.GetValue<string>(),
         doc.Body["createdAt"]!.GetValue<string>(),
         doc.Body["updatedAt"]!.GetValue<string>(),
+        doc.Body["state"]?.GetValue<string>() ?? DatasetStates.Ready,
         doc.Body["recipeId"]?.GetValue<string>());
 }

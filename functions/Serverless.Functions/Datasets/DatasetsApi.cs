@@ -1,5 +1,8 @@
 using System.Security.Claims;
+using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Serverless.Core.Filters;
+using Serverless.Functions.Durable;
 using Serverless.Functions.Http;
 using Serverless.Functions.Identity;
 
@@ -14,6 +17,9 @@ public sealed record RenameDatasetRequest(string? Name);
 /// <summary>What the dataset endpoints need from DI.</summary>
 public sealed record DatasetServices(DatasetStore Datasets);
 
+/// <summary>What the clone and merge endpoints need from DI.</summary>
+public sealed record DatasetCopyServices(DatasetStore Datasets, ProjectOrchestrations Orchestrations);
+
 /// <summary>Datasets of a project (<c>api/projects/{projectId}/datasets</c>).</summary>
 public static class DatasetsApi
 {
@@ -26,6 +32,10 @@ public static class DatasetsApi
         datasets.MapGet("/{datasetId}", GetAsync).WithName("GetDataset").RequirePermission(Permission.DatasetsRead);
         datasets.MapPatch("/{datasetId}", RenameAsync).WithName("RenameDataset").RequirePermission(Permission.DatasetsManage);
         datasets.MapDelete("/{datasetId}", DeleteAsync).WithName("DeleteDataset").RequirePermission(Permission.DatasetsDelete);
+        datasets.MapPost("/{datasetId}/clone", CloneAsync).WithName("CloneDataset").RequirePermission(Permission.DatasetsCopy)
+            .Produces<OrchestrationAccepted>(StatusCodes.Status202Accepted).ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
+        datasets.MapPost("/merge", MergeAsync).WithName("MergeDatasets").RequirePermission(Permission.DatasetsCopy)
+            .Produces<OrchestrationAccepted>(StatusCodes.Status202Accepted).ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
 
@@ -92,6 +102,95 @@ public static class DatasetsApi
         }
     }
 
+    /// <summary>
+    /// <c>POST .../datasets/{datasetId}/clone</c>: starts a <see cref="CloneDataset"/> orchestration and answers 202
+    /// with its status URLs; the new dataset's id is in the status's <c>customStatus.targetDatasetId</c> from the start.
+    /// </summary>
+    internal static async Task<IResult> CloneAsync(
+        string projectId, string datasetId, CloneDatasetRequest request, HttpRequest http, ClaimsPrincipal principal, [AsParameters] DatasetCopyServices services, CancellationToken ct)
+    {
+        var errors = new FieldErrors();
+        var name = errors.Name("name", request.Name);
+        var filter = FilterText(request.Filter, errors);
+        if (errors.Any)
+        {
+            return Problems.Validation(errors.ToDictionary());
+        }
+
+        if (!await services.Datasets.ExistsAsync(projectId, datasetId, ct))
+        {
+            return NotFound(projectId, datasetId);
+        }
+
+        return await StartCopyAsync(nameof(CloneDataset), projectId, name!, [datasetId], filter, request.WithMetadata, request.WithAnnotations, http, principal, services, ct);
+    }
+
+    /// <summary><c>POST .../datasets/merge</c>: starts a <see cref="MergeDatasets"/> orchestration over 2 to 20 datasets of the project.</summary>
+    internal static async Task<IResult> MergeAsync(
+        string projectId, MergeDatasetsRequest request, HttpRequest http, ClaimsPrincipal principal, [AsParameters] DatasetCopyServices services, CancellationToken ct)
+    {
+        var errors = new FieldErrors();
+        var name = errors.Name("name", request.Name);
+        var filter = FilterText(request.Filter, errors);
+        var ids = request.DatasetIds ?? [];
+        if (ids.Count is < 2 or > DatasetCopyInput.MaxMergeSources || ids.Any(string.IsNullOrEmpty))
+        {
+            errors.Add("datasetIds", $"'datasetIds' must list 2 to {DatasetCopyInput.MaxMergeSources} dataset ids; it lists {ids.Count}.");
+        }
+        else if (ids.Distinct(StringComparer.Ordinal).Count() != ids.Count)
+        {
+            errors.Add("datasetIds", "'datasetIds' lists a dataset more than once.");
+        }
+
+        if (errors.Any)
+        {
+            return Problems.Validation(errors.ToDictionary());
+        }
+
+        foreach (var id in ids)
+        {
+            if (!await services.Datasets.ExistsAsync(projectId, id!, ct))
+            {
+                return NotFound(projectId, id!);
+            }
+        }
+
+        return await StartCopyAsync(nameof(MergeDatasets), projectId, name!, [.. ids.Select(i => i!)], filter, request.WithMetadata, request.WithAnnotations, http, principal, services, ct);
+    }
+
+    private static async Task<IResult> StartCopyAsync(
+        string orchestrator, string projectId, string name, IReadOnlyList<string> sources, string? filter, bool? withMetadata, bool? withAnnotations,
+        HttpRequest http, ClaimsPrincipal principal, DatasetCopyServices services, CancellationToken ct)
+    {
+        // The instance id is chosen here so the target dataset's id (derived from it) is fixed before anything runs.
+        var key = Ids.New("c");
+        var instanceId = ProjectOrchestrations.InstanceId(projectId, orchestrator, key);
+        var input = new DatasetCopyInput(projectId, DatasetCopier.TargetDatasetId(instanceId), name, sources, filter,
+            withMetadata ?? true, withAnnotations ?? false, Caller.From(principal).UserId);
+        var started = await services.Orchestrations.StartAsync(projectId, orchestrator, orchestrator, input, key, ct);
+        return OrchestrationAccepted.Result(http, projectId, started);
+    }
+
+    /// <summary>The filter expression as JSON text once it compiles, or null for "every item".</summary>
+    private static string? FilterText(JsonElement? filter, FieldErrors errors)
+    {
+        if (filter is not { } value || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        try
+        {
+            var text = value.GetRawText();
+            return FilterCompiler.CompileFilter(text, FieldCatalogs.Items) is null ? null : text;
+        }
+        catch (FilterException ex)
+        {
+            errors.Add("filter" + ex.Path, ex.Message);
+            return null;
+        }
+    }
+
     internal static ProblemHttpResult NotFound(string projectId, string datasetId) =>
         Problems.NotFound($"Project '{projectId}' has no dataset '{datasetId}'.");
 }
@@ -104,6 +203,14 @@ public static class DatasetsRegistration
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddDocumentContainers([.. DatasetContainers.All]);
         builder.Services.AddSingleton<DatasetStore>();
+        builder.Services.AddSingleton<DatasetCopier>();
+        builder.Services.AddDurableTasks(r => r
+            .AddOrchestrator<CloneDataset>()
+            .AddOrchestrator<MergeDatasets>()
+            .AddActivity<CreateCopyTarget>()
+            .AddActivity<CountCopySource>()
+            .AddActivity<CopyItemsPage>()
+            .AddActivity<CompleteCopyTarget>());
         return builder;
     }
 }

@@ -72,6 +72,8 @@ public enum Permission
     TasksWork,
     OrchestrationsRead,
     OrchestrationsManage,
+    DatasetsCopy,
+    DashboardRead,
 }
 
 /// <summary>Whom a permission is checked against.</summary>
@@ -152,6 +154,8 @@ public static class Permissions
         Project(Permission.TasksWork, AllRoles, "Set and clear item statuses, take the next item, skip; annotators and reviewers only on items assigned to them."),
         Project(Permission.OrchestrationsRead, Managers, "List the project's orchestration instances and read their status, progress and history."),
         Project(Permission.OrchestrationsManage, [ProjectRole.Owner, ProjectRole.Developer], "Raise events to, terminate, suspend, resume and purge the project's orchestration instances."),
+        Project(Permission.DatasetsCopy, Managers, "Clone a dataset (optionally filtered) or merge datasets into a new one, as an orchestration."),
+        Project(Permission.DashboardRead, Managers, "Read the project dashboard's counters (datasets, items by type, members by role)."),
     ];
 
     private static readonly Dictionary<Permission, PermissionRule> ByPermission = Rules.ToDictionary(r => r.Permission);

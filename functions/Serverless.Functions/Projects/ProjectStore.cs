@@ -369,18 +369,17 @@ public sealed class ProjectStore(IDocumentStore store, IdentityStore identity, G
     }
 
     /// <summary>
-    /// Deletes the project: marks it deleting (every endpoint then answers 404 for it), removes the
-    /// members and index entries, then the project document. Safe to repeat after a partial failure;
-    /// the cascade to datasets, items and tasks will run as an orchestration once those exist.
-    /// Returns false when there is nothing left to delete.
+    /// Marks the project deleting: from then on every endpoint answers 404 for it (the access check and
+    /// <see cref="GetAsync"/> treat it as gone) while the cascade removes its data. Idempotent. Returns the project
+    /// as it was, or null when its document no longer exists.
     /// </summary>
-    public async Task<bool> DeleteAsync(string projectId, CancellationToken ct)
+    public async Task<Project?> MarkDeletingAsync(string projectId, CancellationToken ct)
     {
         var partition = ProjectContainers.Partition(projectId);
         var doc = await Container.ReadAsync(partition, projectId, ct);
         if (doc is null)
         {
-            return false;
+            return null;
         }
 
         var project = doc.Body.Deserialize<Project>(DocumentJson.Options)!;
@@ -396,12 +395,30 @@ public sealed class ProjectStore(IDocumentStore store, IdentityStore identity, G
                 var fresh = await Container.ReadAsync(partition, projectId, ct);
                 if (fresh is null)
                 {
-                    return false;
+                    return null;
                 }
 
                 fresh.Body["deleting"] = true;
                 await Container.ReplaceAsync(partition, projectId, fresh.Body, cancellationToken: ct);
             }
+        }
+
+        return project;
+    }
+
+    /// <summary>
+    /// Deletes the project's own documents: marks it deleting (every endpoint then answers 404 for it), removes the
+    /// members and index entries, then the project document. Safe to repeat after a partial failure. The
+    /// <c>DeleteProject</c> orchestration calls it last, once datasets, items, files and recipes are gone.
+    /// Returns false when there is nothing left to delete.
+    /// </summary>
+    public async Task<bool> DeleteAsync(string projectId, CancellationToken ct)
+    {
+        var partition = ProjectContainers.Partition(projectId);
+        var project = await MarkDeletingAsync(projectId, ct);
+        if (project is null)
+        {
+            return false;
         }
 
         while (true)

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
+using Serverless.Functions.Durable;
 using Serverless.Functions.Http;
 using Serverless.Functions.Identity;
 
@@ -22,7 +23,7 @@ public sealed record UpdateSettingsRequest(bool? RequireStatusClearBeforeEdit, i
 public sealed record SetMemberRoleRequest(ProjectRole? Role);
 
 /// <summary>What the project endpoints need from DI.</summary>
-public sealed record ProjectServices(ProjectStore Projects, IdentityStore Identity, ApiKeyAuthenticator Authenticator);
+public sealed record ProjectServices(ProjectStore Projects, IdentityStore Identity, ApiKeyAuthenticator Authenticator, ProjectOrchestrations Orchestrations);
 
 /// <summary>
 /// Projects (<c>api/projects</c>), their status, settings and members, and the organization admin's
@@ -42,7 +43,8 @@ public static class ProjectsApi
         projects.MapGet("/", ListMineAsync).WithName("ListMyProjects").RequirePermission(Permission.ProjectsListMine);
         projects.MapGet("/{projectId}", GetAsync).WithName("GetProject").RequirePermission(Permission.ProjectRead);
         projects.MapPatch("/{projectId}", RenameAsync).WithName("RenameProject").RequirePermission(Permission.ProjectRename);
-        projects.MapDelete("/{projectId}", DeleteAsync).WithName("DeleteProject").RequirePermission(Permission.ProjectDelete);
+        projects.MapDelete("/{projectId}", DeleteAsync).WithName("DeleteProject").RequirePermission(Permission.ProjectDelete)
+            .Produces<OrchestrationAccepted>(StatusCodes.Status202Accepted).ProducesProblem(StatusCodes.Status404NotFound);
         projects.MapPut("/{projectId}/status", ChangeStatusAsync).WithName("ChangeProjectStatus").RequirePermission(Permission.ProjectStatusChange);
         projects.MapGet("/{projectId}/settings", GetSettingsAsync).WithName("GetProjectSettings").RequirePermission(Permission.ProjectRead);
         projects.MapPatch("/{projectId}/settings", UpdateSettingsAsync).WithName("UpdateProjectSettings").RequirePermission(Permission.ProjectSettingsUpdate);
@@ -127,8 +129,22 @@ public static class ProjectsApi
         return await UpdateAsync(projectId, ifMatch, response, services, p => p with { Name = name! }, ct);
     }
 
-    internal static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string projectId, [AsParameters] ProjectServices services, CancellationToken ct) =>
-        await services.Projects.DeleteAsync(projectId, ct) ? TypedResults.NoContent() : NotFound(projectId);
+    /// <summary>
+    /// Starts the <see cref="DeleteProject"/> cascade (one instance per project) and then marks the project deleting,
+    /// so from this answer on it is 404 everywhere, a second DELETE included. Starting first means a crash between
+    /// the two steps leaves a running cascade (which marks the project itself), never a hidden project nobody deletes.
+    /// </summary>
+    internal static async Task<IResult> DeleteAsync(string projectId, HttpRequest http, [AsParameters] ProjectServices services, CancellationToken ct)
+    {
+        if (await services.Projects.GetAsync(projectId, ct) is null)
+        {
+            return NotFound(projectId);
+        }
+
+        var instanceId = await services.Orchestrations.StartAsync(projectId, nameof(DeleteProject), nameof(DeleteProject), new DeleteProjectInput(projectId), ProjectDeletionRegistration.Key, ct);
+        await services.Projects.MarkDeletingAsync(projectId, ct);
+        return OrchestrationAccepted.Result(http, projectId, instanceId);
+    }
 
     internal static async Task<Results<Ok<Project>, ValidationProblem, ProblemHttpResult>> ChangeStatusAsync(
         string projectId, ChangeStatusRequest request, [FromHeader(Name = "If-Match")] string? ifMatch, HttpResponse response, [AsParameters] ProjectServices services, CancellationToken ct)

@@ -339,6 +339,9 @@ public static class TasksRegistration
         builder.Services.AddDocumentContainers([.. TaskContainers.All]);
         builder.Services.AddSingleton<TaskStore>();
         builder.Services.AddSingleton<IssueStore>();
+
+        // The task documents; each task's own partition (items, progress, issues) stays until a per-task cascade exists.
+        builder.Services.AddSingleton(new ProjectCascadeTarget(TaskContainers.Tasks, TaskContainers.ProjectPartition));
         builder.Services.AddDurableTasks(r => r
             .AddOrchestrator<TaskSplitOrchestrator>()
             .AddActivity<ReadTaskSourcePage>()

@@ -70,6 +70,26 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
         Assert.Equal(AnonymousAllowList.Keys.Order(), endpoints.Where(e => e.Metadata.GetMetadata<AnonymousByDesign>() is not null).Select(e => e.RoutePattern.RawText!.TrimStart('/')).Order());
     }
 
+    [Theory]
+    [InlineData("CloneDataset", "POST", "api/projects/{projectId}/datasets/{datasetId}/clone", Permission.DatasetsCopy)]
+    [InlineData("MergeDatasets", "POST", "api/projects/{projectId}/datasets/merge", Permission.DatasetsCopy)]
+    [InlineData("GetProjectDashboard", "GET", "api/projects/{projectId}/dashboard/", Permission.DashboardRead)]
+    [InlineData("DeleteProject", "DELETE", "api/projects/{projectId}", Permission.ProjectDelete)]
+    public void OrchestrationAndDashboardRoutes_AreEnumeratedWithTheirPermission(string name, string method, string route, Permission permission)
+    {
+        // Arrange
+        var endpoints = Endpoints(world.App.Factory.Services);
+
+        // Act
+        var endpoint = endpoints.SingleOrDefault(e => e.Metadata.GetMetadata<IEndpointNameMetadata>()?.EndpointName == name);
+
+        // Assert: present, so every test above covers it, and guarded by the matrix's rule.
+        Assert.NotNull(endpoint);
+        Assert.Equal(route, endpoint.RoutePattern.RawText!.TrimStart('/'));
+        Assert.Contains(method, endpoint.Metadata.GetMetadata<IHttpMethodMetadata>()!.HttpMethods);
+        Assert.Equal(permission, endpoint.Metadata.GetMetadata<PermissionRequirement>()!.Permission);
+    }
+
     [Fact]
     public async Task EveryEndpoint_NoKey_401WithChallenge()
     {

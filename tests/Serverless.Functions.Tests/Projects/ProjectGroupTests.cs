@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Serverless.Functions.Identity;
+using Serverless.Functions.Projects;
 using Serverless.Functions.Tests.Identity;
 
 namespace Serverless.Functions.Tests.Projects;
@@ -264,7 +265,7 @@ public sealed class ProjectGroupTests(IdentityApp app) : IClassFixture<IdentityA
     }
 
     [Fact]
-    public async Task DeleteProject_UnlinksItsGroupsAndDeletesItsSavedFilters()
+    public async Task ProjectStoreDelete_UnlinksItsGroupsAndDeletesItsSavedFilters()
     {
         // Arrange
         var owner = await app.CreateUserAsync("dpowner");
@@ -278,8 +279,8 @@ public sealed class ProjectGroupTests(IdentityApp app) : IClassFixture<IdentityA
         var filters = app.Factory.Services.GetRequiredService<Serverless.Functions.Filters.SavedFilterStore>();
         var linkedBefore = await groups.ListProjectsAsync(group, CancellationToken.None);
 
-        // Act
-        using var deleted = await client.DeleteAsync(new Uri($"/api/projects/{project}", UriKind.Relative));
+        // Act: the last step of the delete cascade (the HTTP delete runs it in an orchestration; see ProjectDeleteTests).
+        var deleted = await app.Factory.Services.GetRequiredService<ProjectStore>().DeleteAsync(project, CancellationToken.None);
         var linkedAfter = await groups.ListProjectsAsync(group, CancellationToken.None);
         var filtersAfter = await filters.ListAsync(project, CancellationToken.None);
         using var userClient = app.Client(user.Key);
@@ -289,7 +290,7 @@ public sealed class ProjectGroupTests(IdentityApp app) : IClassFixture<IdentityA
         Assert.Equal(HttpStatusCode.Created, added.StatusCode);
         Assert.Equal(HttpStatusCode.Created, filter.StatusCode);
         Assert.Single(linkedBefore);
-        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        Assert.True(deleted);
         Assert.Empty(linkedAfter);
         Assert.Empty(filtersAfter);
         Assert.Equal(0, mine.GetProperty("items").GetArrayLength());

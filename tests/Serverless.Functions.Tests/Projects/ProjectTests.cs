@@ -185,30 +185,6 @@ public sealed class ProjectTests(IdentityApp app) : IClassFixture<IdentityApp>
     }
 
     [Fact]
-    public async Task Delete_Owner204_ThenGone404_MembersLoseIt()
-    {
-        // Arrange
-        var owner = await app.CreateUserAsync("deleter");
-        var member = await app.CreateUserAsync("deletedmember");
-        var id = await app.CreateProjectAsync(owner.Key);
-        await app.AddMemberAsync(owner.Key, id, member.Id, ProjectRole.Annotator);
-        using var client = app.Client(owner.Key);
-        using var memberClient = app.Client(member.Key);
-
-        // Act
-        using var delete = await client.DeleteAsync(new Uri($"/api/projects/{id}", UriKind.Relative));
-        using var again = await client.DeleteAsync(new Uri($"/api/projects/{id}", UriKind.Relative));
-        using var get = await memberClient.GetAsync(new Uri($"/api/projects/{id}", UriKind.Relative));
-        var mine = await memberClient.GetFromJsonAsync<JsonElement>("/api/projects");
-
-        // Assert
-        Assert.Equal(HttpStatusCode.NoContent, delete.StatusCode);
-        await IdentityApp.AssertProblemAsync(again, HttpStatusCode.NotFound);
-        await IdentityApp.AssertProblemAsync(get, HttpStatusCode.NotFound);
-        Assert.Equal(0, mine.GetProperty("items").GetArrayLength());
-    }
-
-    [Fact]
     public async Task OrganizationAdmin_ListsAndJoinsAnyProjectOfTheOrganization()
     {
         // Arrange
