@@ -73,7 +73,14 @@ internal sealed class DashboardSuite : IBenchSuite
                     }
                 }
 
-                await container.CreateAsync(partition, DatasetContainers.StatsId, new JsonObject { ["kind"] = "stats", ["itemCount"] = perDataset });
+                // The counter in ItemStore's shape: total and per-type counts, as its batches maintain them.
+                var byType = new JsonObject();
+                foreach (var group in Enumerable.Range(0, perDataset).GroupBy(TypeOf))
+                {
+                    byType[group.Key] = group.LongCount();
+                }
+
+                await container.CreateAsync(partition, DatasetContainers.StatsId, new JsonObject { ["kind"] = "stats", ["itemCount"] = perDataset, ["byType"] = byType });
             })));
             figures["item_documents_loaded_per_s"] = Math.Round(TotalItems / clock.Elapsed.TotalSeconds);
 
@@ -81,7 +88,7 @@ internal sealed class DashboardSuite : IBenchSuite
             clock.Restart();
             var first = await dashboard.GetAsync(projectId, CancellationToken.None);
             figures["dashboard_1m_cold_ms"] = Math.Round(clock.Elapsed.TotalMilliseconds, 1);
-            await log.WriteLineAsync($"first call (counts every dataset by type): {figures["dashboard_1m_cold_ms"]} ms");
+            await log.WriteLineAsync($"first call: {figures["dashboard_1m_cold_ms"]} ms");
             Check(first);
             for (var i = 0; i < Warmup; i++)
             {
@@ -101,18 +108,18 @@ internal sealed class DashboardSuite : IBenchSuite
             figures["dashboard_1m_p99_ms"] = Math.Round(Percentile(latencies, 0.99), 2);
             figures["dashboard_target_ms"] = 100;
 
-            // One item written to one dataset: that dataset is recounted on the next call, the others are not.
+            // One item written to one dataset, the way ItemStore writes it: item and counter increments in one batch.
             await container.ExecuteBatchAsync(DatasetContainers.ItemPartition(ids[0]),
             [
                 BatchOperation.Create("i_extra", ItemBody(Item(projectId, ids[0], 0, TotalItems))),
-                BatchOperation.Upsert(DatasetContainers.StatsId, new JsonObject { ["kind"] = "stats", ["itemCount"] = TotalItems / Datasets + 1 }),
+                BatchOperation.PatchOf(DatasetContainers.StatsId, [PatchOperation.Increment("itemCount", 1), PatchOperation.Increment("byType." + TypeOf(TotalItems), 1)]),
             ]);
             clock.Restart();
             var afterWrite = await dashboard.GetAsync(projectId, CancellationToken.None);
             figures["dashboard_1m_after_write_ms"] = Math.Round(clock.Elapsed.TotalMilliseconds, 1);
             if (afterWrite.Items.Total != TotalItems + 1)
             {
-                throw new InvalidOperationException("The dashboard missed the item written after the cache filled.");
+                throw new InvalidOperationException("The dashboard missed the item written after the first calls.");
             }
 
             await log.WriteLineAsync($"first call after a write to one dataset of {TotalItems / Datasets:N0}: {figures["dashboard_1m_after_write_ms"]} ms");

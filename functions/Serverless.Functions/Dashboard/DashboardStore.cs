@@ -1,4 +1,4 @@
-using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
 using Serverless.Core.Filters;
 using Serverless.Core.Storage.Documents;
 using Serverless.Functions.Datasets;
@@ -8,22 +8,13 @@ using Serverless.Functions.Projects;
 namespace Serverless.Functions.Dashboard;
 
 /// <summary>
-/// Computes the dashboard without scanning documents: the item total of a dataset is its counter document (kept
-/// exact by every item write, in the same atomic batch), items by type are index-range counts over the items
-/// container's <c>type</c> index within the dataset's partition, datasets and members are counts over their
-/// project partition (small). See the bench suite <c>dashboard</c> for the latency over 1M items.
+/// Computes the dashboard without scanning documents: a dataset's item total and items by type are its counter
+/// document (<c>itemCount</c>, <c>byType.{type}</c>), changed by patch increments in the same atomic batch as every
+/// item write and delete (<c>ItemStore</c>); datasets and members are counts over their project partition (small).
+/// See the bench suite <c>dashboard</c> for the latency over 1M items.
 /// </summary>
-/// <remarks>
-/// The by-type counts are type-strict on SQLite (the adapter checks <c>json_type</c>, which its index does not
-/// hold), so counting reads every item document once: seconds at 1M items. They are therefore kept per dataset
-/// together with the ETag of the dataset's counter document they were counted at. Every item write and delete
-/// replaces that counter document in the same atomic batch, and an item's type never changes, so an unchanged
-/// ETag proves the cached counts are still exact; a changed one recounts that dataset only.
-/// </remarks>
 public sealed class DashboardStore(IDocumentStore store)
 {
-    private readonly ConcurrentDictionary<string, (string ETag, Dictionary<string, long> ByType)> _byType = new(StringComparer.Ordinal);
-
     /// <summary>Datasets listed one by one in <see cref="ProjectDashboard.PerDataset"/>.</summary>
     public const int MaxDatasetsListed = 200;
 
@@ -79,21 +70,16 @@ public sealed class DashboardStore(IDocumentStore store)
         var partition = DatasetContainers.ItemPartition(dataset.Id);
         var stats = await items.ReadAsync(partition, DatasetContainers.StatsId, ct);
         Dictionary<string, long> byType;
-        if (stats is not null && _byType.TryGetValue(dataset.Id, out var cached) && cached.ETag == stats.ETag)
+        if (stats?.Body["byType"] is JsonObject kept)
         {
-            byType = cached.ByType;
+            // Maintained by every item write in the same batch (ItemStore): exact, no counting.
+            byType = FieldCatalogs.ItemTypes.ToDictionary(t => t, t => kept[t] is { } n ? (long)n.GetValue<double>() : 0L, StringComparer.Ordinal);
         }
         else
         {
-            var counts = await Task.WhenAll(FieldCatalogs.ItemTypes.Select(t => items.CountAsync(partition, Filter.Eq("type", t), ct)));
+            // A counter from before per-type counts (upgraded by the dataset's next item write): count once.
+            var counts = await Task.WhenAll(FieldCatalogs.ItemTypes.Select(t => items.CountAsync(partition, Filter.And(Filter.Eq("kind", "item"), Filter.Eq("type", t)), ct)));
             byType = FieldCatalogs.ItemTypes.Zip(counts).ToDictionary(p => p.First, p => p.Second, StringComparer.Ordinal);
-
-            // Cached only if no write landed while counting; otherwise the next call counts again.
-            var after = await items.ReadAsync(partition, DatasetContainers.StatsId, ct);
-            if (stats is not null && after?.ETag == stats.ETag)
-            {
-                _byType[dataset.Id] = (stats.ETag, byType);
-            }
         }
 
         return new DatasetCounts(

@@ -280,20 +280,17 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
                 return false;
             }
 
-            var stats = await Items.ReadAsync(partition, DatasetContainers.StatsId, ct);
-            var count = stats?.Body["itemCount"]?.GetValue<long>() ?? 0;
             try
             {
+                var stats = await UpgradeCounterAsync(partition, await Items.ReadAsync(partition, DatasetContainers.StatsId, ct), ct);
                 await Items.ExecuteBatchAsync(partition,
                 [
                     BatchOperation.Delete(itemId, doc.ETag),
                     BatchOperation.Delete(ClaimId(doc.Body["path"]!.GetValue<string>())),
-                    stats is null
-                        ? BatchOperation.Create(DatasetContainers.StatsId, StatsBody(0))
-                        : BatchOperation.Replace(DatasetContainers.StatsId, StatsBody(Math.Max(0, count - 1)), stats.ETag),
+                    CounterChange(stats, [doc.Body["type"]?.GetValue<string>() ?? "other"], -1),
                 ], ct);
             }
-            catch (DocumentBatchFailedException) when (attempt < MaxAttempts)
+            catch (DocumentStoreException ex) when (ex is DocumentBatchFailedException or DocumentPreconditionFailedException && attempt < MaxAttempts)
             {
                 // A concurrent write to the counter or the item: re-read and retry.
                 await Task.Delay(IdentityStore.Backoff(attempt), ct);
@@ -372,12 +369,19 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
         {
             if (!counter.Known)
             {
-                counter.Document = await Items.ReadAsync(partition, DatasetContainers.StatsId, ct);
+                try
+                {
+                    counter.Document = await UpgradeCounterAsync(partition, await Items.ReadAsync(partition, DatasetContainers.StatsId, ct), ct);
+                }
+                catch (DocumentPreconditionFailedException) when (attempt < MaxAttempts)
+                {
+                    continue; // an item write moved the counter while its types were counted: count again
+                }
+
                 counter.Known = true;
             }
 
             var stats = counter.Document;
-            var count = (stats?.Body["itemCount"]?.GetValue<long>() ?? 0) + chunk.Count;
             var operations = new List<BatchOperation>(chunk.Count * 2 + 1);
             foreach (var entry in chunk)
             {
@@ -385,9 +389,7 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
                 operations.Add(BatchOperation.Create(ClaimId(entry.Item.Path), new JsonObject { ["kind"] = "path", ["itemId"] = entry.Item.Id, ["path"] = entry.Item.Path }));
             }
 
-            operations.Add(stats is null
-                ? BatchOperation.Create(DatasetContainers.StatsId, StatsBody(count))
-                : BatchOperation.Replace(DatasetContainers.StatsId, StatsBody(count), stats.ETag));
+            operations.Add(CounterChange(stats, chunk.Select(e => e.Item.Type), +1));
             try
             {
                 var written = await Items.ExecuteBatchAsync(partition, operations, ct);
@@ -510,7 +512,57 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
         public StoredDocument? Document { get; set; }
     }
 
-    private static JsonObject StatsBody(long count) => new() { ["kind"] = "stats", ["itemCount"] = count };
+    /// <summary>
+    /// A counter written before per-type counts existed gets them once: the types are counted after the counter was
+    /// read and set under its ETag. Every item write changes the counter, so an unchanged ETag proves no item
+    /// changed between the read and the counts; otherwise the patch fails and the caller retries on fresh data.
+    /// </summary>
+    private async Task<StoredDocument?> UpgradeCounterAsync(string partition, StoredDocument? stats, CancellationToken ct)
+    {
+        if (stats is null || stats.Body["byType"] is JsonObject)
+        {
+            return stats;
+        }
+
+        var counts = new JsonObject();
+        foreach (var type in FieldCatalogs.ItemTypes)
+        {
+            counts[type] = await Items.CountAsync(partition, Filter.And(ItemsOnly, Filter.Eq("type", type)), ct);
+        }
+
+        return await Items.PatchAsync(partition, DatasetContainers.StatsId, [PatchOperation.Set("byType", counts)], stats.ETag, ct);
+    }
+
+    /// <summary>
+    /// The counter operation of a batch that adds (<paramref name="sign"/> +1) or removes (-1) items of these types:
+    /// patch increments of <c>itemCount</c> and <c>byType.{type}</c>, which concurrent writers never conflict on. A
+    /// missing counter is created (two creators conflict, and the loser retries on the created one); a counter
+    /// written before per-type counts existed is replaced once under its ETag with the types counted from the items.
+    /// </summary>
+    private static BatchOperation CounterChange(StoredDocument? stats, IEnumerable<string> types, int sign)
+    {
+        var byType = types.GroupBy(t => t, StringComparer.Ordinal).ToDictionary(g => g.Key, g => (long)g.Count() * sign, StringComparer.Ordinal);
+        var total = byType.Values.Sum();
+        if (stats is null)
+        {
+            var counts = new JsonObject();
+            foreach (var type in FieldCatalogs.ItemTypes)
+            {
+                counts[type] = Math.Max(0, byType.GetValueOrDefault(type));
+            }
+
+            return BatchOperation.Create(DatasetContainers.StatsId, new JsonObject { ["kind"] = "stats", ["itemCount"] = Math.Max(0, total), ["byType"] = counts });
+        }
+
+        if (stats.Body["byType"] is not JsonObject)
+        {
+            throw new InvalidOperationException($"The item counter of partition '{stats.PartitionKey}' has no per-type counts; UpgradeCounterAsync adds them before any write.");
+        }
+
+        var operations = new List<PatchOperation> { PatchOperation.Increment("itemCount", total) };
+        operations.AddRange(byType.Select(p => PatchOperation.Increment("byType." + p.Key, p.Value)));
+        return BatchOperation.PatchOf(DatasetContainers.StatsId, operations);
+    }
 
     private static Item ToItem(StoredDocument doc) => doc.Body.Deserialize<Item>(DocumentJson.Options)!;
 

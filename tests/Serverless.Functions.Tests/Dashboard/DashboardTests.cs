@@ -1,6 +1,10 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using Serverless.Core.Storage.Documents;
+using Serverless.Functions.Datasets;
 using Serverless.Functions.Dashboard;
 using Serverless.Functions.Tests.Datasets;
 using Serverless.Functions.Tests.Identity;
@@ -96,6 +100,30 @@ public sealed class DashboardTests(AzuriteFixture azurite) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NoContent, removeMember.StatusCode);
         Assert.Equal((5L, 5L, 2L, 1L), (before!.Items.Total, before.Items.ByType["text"], before.Members.Total, before.Members.ByRole["Reviewer"]));
         Assert.Equal((4L, 4L, 1L, 0L), (after!.Items.Total, after.Items.ByType["text"], after.Members.Total, after.Members.ByRole["Reviewer"]));
+    }
+
+    [Fact]
+    public async Task ItemWrite_CounterWithoutPerTypeCounts_UpgradedOnceAndExactAfter()
+    {
+        // Arrange: a counter as written before per-type counts existed (total only).
+        var owner = await _app.CreateUserAsync("dashlegacy");
+        var projectId = await _app.CreateProjectAsync(owner);
+        var dataset = await _app.CreateDatasetAsync(owner, projectId);
+        await _app.BulkAsync(owner, projectId, dataset, DatasetCopyTests.World.Entries(4));
+        var items = _app.Factory.Services.GetRequiredService<IDocumentStore>().Container(DatasetContainers.Items);
+        await items.ReplaceAsync(DatasetContainers.ItemPartition(dataset), DatasetContainers.StatsId, new JsonObject { ["kind"] = "stats", ["itemCount"] = 4 });
+        using var client = _app.Client(owner.Key);
+
+        // Act
+        var legacy = await client.GetFromJsonAsync<ProjectDashboard>($"/api/projects/{projectId}/dashboard", IdentityApp.Json);
+        await _app.BulkAsync(owner, projectId, dataset, [new { path = "/later/extra.json", content = new { n = 1 } }]);
+        var upgraded = await items.ReadAsync(DatasetContainers.ItemPartition(dataset), DatasetContainers.StatsId);
+        var after = await client.GetFromJsonAsync<ProjectDashboard>($"/api/projects/{projectId}/dashboard", IdentityApp.Json);
+
+        // Assert
+        Assert.Equal((4L, 4L), (legacy!.Items.Total, legacy.Items.ByType["text"]));
+        Assert.Equal(5, upgraded!.Body["byType"]!["text"]!.GetValue<long>());
+        Assert.Equal((5L, 5L, 0L), (after!.Items.Total, after.Items.ByType["text"], after.Items.ByType["image"]));
     }
 
     [Fact]
