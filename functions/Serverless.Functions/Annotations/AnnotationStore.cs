@@ -76,6 +76,36 @@ public sealed class AnnotationStore(IDocumentStore store, TimeProvider time)
         return counter?.Body["annotationCount"]?.GetValue<long>() ?? 0;
     }
 
+    /// <summary>
+    /// Deletes every annotation of a deleted item, a page at a time, each page in one batch with the dataset
+    /// counter's decrement (idempotent: a repeat finds nothing).
+    /// </summary>
+    public async Task DeleteAllOfItemAsync(string datasetId, string itemId, CancellationToken ct)
+    {
+        var partition = DatasetContainers.ItemPartition(datasetId);
+        for (var attempt = 1; ; attempt++)
+        {
+            var page = await Items.QueryAsync(
+                new DocumentQuery(partition, Filter.And(Filter.Eq("kind", AnnotationKind), Filter.Eq("itemId", itemId)), null, DocumentLimits.MaxBatchOperations - 1), ct);
+            if (page.Items.Count == 0)
+            {
+                return;
+            }
+
+            var batch = page.Items.Select(d => BatchOperation.Delete(d.Id)).ToList();
+            batch.Add(BatchOperation.PatchOf(CounterId, [PatchOperation.Increment("annotationCount", -page.Items.Count)]));
+            try
+            {
+                await Items.ExecuteBatchAsync(partition, batch, ct);
+            }
+            catch (DocumentBatchFailedException) when (attempt < MaxAttempts)
+            {
+                // One of them was deleted concurrently: read the page again.
+                await Task.Delay(IdentityStore.Backoff(attempt), ct);
+            }
+        }
+    }
+
     /// <summary>Creates the annotations on the item, all or none. Null when the item does not exist.</summary>
     /// <exception cref="ItemStatusLockedException">The item holds a status and <paramref name="requireStatusClear"/> is set.</exception>
     public async Task<IReadOnlyList<VersionedAnnotation>?> CreateAsync(

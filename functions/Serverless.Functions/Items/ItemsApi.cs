@@ -306,12 +306,21 @@ public static class ItemsApi
         return found is { } f ? TypedResults.Ok(f.Item) : NotFound(datasetId, itemId);
     }
 
+    /// <summary>
+    /// Deletes the item (documents, then file), then its annotations. A crash between the two leaves annotations no
+    /// route reaches (their item is gone); the dataset or project cascade removes them with the partition.
+    /// </summary>
     internal static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
-        string projectId, string datasetId, string itemId, [AsParameters] ItemServices services, CancellationToken ct)
+        string projectId, string datasetId, string itemId, [AsParameters] ItemServices services, Annotations.AnnotationStore annotations, CancellationToken ct)
     {
-        return await services.Datasets.ExistsAsync(projectId, datasetId, ct) && await services.Items.DeleteAsync(datasetId, itemId, ct)
-            ? TypedResults.NoContent()
-            : NotFound(datasetId, itemId);
+        ArgumentNullException.ThrowIfNull(annotations);
+        if (!await services.Datasets.ExistsAsync(projectId, datasetId, ct) || !await services.Items.DeleteAsync(datasetId, itemId, ct))
+        {
+            return NotFound(datasetId, itemId);
+        }
+
+        await annotations.DeleteAllOfItemAsync(datasetId, itemId, CancellationToken.None);
+        return TypedResults.NoContent();
     }
 
     /// <summary><c>GET .../items/{itemId}/download-url?minutes=N</c>: a read-only SAS link to the file.</summary>

@@ -154,6 +154,30 @@ public sealed class AnnotationTests(AzuriteFixture azurite, ItemsApp shared) : I
     }
 
     [Fact]
+    public async Task DeleteItem_WithAnnotations_AnnotationsAndTheirCountGoToo()
+    {
+        // Arrange
+        var s = await SetUpAsync("itemgone");
+        using var owner = _app.Client(s.Scene.Owner.Key);
+        for (var i = 0; i < 3; i++)
+        {
+            await CreateOneAsync(owner, s);
+        }
+
+        // Act
+        using var deleted = await owner.DeleteAsync(s.Item);
+        using var list = await owner.GetAsync(s.Annotations);
+        var left = await _app.Factory.Services.GetRequiredService<IDocumentStore>().Container(DatasetContainers.Items)
+            .CountAsync(DatasetContainers.ItemPartition(s.Scene.DatasetId), Filter.And(Filter.Eq("kind", "annotation"), Filter.Eq("itemId", s.ItemId)));
+
+        // Assert
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, list.StatusCode);
+        Assert.Equal(0, left);
+        Assert.Equal(0, await Store.CountAsync(s.Scene.DatasetId, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Create_TwentyConcurrentOnOneItem_AllKeptAndCountedOnce()
     {
         // Arrange
