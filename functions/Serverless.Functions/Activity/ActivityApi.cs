@@ -37,7 +37,7 @@ public static class ActivityApi
         }
 
         var caller = Caller.From(principal);
-        if (context.Items[AccessMiddleware.ProjectRoleItem] is ProjectRole.Annotator or ProjectRole.Reviewer)
+        if (AccessMiddleware.SeesOnlyOwnWork(context))
         {
             if (actor is not null && !string.Equals(actor, caller.UserId, StringComparison.Ordinal))
             {

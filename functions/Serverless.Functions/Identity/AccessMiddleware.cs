@@ -27,6 +27,16 @@ public sealed class AccessMiddleware(RequestDelegate next, IProblemDetailsServic
     /// <summary>Where the middleware leaves the caller's project role for handlers.</summary>
     public const string ProjectRoleItem = "access.projectRole";
 
+    /// <summary>
+    /// Whether the caller works in the project as an annotator or reviewer: the roles that see and change only
+    /// their own work (assigned items, own activity), while managers and above see the project's.
+    /// </summary>
+    public static bool SeesOnlyOwnWork(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return context.Items[ProjectRoleItem] is ProjectRole.Annotator or ProjectRole.Reviewer;
+    }
+
     public async Task InvokeAsync(HttpContext context, IProjectMembership membership)
     {
         ArgumentNullException.ThrowIfNull(context);

@@ -127,7 +127,7 @@ public static class QaApi
             return Problems.NotFound($"QA task '{taskId}' has no item '{itemId}'.");
         }
 
-        if (IsWorker(context) && qaItem.Item.Assignee != caller.UserId)
+        if (AccessMiddleware.SeesOnlyOwnWork(context) && qaItem.Item.Assignee != caller.UserId)
         {
             return Problems.Forbidden($"Item '{itemId}' is reviewed by someone else.");
         }
@@ -177,7 +177,7 @@ public static class QaApi
 
         var caller = Caller.From(principal);
         var owner = action == "for_review" ? issue.Annotator : issue.Reviewer;
-        if (IsWorker(context) && owner != caller.UserId)
+        if (AccessMiddleware.SeesOnlyOwnWork(context) && owner != caller.UserId)
         {
             return Problems.Forbidden(action == "for_review" ? "Only the item's annotator marks an issue for review." : "Only the issue's reviewer resolves or reopens it.");
         }
@@ -227,9 +227,6 @@ public static class QaApi
             // The loop already ended.
         }
     }
-
-    private static bool IsWorker(HttpContext context) =>
-        context.Items[AccessMiddleware.ProjectRoleItem] is ProjectRole.Annotator or ProjectRole.Reviewer;
 
     private static ActivityEvent IssueEvent(string projectId, TaskIssue issue, string kind, Caller caller, string at) => new(
         $"{issue.Id}.{issue.History.Count}", projectId, kind, caller.UserId, "key:" + caller.KeyId, at,

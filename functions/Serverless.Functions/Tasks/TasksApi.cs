@@ -161,7 +161,7 @@ public static partial class TasksApi
         }
 
         var self = Caller.From(principal).UserId;
-        if (IsWorker(context))
+        if (AccessMiddleware.SeesOnlyOwnWork(context))
         {
             if (assignee is not null && assignee != self)
             {
@@ -195,7 +195,7 @@ public static partial class TasksApi
         var caller = Caller.From(principal);
         try
         {
-            var result = await services.Tasks.SetStatusAsync(taskId, itemId, status, caller.UserId, IsWorker(context) ? caller.UserId : null, ct);
+            var result = await services.Tasks.SetStatusAsync(taskId, itemId, status, caller.UserId, AccessMiddleware.SeesOnlyOwnWork(context) ? caller.UserId : null, ct);
             if (result is not { } r)
             {
                 return Problems.NotFound($"Task '{taskId}' has no item '{itemId}'.");
@@ -257,9 +257,6 @@ public static partial class TasksApi
             TaskId: taskId, Stage: task.Type == "qa" ? "qa" : "annotation", DatasetId: task.DatasetId, ItemId: itemId)], CancellationToken.None);
         return TypedResults.Ok(skipped);
     }
-
-    private static bool IsWorker(HttpContext context) =>
-        context.Items[AccessMiddleware.ProjectRoleItem] is ProjectRole.Annotator or ProjectRole.Reviewer;
 
     private static List<TaskAction> Actions(IReadOnlyList<TaskActionRequest?>? requested, FieldErrors errors)
     {
