@@ -29,8 +29,8 @@ public static class ActivityApi
         ArgumentNullException.ThrowIfNull(context);
         var errors = new FieldErrors();
         var size = Paging.PageSize(pageSize, errors);
-        var fromStamp = Timestamp("from", from, errors);
-        var toStamp = Timestamp("to", to, errors);
+        var fromStamp = errors.Timestamp("from", from);
+        var toStamp = errors.Timestamp("to", to);
         if (errors.Any)
         {
             return Problems.Validation(errors.ToDictionary());
@@ -48,21 +48,5 @@ public static class ActivityApi
         }
 
         return TypedResults.Ok(await log.QueryAsync(projectId, new ActivityQuery(fromStamp, toStamp, actor, taskId, kind, itemId), size, continuationToken, ct));
-    }
-
-    private static string? Timestamp(string field, string? value, FieldErrors errors)
-    {
-        if (value is null)
-        {
-            return null;
-        }
-
-        if (StoredTimestamp.TryParse(value, out var parsed))
-        {
-            return StoredTimestamp.Format(parsed);
-        }
-
-        errors.Add(field, $"'{field}' is an ISO-8601 date or date-time with a zone, e.g. 2026-05-01 or 2026-05-01T12:00:00Z.");
-        return null;
     }
 }

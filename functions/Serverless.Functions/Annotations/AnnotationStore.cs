@@ -136,7 +136,7 @@ public sealed class AnnotationStore(IDocumentStore store, TimeProvider time)
                 return null;
             }
 
-            if (ifMatch is not null && !SameTag(ifMatch, current.ETag))
+            if (ifMatch is not null && !ETags.Same(ifMatch, current.ETag))
             {
                 throw new AnnotationChangedException(annotationId);
             }
@@ -162,7 +162,7 @@ public sealed class AnnotationStore(IDocumentStore store, TimeProvider time)
                 return null;
             }
 
-            if (ifMatch is not null && !SameTag(ifMatch, current.ETag))
+            if (ifMatch is not null && !ETags.Same(ifMatch, current.ETag))
             {
                 throw new AnnotationChangedException(annotationId);
             }
@@ -279,8 +279,6 @@ public sealed class AnnotationStore(IDocumentStore store, TimeProvider time)
 
     private static bool IsAnnotationOf(StoredDocument doc, string itemId) =>
         doc.Body["kind"]?.GetValue<string>() == AnnotationKind && doc.Body["itemId"]?.GetValue<string>() == itemId;
-
-    private static bool SameTag(string ifMatch, string etag) => ifMatch.Trim().Trim('"') == etag.Trim('"');
 
     private static Annotation ToAnnotation(string id, string projectId, string datasetId, string itemId, ValidAnnotation a, string createdBy, string createdAt, string updatedBy, string updatedAt) =>
         new(id, projectId, datasetId, itemId, a.Label, a.Shape, a.Geometry?.DeepClone(), (JsonObject)a.Attributes.DeepClone(), a.Frame, a.Frames, createdBy, createdAt, updatedBy, updatedAt);

@@ -243,14 +243,14 @@ public static class AnnotationsApi
     private static async Task<WriteContext> LoadAsync(string projectId, string datasetId, string itemId, AnnotationServices services, CancellationToken ct)
     {
         var project = await services.Projects.GetAsync(projectId, ct);
-        var dataset = project is null ? null : await services.Datasets.GetAsync(projectId, datasetId, ct);
-        var item = dataset is null ? null : await services.Annotations.ReadItemAsync(datasetId, itemId, ct);
+        var dataset = project is null ? default : await services.Datasets.GetRecipeIdAsync(projectId, datasetId, ct);
+        var item = dataset.Exists ? await services.Annotations.ReadItemAsync(datasetId, itemId, ct) : null;
         if (item is null)
         {
             return new WriteContext(null, MediaBounds.Unknown, false, ItemNotFound(projectId, datasetId, itemId));
         }
 
-        var recipe = dataset!.RecipeId is { } recipeId ? await services.Recipes.GetAsync(projectId, recipeId, ct) : null;
+        var recipe = dataset.RecipeId is { } recipeId ? await services.Recipes.GetAsync(projectId, recipeId, ct) : null;
         if (recipe is null)
         {
             return new WriteContext(null, MediaBounds.Unknown, false, Problems.Conflict(

@@ -88,6 +88,13 @@ public sealed class DatasetStore(IDocumentStore store, TimeProvider time)
         return doc is null ? null : ToDataset(doc, await CountAsync(datasetId, ct));
     }
 
+    /// <summary>Whether the dataset exists in the project and the recipe it uses (one point read; no counter read).</summary>
+    public async Task<(bool Exists, string? RecipeId)> GetRecipeIdAsync(string projectId, string datasetId, CancellationToken ct)
+    {
+        var doc = Ids.IsWellFormed(datasetId) ? await Datasets.ReadAsync(DatasetContainers.ProjectPartition(projectId), datasetId, ct) : null;
+        return (doc is not null, doc?.Body["recipeId"]?.GetValue<string>());
+    }
+
     /// <summary>Whether the dataset exists in the project (one point read; no counter read).</summary>
     public async Task<bool> ExistsAsync(string projectId, string datasetId, CancellationToken ct) =>
         Ids.IsWellFormed(datasetId) && await Datasets.ReadAsync(DatasetContainers.ProjectPartition(projectId), datasetId, ct) is not null;

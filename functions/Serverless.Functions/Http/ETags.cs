@@ -14,4 +14,12 @@ public static class ETags
     /// <summary>The tag of an <c>If-Match</c> header without its quotes, or null when the header is absent.</summary>
     public static string? Unquote(string? ifMatch) =>
         string.IsNullOrWhiteSpace(ifMatch) ? null : ifMatch.Trim().Trim('"');
+
+    /// <summary>Whether an <c>If-Match</c> value names the stored version <paramref name="etag"/> (quotes and spaces ignored).</summary>
+    public static bool Same(string ifMatch, string etag)
+    {
+        ArgumentNullException.ThrowIfNull(ifMatch);
+        ArgumentNullException.ThrowIfNull(etag);
+        return string.Equals(ifMatch.Trim().Trim('"'), etag.Trim('"'), StringComparison.Ordinal);
+    }
 }

@@ -12,6 +12,26 @@ public sealed class FieldErrors
     public void Add(string field, string message) =>
         _errors[field] = _errors.TryGetValue(field, out var existing) ? [.. existing, message] : [message];
 
+    /// <summary>
+    /// An optional ISO-8601 date or date-time with a zone, in the stored form (<c>StoredTimestamp.Format</c>);
+    /// null when absent or invalid (then an error names the field).
+    /// </summary>
+    public string? Timestamp(string field, string? value)
+    {
+        if (value is null)
+        {
+            return null;
+        }
+
+        if (Serverless.Core.Filters.StoredTimestamp.TryParse(value, out var parsed))
+        {
+            return Serverless.Core.Filters.StoredTimestamp.Format(parsed);
+        }
+
+        Add(field, $"'{field}' is an ISO-8601 date or date-time with a zone, e.g. 2026-05-01 or 2026-05-01T12:00:00Z.");
+        return null;
+    }
+
     /// <summary>A display name: 1..<paramref name="maxLength"/> characters after trimming, no control characters.</summary>
     public string? Name(string field, string? value, int maxLength = 200, bool required = true)
     {

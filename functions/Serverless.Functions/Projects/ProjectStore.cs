@@ -106,7 +106,7 @@ public sealed class ProjectStore(IDocumentStore store, IdentityStore identity, G
                 return null;
             }
 
-            if (ifMatch is not null && !string.Equals(ifMatch.Trim('"'), current.ETag.Trim('"'), StringComparison.Ordinal))
+            if (ifMatch is not null && !ETags.Same(ifMatch, current.ETag))
             {
                 throw new ProjectChangedException(projectId);
             }

@@ -79,7 +79,7 @@ public static class ProjectsApi
         }
 
         var created = await services.Projects.CreateAsync(caller.OrgId, name!, caller.UserId, ct, caller.OrgId);
-        SetETag(response, created.ETag);
+        ETags.Set(response, created.ETag);
         return TypedResults.Created($"/api/projects/{created.Project.Id}", created.Project);
     }
 
@@ -112,7 +112,7 @@ public static class ProjectsApi
             return NotFound(projectId);
         }
 
-        SetETag(response, project.ETag);
+        ETags.Set(response, project.ETag);
         return TypedResults.Ok(project.Project);
     }
 
@@ -176,7 +176,7 @@ public static class ProjectsApi
             return NotFound(projectId);
         }
 
-        SetETag(response, project.ETag);
+        ETags.Set(response, project.ETag);
         return TypedResults.Ok(project.Project.Settings);
     }
 
@@ -362,13 +362,13 @@ public static class ProjectsApi
     {
         try
         {
-            var updated = await services.Projects.UpdateAsync(projectId, Unquote(ifMatch), change, ct);
+            var updated = await services.Projects.UpdateAsync(projectId, ETags.Unquote(ifMatch), change, ct);
             if (updated is null)
             {
                 return NotFound(projectId);
             }
 
-            SetETag(response, updated.ETag);
+            ETags.Set(response, updated.ETag);
             return TypedResults.Ok(updated.Project);
         }
         catch (ProjectChangedException ex)
@@ -380,10 +380,4 @@ public static class ProjectsApi
     private static ProjectSummary Summary(Project project, ProjectRole? role) => new(project.Id, project.Name, project.OrgId, project.Status, role);
 
     private static ProblemHttpResult NotFound(string projectId) => Problems.NotFound($"Project '{projectId}' does not exist.");
-
-    private static void SetETag(HttpResponse response, string etag) =>
-        response.Headers.ETag = etag.StartsWith('"') ? etag : $"\"{etag}\"";
-
-    private static string? Unquote(string? ifMatch) =>
-        string.IsNullOrWhiteSpace(ifMatch) ? null : ifMatch.Trim().Trim('"');
 }

@@ -68,7 +68,7 @@ public sealed class RecipeStore(IDocumentStore store, TimeProvider time)
                 return null;
             }
 
-            if (ifMatch is not null && !SameTag(ifMatch, current.ETag))
+            if (ifMatch is not null && !ETags.Same(ifMatch, current.ETag))
             {
                 throw new RecipeChangedException(recipeId);
             }
@@ -109,7 +109,7 @@ public sealed class RecipeStore(IDocumentStore store, TimeProvider time)
                 return (RecipeDeleteOutcome.NotFound, null);
             }
 
-            if (ifMatch is not null && !SameTag(ifMatch, current.ETag))
+            if (ifMatch is not null && !ETags.Same(ifMatch, current.ETag))
             {
                 throw new RecipeChangedException(recipeId);
             }
@@ -147,7 +147,6 @@ public sealed class RecipeStore(IDocumentStore store, TimeProvider time)
     public async Task<bool> RemoveUserAsync(string projectId, string recipeId, string datasetId, CancellationToken ct) =>
         await UpdateAsync(projectId, recipeId, null, r => r with { UsedBy = [.. r.UsedBy.Where(id => !string.Equals(id, datasetId, StringComparison.Ordinal))] }, ct) is not null;
 
-    private static bool SameTag(string a, string b) => string.Equals(a.Trim().Trim('"'), b.Trim('"'), StringComparison.Ordinal);
 
     private static JsonObject Body(Recipe recipe)
     {

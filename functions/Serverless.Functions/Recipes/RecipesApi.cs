@@ -177,7 +177,7 @@ public static class RecipesApi
             return NotFound(recipeId);
         }
 
-        if (ETags.Unquote(ifMatch) is { } tag && !string.Equals(tag, current.ETag.Trim('"'), StringComparison.Ordinal))
+        if (ETags.Unquote(ifMatch) is { } tag && !ETags.Same(tag, current.ETag))
         {
             return Problems.PreconditionFailed(new RecipeChangedException(recipeId).Message);
         }

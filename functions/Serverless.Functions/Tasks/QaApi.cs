@@ -58,15 +58,7 @@ public static class QaApi
             errors.Add("reviewers", $"'reviewers' lists 1 to {TasksApi.MaxAssignees} distinct user ids.");
         }
 
-        string? due = null;
-        if (request.DueDate is not null && !StoredTimestamp.TryParse(request.DueDate, out _))
-        {
-            errors.Add("dueDate", "'dueDate' is an ISO-8601 date or date-time with a zone.");
-        }
-        else if (request.DueDate is not null && StoredTimestamp.TryParse(request.DueDate, out var parsed))
-        {
-            due = StoredTimestamp.Format(parsed);
-        }
+        var due = errors.Timestamp("dueDate", request.DueDate);
 
         if (errors.Any)
         {
@@ -78,12 +70,9 @@ public static class QaApi
             return Problems.Conflict($"Task '{taskId}' is a {source.Type} task; QA reviews annotation tasks.");
         }
 
-        foreach (var reviewer in request.Reviewers!)
+        if (await TasksApi.NonMemberAsync(services.Projects, projectId, request.Reviewers!, ct) is { } outsider)
         {
-            if (await services.Projects.GetMemberAsync(projectId, reviewer, ct) is null)
-            {
-                return Problems.Validation("reviewers", $"User '{reviewer}' is not a member of project '{projectId}'; add them first.");
-            }
+            return Problems.Validation("reviewers", $"User '{outsider}' is not a member of project '{projectId}'; add them first.");
         }
 
         var caller = Caller.From(principal);
@@ -91,14 +80,14 @@ public static class QaApi
         var qaTaskId = Ids.New("t");
         var instanceId = ProjectOrchestrations.InstanceId(projectId, "qa", qaTaskId);
         var qa = new LabelingTask(qaTaskId, projectId, source.DatasetId, name!, "qa", request.Priority?.ToLowerInvariant() ?? source.Priority, due, QaActions,
-            [.. request.Reviewers.Select(r => new TaskAssignee(r, 0))], [], "open", instanceId, caller.UserId, now, now, SourceTaskId: taskId);
+            [.. request.Reviewers!.Select(r => new TaskAssignee(r, 0))], [], "open", instanceId, caller.UserId, now, now, SourceTaskId: taskId);
         await services.Tasks.CreateAsync(qa, ct);
         if (!await services.Tasks.AttachQaTaskAsync(projectId, taskId, qaTaskId, ct))
         {
             return Problems.Conflict($"Task '{taskId}' already has a QA task; one review stage per annotation task.");
         }
 
-        await services.Orchestrations.StartAsync(projectId, "qa", nameof(QaHandoffOrchestrator), new QaHandoffInput(projectId, qaTaskId, taskId, request.Reviewers), qaTaskId, ct);
+        await services.Orchestrations.StartAsync(projectId, "qa", nameof(QaHandoffOrchestrator), new QaHandoffInput(projectId, qaTaskId, taskId, request.Reviewers!), qaTaskId, ct);
         await services.Activity.RecordAsync([new ActivityEvent($"{qaTaskId}.created", projectId, "task.created", caller.UserId, "key:" + caller.KeyId, now, TaskId: qaTaskId, Stage: "qa", DatasetId: source.DatasetId)], CancellationToken.None);
         var accepted = OrchestrationAccepted.For(http, projectId, instanceId);
         return TypedResults.Accepted(accepted.StatusQueryGetUri, new TaskCreated(qa, accepted));

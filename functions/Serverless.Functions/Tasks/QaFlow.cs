@@ -151,7 +151,7 @@ public sealed class ReopenForAnnotator(TaskStore tasks) : TaskActivity<ReopenReq
         var result = await tasks.SetStatusAsync(input.SourceTaskId, input.ItemId, null, input.Actor, null, CancellationToken.None, reopen: true);
         if (result is { } r)
         {
-            await tasks.SyncStateAsync(input.ProjectId, input.SourceTaskId, r.Progress, CancellationToken.None);
+            await tasks.SyncStateAsync(await tasks.GetAsync(input.ProjectId, input.SourceTaskId, CancellationToken.None), r.Progress, CancellationToken.None);
         }
 
         return result is not null;

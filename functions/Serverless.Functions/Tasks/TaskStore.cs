@@ -92,15 +92,17 @@ public sealed class TaskStore(IDocumentStore store, TimeProvider time)
         return new Page<TaskItem>([.. page.Items.Select(ToItem)], page.ContinuationToken);
     }
 
-    /// <summary>After a status change: <c>completed</c> when every item has a status, back to <c>open</c> when one was cleared.</summary>
-    public async Task SyncStateAsync(string projectId, string taskId, TaskProgress progress, CancellationToken ct)
+    /// <summary>
+    /// After a status change: <c>completed</c> when every item has a status, back to <c>open</c> when one was
+    /// cleared. <paramref name="task"/> is the task as the caller read it: its state is compared, not re-read.
+    /// </summary>
+    public async Task SyncStateAsync(LabelingTask? task, TaskProgress progress, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(progress);
-        var task = await GetAsync(projectId, taskId, ct);
         var complete = progress.Total > 0 && progress.Done == progress.Total;
         if (task is not null && task.State != "creating" && complete != (task.State == "completed"))
         {
-            await SetStateAsync(projectId, taskId, complete ? "completed" : "open", ct);
+            await SetStateAsync(task.ProjectId, task.Id, complete ? "completed" : "open", ct);
         }
     }
 

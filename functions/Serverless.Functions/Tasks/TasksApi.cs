@@ -81,18 +81,7 @@ public static partial class TasksApi
             errors.Add("priority", "'priority' is low, medium or high.");
         }
 
-        string? due = null;
-        if (request.DueDate is not null)
-        {
-            if (StoredTimestamp.TryParse(request.DueDate, out var parsed))
-            {
-                due = StoredTimestamp.Format(parsed);
-            }
-            else
-            {
-                errors.Add("dueDate", "'dueDate' is an ISO-8601 date or date-time with a zone.");
-            }
-        }
+        var due = errors.Timestamp("dueDate", request.DueDate);
 
         var actions = Actions(request.Actions, errors);
         var assignees = Assignees(request.Assignees, errors);
@@ -106,12 +95,9 @@ public static partial class TasksApi
             return Problems.Validation("datasetId", $"Project '{projectId}' has no dataset '{request.DatasetId}'.");
         }
 
-        foreach (var assignee in assignees)
+        if (await NonMemberAsync(services.Projects, projectId, assignees.Select(a => a.UserId), ct) is { } outsider)
         {
-            if (await services.Projects.GetMemberAsync(projectId, assignee.UserId, ct) is null)
-            {
-                return Problems.Validation("assignees", $"User '{assignee.UserId}' is not a member of project '{projectId}'; add them first.");
-            }
+            return Problems.Validation("assignees", $"User '{outsider}' is not a member of project '{projectId}'; add them first.");
         }
 
         var caller = Caller.From(principal);
@@ -208,7 +194,7 @@ public static partial class TasksApi
                     TaskId: taskId, Stage: task.Type == "qa" ? "qa" : "annotation", DatasetId: task.DatasetId, ItemId: itemId,
                     Data: new JsonObject { ["status"] = status, ["previous"] = r.Previous, ["assignee"] = r.Item.Assignee })], CancellationToken.None);
                 await QaApi.AfterStatusChangeAsync(task, r.Item, services.Durable, CancellationToken.None);
-                await services.Tasks.SyncStateAsync(projectId, taskId, r.Progress, ct);
+                await services.Tasks.SyncStateAsync(task, r.Progress, ct);
             }
 
             return TypedResults.Ok(r.Item);
@@ -318,6 +304,20 @@ public static partial class TasksApi
         }
 
         return [.. requested.Select(a => new TaskAssignee(a!.UserId!, a.Share!.Value))];
+    }
+
+    /// <summary>The first of <paramref name="userIds"/> who is not a member of the project, or null.</summary>
+    internal static async Task<string?> NonMemberAsync(ProjectStore projects, string projectId, IEnumerable<string> userIds, CancellationToken ct)
+    {
+        foreach (var userId in userIds)
+        {
+            if (await projects.GetMemberAsync(projectId, userId, ct) is null)
+            {
+                return userId;
+            }
+        }
+
+        return null;
     }
 
     private static ProblemHttpResult TaskNotFound(string projectId, string taskId) =>
