@@ -52,6 +52,7 @@ app.MapDatasetRecipeApi();
 app.MapAnnotationsApi();
 app.MapActivityApi();
 app.MapTasksApi();
+app.MapTaskBulkApi();
 app.MapQaApi();
 app.MapOrchestrationsApi();
 app.MapDashboardApi();

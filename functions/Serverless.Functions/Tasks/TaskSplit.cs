@@ -177,13 +177,16 @@ public sealed class AssignTaskItems(TaskStore tasks) : TaskActivity<AssignTaskIt
     }
 }
 
-/// <summary>Opens the task once the split is done (idempotent).</summary>
+/// <summary>Opens the task once the split (or an addition of items) is done: open, or completed when every item has a status (idempotent).</summary>
 public sealed class FinishTaskSplit(TaskStore tasks) : TaskActivity<FinishTaskSplitRequest, bool>
 {
     public override async Task<bool> RunAsync(TaskActivityContext context, FinishTaskSplitRequest input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        await tasks.SetStateAsync(input.ProjectId, input.TaskId, "open", CancellationToken.None);
+        // Items added to a completed task reopen it; an addition that brought nothing new leaves it completed.
+        var progress = await tasks.GetProgressAsync(input.TaskId, CancellationToken.None);
+        var complete = progress.Total > 0 && progress.Done == progress.Total;
+        await tasks.SetStateAsync(input.ProjectId, input.TaskId, complete ? "completed" : "open", CancellationToken.None);
         return true;
     }
 }

@@ -18,7 +18,7 @@ namespace Serverless.Functions.Tasks;
 /// language and the annotation rule read. The task item is the truth; the mirror is written right after
 /// and rewritten by every later status change of that item.
 /// </remarks>
-public sealed class TaskStore(IDocumentStore store, TimeProvider time)
+public sealed partial class TaskStore(IDocumentStore store, TimeProvider time)
 {
     private const int MaxAttempts = 30;
     private const string TaskKind = "task";

@@ -277,7 +277,7 @@ public static partial class TasksApi
         return actions;
     }
 
-    private static List<TaskAssignee> Assignees(IReadOnlyList<AssigneeRequest?>? requested, FieldErrors errors)
+    internal static List<TaskAssignee> Assignees(IReadOnlyList<AssigneeRequest?>? requested, FieldErrors errors)
     {
         if (requested is not { Count: > 0 and <= MaxAssignees } || requested.Any(a => a?.UserId is null || !Ids.IsWellFormed(a.UserId)))
         {
@@ -344,6 +344,11 @@ public static class TasksRegistration
             .AddActivity<ReadTaskSourcePage>()
             .AddActivity<AssignTaskItems>()
             .AddActivity<FinishTaskSplit>()
+            .AddOrchestrator<TaskBulkOrchestrator>()
+            .AddActivity<ReadOpenTaskItems>()
+            .AddActivity<BeginTaskBulk>()
+            .AddActivity<ApplyTaskBulkChunk>()
+            .AddActivity<FinishTaskBulk>()
             .AddOrchestrator<QaHandoffOrchestrator>()
             .AddActivity<SweepCompletedToQa>()
             .AddActivity<AddToQa>()

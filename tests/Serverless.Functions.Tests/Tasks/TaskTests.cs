@@ -16,6 +16,7 @@ namespace Serverless.Functions.Tests.Tasks;
 public sealed class TaskTests(AzuriteFixture azurite, ItemsApp shared) : IClassFixture<ItemsApp>
 {
     private readonly ItemsApp _app = shared.Start(azurite.ConnectionString);
+    private readonly TaskHarness _h = new(shared);
 
     [Fact]
     public async Task Create_250ItemsTwoAnnotators_SplitEquallyAndOpened()
@@ -238,63 +239,17 @@ public sealed class TaskTests(AzuriteFixture azurite, ItemsApp shared) : IClassF
         Assert.Equal(first, dealt.Take(100).Count(u => u == "u_a"));
     }
 
-    private static string Tasks(World w) => $"/api/projects/{w.Scene.ProjectId}/tasks";
+    private static string Tasks(World w) => TaskHarness.Tasks(w);
 
-    private async Task<World> WorldAsync(string name, int items)
-    {
-        var scene = await _app.SceneAsync(name);
-        var a = await _app.CreateUserAsync($"{name}-a");
-        var b = await _app.CreateUserAsync($"{name}-b");
-        await _app.AddMemberAsync(scene, a, ProjectRole.Annotator);
-        await _app.AddMemberAsync(scene, b, ProjectRole.Annotator);
-        using var owner = _app.Client(scene.Owner.Key);
-        var entries = Enumerable.Range(0, items).Select(i => new { path = $"/{(i % 2 == 0 ? "even" : "odd")}/{i:D4}.json", content = new { i } }).ToList();
-        using var bulk = await owner.PostAsJsonAsync($"{scene.Items}/bulk", new { items = entries }, IdentityApp.Json);
-        Assert.Equal(HttpStatusCode.OK, bulk.StatusCode);
-        return new World(scene, a, b);
-    }
+    private Task<World> WorldAsync(string name, int items) => _h.WorldAsync(name, items);
 
-    private async Task<(string TaskId, HttpStatusCode Status)> CreateTaskAsync(World w, object body)
-    {
-        using var owner = _app.Client(w.Scene.Owner.Key);
-        using var response = await owner.PostAsJsonAsync(Tasks(w), body, IdentityApp.Json);
-        var json = await response.Content.ReadFromJsonAsync<JsonElement>();
-        Assert.True(response.StatusCode == HttpStatusCode.Accepted, json.GetRawText());
-        return (json.GetProperty("task").GetProperty("id").GetString()!, response.StatusCode);
-    }
+    private Task<(string TaskId, HttpStatusCode Status)> CreateTaskAsync(World w, object body) => _h.CreateTaskAsync(w, body);
 
-    private async Task<TaskWithProgress> WaitOpenAsync(World w, string taskId)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (true)
-        {
-            var task = await GetTaskAsync(w, taskId);
-            if (task.Task.State != "creating")
-            {
-                return task;
-            }
+    private Task<TaskWithProgress> WaitOpenAsync(World w, string taskId) => _h.WaitOpenAsync(w, taskId);
 
-            Assert.True(DateTime.UtcNow < deadline, $"Task {taskId} is still being split after 60 s: {task.Progress.Total} items so far.");
-            await Task.Delay(100);
-        }
-    }
+    private Task<TaskWithProgress> GetTaskAsync(World w, string taskId) => _h.GetTaskAsync(w, taskId);
 
-    private async Task<TaskWithProgress> GetTaskAsync(World w, string taskId)
-    {
-        using var owner = _app.Client(w.Scene.Owner.Key);
-        return (await owner.GetFromJsonAsync<TaskWithProgress>($"{Tasks(w)}/{taskId}", IdentityApp.Json))!;
-    }
+    private Task<List<string>> QueryItemsAsync(World w, object query) => _h.QueryItemsAsync(w, query);
 
-    private async Task<List<string>> QueryItemsAsync(World w, object query)
-    {
-        using var owner = _app.Client(w.Scene.Owner.Key);
-        using var response = await owner.PostAsJsonAsync($"{w.Scene.Items}/query", query, IdentityApp.Json);
-        var page = (await response.Content.ReadFromJsonAsync<Page<Item>>(IdentityApp.Json))!;
-        return [.. page.Items.Select(i => i.Id)];
-    }
-
-    private static Task<HttpResponseMessage> SetAsync(HttpClient client, World w, string task, string item, string? status) =>
-        client.PutAsJsonAsync($"{Tasks(w)}/{task}/items/{item}/status", new { status }, IdentityApp.Json);
-
-    private sealed record World(Scene Scene, TestUser A, TestUser B);
+    private static Task<HttpResponseMessage> SetAsync(HttpClient client, World w, string task, string item, string? status) => TaskHarness.SetAsync(client, w, task, item, status);
 }
