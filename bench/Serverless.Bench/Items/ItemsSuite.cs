@@ -32,8 +32,8 @@ internal sealed class ItemsSuite : IBenchSuite
     private const int BulkEntries = 5000;
 
     // Overridable for a quick look (ITEMS_BENCH_BULK_CALLS, ITEMS_BENCH_LISTED); the figures to quote use the defaults.
-    private static readonly int BulkCalls = FromEnvironment("ITEMS_BENCH_BULK_CALLS", 20);
-    private static readonly int ListedItems = FromEnvironment("ITEMS_BENCH_LISTED", 1_000_000);
+    private static readonly int BulkCalls = BenchApp.FromEnvironment("ITEMS_BENCH_BULK_CALLS", 20);
+    private static readonly int ListedItems = BenchApp.FromEnvironment("ITEMS_BENCH_LISTED", 1_000_000);
     private const int SeedChunk = 5000;
     private const int Folders = 100;
     private const int QueriesPerFilter = 200;
@@ -45,9 +45,6 @@ internal sealed class ItemsSuite : IBenchSuite
     {
         var figures = new Dictionary<string, double>(StringComparer.Ordinal);
 
-        // WebApplicationFactory looks for the app's content root next to a solution named after the
-        // assembly; tell it where the project is instead.
-        Environment.SetEnvironmentVariable("ASPNETCORE_TEST_CONTENTROOT_SERVERLESS_FUNCTIONS", Path.Combine(RepoPaths.Root, "functions", "Serverless.Functions"));
         var folder = Directory.CreateTempSubdirectory("bench-items-");
         var azurite = new AzuriteFixture();
         await azurite.StartAsync();
@@ -61,8 +58,8 @@ internal sealed class ItemsSuite : IBenchSuite
                 ["Bootstrap:AdminApiKey"] = AdminKey,
                 ["Logging:LogLevel:Default"] = "Warning",
             });
-            using var client = await OwnerClientAsync(app);
-            var projectId = await CreateAsync(client, "/api/projects", new { name = "bench" });
+            using var client = await app.UserClientAsync("bench", AdminKey);
+            var projectId = await BenchApp.CreateAsync(client, "/api/projects", new { name = "bench" });
             await BulkAsync(client, projectId, log, figures);
             await ListingAsync(app, client, projectId, log, figures);
 
@@ -80,7 +77,7 @@ internal sealed class ItemsSuite : IBenchSuite
 
     private static async Task BulkAsync(HttpClient client, string projectId, TextWriter log, Dictionary<string, double> figures)
     {
-        var datasetId = await CreateAsync(client, $"/api/projects/{projectId}/datasets", new { name = "bulk" });
+        var datasetId = await BenchApp.CreateAsync(client, $"/api/projects/{projectId}/datasets", new { name = "bulk" });
         var url = new Uri($"/api/projects/{projectId}/datasets/{datasetId}/items/bulk", UriKind.Relative);
 
         // One warm-up call (JIT, SQLite caches), not counted.
@@ -124,7 +121,7 @@ internal sealed class ItemsSuite : IBenchSuite
 
     private static async Task ListingAsync(BenchApp app, HttpClient client, string projectId, TextWriter log, Dictionary<string, double> figures)
     {
-        var datasetId = await CreateAsync(client, $"/api/projects/{projectId}/datasets", new { name = "million" });
+        var datasetId = await BenchApp.CreateAsync(client, $"/api/projects/{projectId}/datasets", new { name = "million" });
         var store = app.Services.GetRequiredService<ItemStore>();
         await log.WriteLineAsync($"seeding {ListedItems:N0} items through ItemStore.WriteAsync ...");
         var watch = Stopwatch.StartNew();
@@ -202,52 +199,14 @@ internal sealed class ItemsSuite : IBenchSuite
 
             samples.Sort();
             all.AddRange(samples);
-            figures[$"list_{name}_p50_ms"] = Math.Round(Percentile(samples, 0.50), 2);
-            figures[$"list_{name}_p99_ms"] = Math.Round(Percentile(samples, 0.99), 2);
+            figures[$"list_{name}_p50_ms"] = Math.Round(BenchApp.Percentile(samples, 0.50), 2);
+            figures[$"list_{name}_p99_ms"] = Math.Round(BenchApp.Percentile(samples, 0.99), 2);
             await log.WriteLineAsync($"listing {name}: p50 {figures[$"list_{name}_p50_ms"]} ms, p99 {figures[$"list_{name}_p99_ms"]} ms");
         }
 
         all.Sort();
-        figures["list_p50_ms"] = Math.Round(Percentile(all, 0.50), 2);
-        figures["list_p99_ms"] = Math.Round(Percentile(all, 0.99), 2);
+        figures["list_p50_ms"] = Math.Round(BenchApp.Percentile(all, 0.50), 2);
+        figures["list_p99_ms"] = Math.Round(BenchApp.Percentile(all, 0.99), 2);
         await log.WriteLineAsync($"listing over {ListedItems:N0} items, all filters: p50 {figures["list_p50_ms"]} ms, p99 {figures["list_p99_ms"]} ms (HTTP query endpoint, page of 100)");
-    }
-
-    private static int FromEnvironment(string name, int fallback) =>
-        int.TryParse(Environment.GetEnvironmentVariable(name), CultureInfo.InvariantCulture, out var value) && value > 0 ? value : fallback;
-
-    private static double Percentile(List<double> sorted, double p) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
-
-    private static async Task<HttpClient> OwnerClientAsync(BenchApp app)
-    {
-        using var admin = app.CreateClient();
-        admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
-        using var response = await admin.PostAsJsonAsync($"/api/orgs/{IdentityBootstrap.DefaultOrganizationId}/users", new { name = "bench", email = "bench@example.com", orgRole = "Member" });
-        response.EnsureSuccessStatusCode();
-        using var created = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        var key = created.RootElement.GetProperty("apiKey").GetProperty("key").GetString();
-        var client = app.CreateClient();
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        return client;
-    }
-
-    private static async Task<string> CreateAsync(HttpClient client, string path, object body)
-    {
-        using var response = await client.PostAsJsonAsync(path, body);
-        response.EnsureSuccessStatusCode();
-        using var created = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        return created.RootElement.GetProperty("id").GetString()!;
-    }
-
-    /// <summary>The functions app in process with the bench's settings.</summary>
-    private sealed class BenchApp(IReadOnlyDictionary<string, string?> settings) : WebApplicationFactory<functions::Program>
-    {
-        protected override void ConfigureWebHost(IWebHostBuilder builder)
-        {
-            foreach (var (key, value) in settings)
-            {
-                builder.UseSetting(key, value);
-            }
-        }
     }
 }
