@@ -41,7 +41,7 @@ internal sealed class BenchApp : WebApplicationFactory<functions::Program>
         var key = created.RootElement.GetProperty("apiKey").GetProperty("key").GetString();
         var client = CreateClient();
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        return (client, created.RootElement.GetProperty("id").GetString()!);
+        return (client, created.RootElement.GetProperty("user").GetProperty("id").GetString()!);
     }
 
     /// <summary>POSTs <paramref name="body"/> and returns the created resource's <c>id</c>.</summary>
