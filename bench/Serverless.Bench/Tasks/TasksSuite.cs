@@ -114,8 +114,10 @@ internal sealed class TasksSuite : IBenchSuite
         response.EnsureSuccessStatusCode();
         using var created = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         var taskId = created.RootElement.GetProperty("task").GetProperty("id").GetString()!;
+        var split = new Uri(created.RootElement.GetProperty("split").GetProperty("statusQueryGetUri").GetString()!);
         while (true)
         {
+            (await ThrowIfEndedBadlyAsync(client, split)).Dispose();
             using var task = JsonDocument.Parse(await client.GetStringAsync(new Uri($"{tasks}/{taskId}", UriKind.Relative)));
             var total = task.RootElement.GetProperty("progress").GetProperty("total").GetInt64();
             if (task.RootElement.GetProperty("task").GetProperty("state").GetString() != "creating")
@@ -179,9 +181,8 @@ internal sealed class TasksSuite : IBenchSuite
         var status = new Uri(accepted.RootElement.GetProperty("statusQueryGetUri").GetString()!);
         while (true)
         {
-            using var state = JsonDocument.Parse(await client.GetStringAsync(status));
-            var runtime = state.RootElement.GetProperty("runtimeStatus").GetString();
-            if (runtime == "Completed")
+            using var state = await ThrowIfEndedBadlyAsync(client, status);
+            if (state.RootElement.GetProperty("runtimeStatus").GetString() == "Completed")
             {
                 var changed = state.RootElement.GetProperty("output").GetProperty("changed").GetInt64();
                 if (changed != TotalItems / Folders)
@@ -192,10 +193,6 @@ internal sealed class TasksSuite : IBenchSuite
                 break;
             }
 
-            if (runtime is "Failed" or "Terminated")
-            {
-                throw new InvalidOperationException($"The batch ended {runtime}: {state.RootElement}");
-            }
 
             await Task.Delay(200);
         }
@@ -204,6 +201,19 @@ internal sealed class TasksSuite : IBenchSuite
         figures["batch_status_items_per_s"] = Math.Round(TotalItems / Folders / watch.Elapsed.TotalSeconds);
         figures["batch_status_target_s"] = 10;
         await log.WriteLineAsync($"batch status over {TotalItems / Folders:N0} items: {figures["batch_status_s"]} s");
+    }
+
+    /// <summary>The orchestration's status; throws when it failed or was terminated (a bench must not wait forever).</summary>
+    private static async Task<JsonDocument> ThrowIfEndedBadlyAsync(HttpClient client, Uri status)
+    {
+        var state = JsonDocument.Parse(await client.GetStringAsync(status));
+        var runtime = state.RootElement.GetProperty("runtimeStatus").GetString();
+        if (runtime is "Failed" or "Terminated")
+        {
+            throw new InvalidOperationException($"{status} ended {runtime}: {state.RootElement}");
+        }
+
+        return state;
     }
 
     private static string ItemId(int i) => $"i_{i.ToString("D20", CultureInfo.InvariantCulture)}";

@@ -55,7 +55,7 @@ public sealed class TaskSplitOrchestrator : TaskOrchestrator<TaskSplitInput, Tas
     public const int PageSize = 1000;
 
     /// <summary>Items per parallel write (one atomic batch each, with the progress patch).</summary>
-    public const int WriteChunk = 99;
+    public const int WriteChunk = TaskStore.BulkChunk;
 
     /// <summary>Pages per execution before continuing as new.</summary>
     public const int PagesPerExecution = 10;

@@ -69,7 +69,7 @@ public sealed partial class TaskStore
                 return new BulkChunkResult([], found.Count, itemIds.Count - found.Count, final);
             }
 
-            operations.AddRange(ProgressPatches(changed, StoredTimestamp.Format(time.GetUtcNow())));
+            operations.AddRange(ProgressPatches(changed.Select(c => ((TaskItem?)c.Before, c.After)), StoredTimestamp.Format(time.GetUtcNow())));
             try
             {
                 await Tasks.ExecuteBatchAsync(partition, operations, ct);
@@ -183,26 +183,28 @@ public sealed partial class TaskStore
         return [.. page.Items.Select(doc => (ToItem(doc), doc.ETag))];
     }
 
-    /// <summary>The counter moves of a chunk's changes, summed per counter, as patches of at most 10 operations.</summary>
-    private static IEnumerable<BatchOperation> ProgressPatches(IEnumerable<(TaskItem Before, TaskItem? After)> changes, string now)
+    /// <summary>
+    /// The counter moves of a chunk's changes (before null: added; after null: removed), summed per counter, as
+    /// patches of at most <see cref="DocumentLimits.MaxPatchOperations"/> operations (a task may have 50 assignees).
+    /// </summary>
+    private static IEnumerable<BatchOperation> ProgressPatches(IEnumerable<(TaskItem? Before, TaskItem? After)> changes, string now)
     {
         var deltas = new Dictionary<string, long>(StringComparer.Ordinal);
         void Add(string path, long delta) => deltas[path] = deltas.GetValueOrDefault(path) + delta;
         foreach (var (before, after) in changes)
         {
+            Add("total", (after is null ? 0 : 1) - (before is null ? 0 : 1));
             Count(before, -1);
-            if (after is null)
-            {
-                Add("total", -1);
-            }
-            else
-            {
-                Count(after, 1);
-            }
+            Count(after, 1);
         }
 
-        void Count(TaskItem item, long sign)
+        void Count(TaskItem? item, long sign)
         {
+            if (item is null)
+            {
+                return;
+            }
+
             if (item.Assignee is not null)
             {
                 Add($"byAssignee.{item.Assignee}.total", sign);

@@ -126,13 +126,13 @@ public sealed partial class TaskStore(IDocumentStore store, TimeProvider time)
         ArgumentNullException.ThrowIfNull(items);
         var partition = TaskContainers.TaskPartition(taskId);
         var added = 0;
-        foreach (var chunk in items.Chunk(DocumentLimits.MaxBatchOperations - 1))
+        foreach (var chunk in items.Chunk(BulkChunk))
         {
             var pending = chunk;
             for (var attempt = 1; pending.Length > 0; attempt++)
             {
                 var operations = pending.Select(i => BatchOperation.Create(i.ItemId, Body(i))).ToList();
-                operations.Add(BatchOperation.PatchOf(TaskContainers.ProgressId, ProgressIncrements(pending)));
+                operations.AddRange(ProgressPatches(pending.Select(i => ((TaskItem?)null, (TaskItem?)i)), StoredTimestamp.Format(time.GetUtcNow())));
                 try
                 {
                     await Tasks.ExecuteBatchAsync(partition, operations, ct);
@@ -383,14 +383,6 @@ public sealed partial class TaskStore(IDocumentStore store, TimeProvider time)
                 return;
             }
         }
-    }
-
-    private static List<PatchOperation> ProgressIncrements(TaskItem[] items)
-    {
-        var operations = new List<PatchOperation> { PatchOperation.Increment("total", items.Length) };
-        operations.AddRange(items.Where(i => i.Assignee is not null).GroupBy(i => i.Assignee!, StringComparer.Ordinal)
-            .Select(g => PatchOperation.Increment($"byAssignee.{g.Key}.total", g.Count())));
-        return operations;
     }
 
     private static JsonObject Body(TaskItem item)

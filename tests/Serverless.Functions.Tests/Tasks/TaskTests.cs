@@ -37,6 +37,29 @@ public sealed class TaskTests(AzuriteFixture azurite, ItemsApp shared) : IClassF
     }
 
     [Fact]
+    public async Task Create_TwelveAssignees_EveryCounterMovesInOneBatch()
+    {
+        // Arrange: more assignees than one patch holds operations (10).
+        var w = await WorldAsync("twelve", 120);
+        var users = new List<string> { w.A.Id, w.B.Id };
+        for (var i = 0; i < 10; i++)
+        {
+            var user = await _app.CreateUserAsync($"twelve-{i}");
+            await _app.AddMemberAsync(w.Scene, user, ProjectRole.Annotator);
+            users.Add(user.Id);
+        }
+
+        // Act
+        var (task, _) = await CreateTaskAsync(w, new { name = "many", datasetId = w.Scene.DatasetId, assignees = users.Select(userId => new { userId }) });
+        var opened = await WaitOpenAsync(w, task);
+
+        // Assert
+        Assert.Equal("open", opened.Task.State);
+        Assert.Equal(120, opened.Progress.Total);
+        Assert.All(users, u => Assert.Equal(10, opened.Progress.ByAssignee[u].Total));
+    }
+
+    [Fact]
     public async Task Create_WithFilterAndShares_OnlyMatchingItemsDealtBySharesAndStatusUrlWorks()
     {
         // Arrange
