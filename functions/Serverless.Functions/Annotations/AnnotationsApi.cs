@@ -16,13 +16,14 @@ using Serverless.Functions.Recipes;
 namespace Serverless.Functions.Annotations;
 
 /// <summary>What the annotation endpoints need from DI.</summary>
-public sealed record AnnotationServices(DatasetStore Datasets, RecipeStore Recipes, ProjectStore Projects, AnnotationStore Annotations, ActivityLog Activity, TimeProvider Time);
+public sealed record AnnotationServices(DatasetStore Datasets, RecipeStore Recipes, ProjectStore Projects, AnnotationStore Annotations, Tasks.TaskStore Tasks, ActivityLog Activity, TimeProvider Time);
 
 /// <summary>
 /// An item's annotations (<c>api/projects/{projectId}/datasets/{datasetId}/items/{itemId}/annotations</c>).
 /// Every write is validated against the dataset's recipe (class, shape, attributes) and the item (geometry
 /// inside the image, frames inside the video), is recorded in the activity log, and — when the project
-/// requires it — is refused while the item holds a status in a task.
+/// requires it — is refused while the item holds a status in a task. Annotators and reviewers write only on
+/// items assigned to them in some task (their assignments); managers and above on any item.
 /// </summary>
 public static class AnnotationsApi
 {
@@ -43,9 +44,14 @@ public static class AnnotationsApi
 
     /// <summary><c>POST</c>: 1 to 50 annotations, created together or not at all; every invalid field of every entry is reported.</summary>
     internal static async Task<Results<Created<CreatedAnnotations>, ValidationProblem, ProblemHttpResult>> CreateAsync(
-        string projectId, string datasetId, string itemId, CreateAnnotationsRequest request, ClaimsPrincipal principal, [AsParameters] AnnotationServices services, CancellationToken ct)
+        string projectId, string datasetId, string itemId, CreateAnnotationsRequest request, HttpContext http, ClaimsPrincipal principal, [AsParameters] AnnotationServices services, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(request);
+        if (await NotAssignedAsync(http, principal, datasetId, itemId, services, ct) is { } notYours)
+        {
+            return notYours;
+        }
+
         if (request.Annotations is not { Count: > 0 and <= AnnotationStore.MaxPerRequest })
         {
             return Problems.Validation("annotations", $"'annotations' is a list of 1 to {AnnotationStore.MaxPerRequest} annotations.");
@@ -125,9 +131,14 @@ public static class AnnotationsApi
     /// <summary><c>PUT</c>: replaces the annotation; with <c>If-Match</c> only the version the client read (412 otherwise).</summary>
     internal static async Task<Results<Ok<Annotation>, ValidationProblem, ProblemHttpResult>> ReplaceAsync(
         string projectId, string datasetId, string itemId, string annotationId, AnnotationDraft request, [FromHeader(Name = "If-Match")] string? ifMatch,
-        ClaimsPrincipal principal, HttpResponse response, [AsParameters] AnnotationServices services, CancellationToken ct)
+        HttpContext http, ClaimsPrincipal principal, HttpResponse response, [AsParameters] AnnotationServices services, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(response);
+        if (await NotAssignedAsync(http, principal, datasetId, itemId, services, ct) is { } notYours)
+        {
+            return notYours;
+        }
+
         var context = await LoadAsync(projectId, datasetId, itemId, services, ct);
         if (context.Problem is { } problem)
         {
@@ -165,8 +176,13 @@ public static class AnnotationsApi
 
     internal static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
         string projectId, string datasetId, string itemId, string annotationId, [FromHeader(Name = "If-Match")] string? ifMatch,
-        ClaimsPrincipal principal, [AsParameters] AnnotationServices services, CancellationToken ct)
+        HttpContext http, ClaimsPrincipal principal, [AsParameters] AnnotationServices services, CancellationToken ct)
     {
+        if (await NotAssignedAsync(http, principal, datasetId, itemId, services, ct) is { } notYours)
+        {
+            return notYours;
+        }
+
         var project = await services.Projects.GetAsync(projectId, ct);
         if (project is null || !await services.Datasets.ExistsAsync(projectId, datasetId, ct))
         {
@@ -239,6 +255,12 @@ public static class AnnotationsApi
 
     private static double? Number(JsonNode? node) =>
         node is JsonValue value && value.GetValueKind() == System.Text.Json.JsonValueKind.Number ? value.GetValue<double>() : null;
+
+    /// <summary>403 when an annotator or reviewer writes on an item that no task assigns to them; null otherwise.</summary>
+    private static async Task<ProblemHttpResult?> NotAssignedAsync(HttpContext http, ClaimsPrincipal principal, string datasetId, string itemId, AnnotationServices services, CancellationToken ct) =>
+        AccessMiddleware.SeesOnlyOwnWork(http) && !await services.Tasks.IsAssignedAsync(datasetId, itemId, Caller.From(principal).UserId, ct)
+            ? Problems.Forbidden($"Item '{itemId}' is not assigned to you in any task: annotators and reviewers change annotations only on their assignments.")
+            : null;
 
     private static async Task<WriteContext> LoadAsync(string projectId, string datasetId, string itemId, AnnotationServices services, CancellationToken ct)
     {

@@ -150,6 +150,17 @@ public sealed partial class TaskStore
         }
     }
 
+    /// <summary>
+    /// Whether <paramref name="userId"/> holds <paramref name="itemId"/> in some task (annotation or QA): what lets
+    /// annotators and reviewers write its annotations. One indexed query across the task partitions.
+    /// </summary>
+    public async Task<bool> IsAssignedAsync(string datasetId, string itemId, string userId, CancellationToken ct)
+    {
+        var page = await Tasks.QueryAsync(new DocumentQuery(null,
+            Filter.And(Filter.Eq("kind", TaskItemKind), Filter.Eq("itemId", itemId), Filter.Eq("assignee", userId), Filter.Eq("datasetId", datasetId)), null, 1, null), ct);
+        return page.Items.Count > 0;
+    }
+
     /// <summary>Replaces the task's assignee list with what <paramref name="change"/> makes of it (ETag-guarded read-modify-write).</summary>
     public async Task SetAssigneesAsync(string projectId, string taskId, Func<IReadOnlyList<TaskAssignee>, IReadOnlyList<TaskAssignee>> change, CancellationToken ct)
     {

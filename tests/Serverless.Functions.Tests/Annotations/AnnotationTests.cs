@@ -238,13 +238,14 @@ public sealed class AnnotationTests(AzuriteFixture azurite, ItemsApp shared) : I
         await _app.AddMemberAsync(s.Scene, annotator, ProjectRole.Annotator);
         using var owner = _app.Client(s.Scene.Owner.Key);
         using var worker = _app.Client(annotator.Key);
+        await AssignAsync(owner, s, annotator);
         await CreateOneAsync(owner, s);
         await CreateOneAsync(worker, s);
 
         // Act
-        var own = (await worker.GetFromJsonAsync<Page<ActivityEvent>>($"/api/projects/{s.Scene.ProjectId}/activity", IdentityApp.Json))!;
+        var own = (await worker.GetFromJsonAsync<Page<ActivityEvent>>($"/api/projects/{s.Scene.ProjectId}/activity?kind=annotation.", IdentityApp.Json))!;
         using var others = await worker.GetAsync($"/api/projects/{s.Scene.ProjectId}/activity?actor={s.Scene.Owner.Id}");
-        var all = (await owner.GetFromJsonAsync<Page<ActivityEvent>>($"/api/projects/{s.Scene.ProjectId}/activity", IdentityApp.Json))!;
+        var all = (await owner.GetFromJsonAsync<Page<ActivityEvent>>($"/api/projects/{s.Scene.ProjectId}/activity?kind=annotation.", IdentityApp.Json))!;
         using var badTime = await owner.GetAsync($"/api/projects/{s.Scene.ProjectId}/activity?from=yesterday");
 
         // Assert
@@ -252,6 +253,32 @@ public sealed class AnnotationTests(AzuriteFixture azurite, ItemsApp shared) : I
         Assert.Equal(HttpStatusCode.Forbidden, others.StatusCode);
         Assert.Equal(2, all.Items.Count);
         Assert.Equal(HttpStatusCode.BadRequest, badTime.StatusCode);
+    }
+
+    [Fact]
+    public async Task Write_AnnotatorOnlyOnAssignedItem_Unassigned403ManagerAnywhere()
+    {
+        // Arrange
+        var s = await SetUpAsync("assigned-only");
+        var annotator = await _app.CreateUserAsync("assigned-annotator");
+        await _app.AddMemberAsync(s.Scene, annotator, ProjectRole.Annotator);
+        using var owner = _app.Client(s.Scene.Owner.Key);
+        using var worker = _app.Client(annotator.Key);
+        var ownersAnnotation = await CreateOneAsync(owner, s);
+
+        // Act
+        using var before = await worker.PostAsJsonAsync(s.Annotations, new { annotations = new[] { Box(1, 1, 2, 2) } }, IdentityApp.Json);
+        using var editBefore = await PutAsync(worker, $"{s.Annotations}/{ownersAnnotation}", Box(2, 2, 3, 3), null);
+        using var deleteBefore = await worker.DeleteAsync($"{s.Annotations}/{ownersAnnotation}");
+        await AssignAsync(owner, s, annotator);
+        using var after = await worker.PostAsJsonAsync(s.Annotations, new { annotations = new[] { Box(1, 1, 2, 2) } }, IdentityApp.Json);
+        using var editAfter = await PutAsync(worker, $"{s.Annotations}/{ownersAnnotation}", Box(2, 2, 3, 3), null);
+        var problem = await before.Content.ReadFromJsonAsync<JsonElement>();
+
+        // Assert
+        Assert.Equal((HttpStatusCode.Forbidden, HttpStatusCode.Forbidden, HttpStatusCode.Forbidden), (before.StatusCode, editBefore.StatusCode, deleteBefore.StatusCode));
+        Assert.Contains("not assigned to you", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal((HttpStatusCode.Created, HttpStatusCode.OK), (after.StatusCode, editAfter.StatusCode));
     }
 
     [Fact]
@@ -310,6 +337,19 @@ public sealed class AnnotationTests(AzuriteFixture azurite, ItemsApp shared) : I
         }, IdentityApp.Json);
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+    }
+
+    /// <summary>A task over the setup's item, assigned to <paramref name="user"/>; returns once it is open.</summary>
+    private static async Task AssignAsync(HttpClient owner, Setup s, TestUser user)
+    {
+        using var created = await owner.PostAsJsonAsync($"/api/projects/{s.Scene.ProjectId}/tasks", new { name = "assign", datasetId = s.Scene.DatasetId, itemIds = new[] { s.ItemId }, assignees = new[] { new { userId = user.Id } } }, IdentityApp.Json);
+        var task = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("task").GetProperty("id").GetString();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while ((await owner.GetFromJsonAsync<JsonElement>($"/api/projects/{s.Scene.ProjectId}/tasks/{task}")).GetProperty("task").GetProperty("state").GetString() == "creating")
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the task was not split within 60 s");
+            await Task.Delay(50);
+        }
     }
 
     private static async Task<string> CreateOneAsync(HttpClient client, Setup s)

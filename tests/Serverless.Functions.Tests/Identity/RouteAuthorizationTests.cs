@@ -465,6 +465,19 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
                 new Serverless.Functions.Tasks.LabelingTask(TaskA, ProjectA, DatasetA, "task A", "annotation", "medium", null, Serverless.Functions.Tasks.TasksApi.DefaultActions,
                     [new Serverless.Functions.Tasks.TaskAssignee(Members[ProjectRole.Annotator].Id, 0)], [], "open", null, Members[ProjectRole.Owner].Id, now, now),
                 CancellationToken.None);
+
+            // Annotators and reviewers write annotations only on their assignments: both hold item A in task A.
+            var tasks = App.Factory.Services.GetRequiredService<Serverless.Functions.Tasks.TaskStore>();
+            var reviewTask = Ids.New("t");
+            await tasks.CreateAsync(
+                new Serverless.Functions.Tasks.LabelingTask(reviewTask, ProjectA, DatasetA, "review A", "qa", "medium", null, Serverless.Functions.Tasks.QaApi.QaActions,
+                    [new Serverless.Functions.Tasks.TaskAssignee(Members[ProjectRole.Reviewer].Id, 0)], [], "open", null, Members[ProjectRole.Owner].Id, now, now, SourceTaskId: TaskA),
+                CancellationToken.None);
+            foreach (var (task, role) in new[] { (TaskA, ProjectRole.Annotator), (reviewTask, ProjectRole.Reviewer) })
+            {
+                await tasks.AddItemsAsync(task, [new Serverless.Functions.Tasks.TaskItem(ItemA, DatasetA, "item", Members[role].Id, null, null, null, 0, false)], CancellationToken.None);
+            }
+
             IssueA = (await App.Factory.Services.GetRequiredService<Serverless.Functions.Tasks.IssueStore>().OpenAsync(
                 TaskA, TaskA, ItemA, AnnotationA, "seeded", null, Members[ProjectRole.Reviewer].Id, Members[ProjectRole.Annotator].Id, CancellationToken.None)).Id;
             await _azurite.InitializeAsync();
