@@ -26,6 +26,12 @@ public sealed record DatasetRef(string ProjectId, string DatasetId);
 public sealed record ProjectCascadeTarget(string Container, Func<string, string> Partition);
 
 /// <summary>
+/// Partitions a feature keeps per child of a project (e.g. one per task), listed when the cascade starts and emptied
+/// before the registered <see cref="ProjectCascadeTarget"/> partitions (which may hold the list itself).
+/// </summary>
+public sealed record ProjectCascadeChildren(Func<string, CancellationToken, Task<IReadOnlyList<PartitionRef>>> ListAsync);
+
+/// <summary>
 /// Deletes a project and everything in it: marks it deleting (hidden at once), then for each dataset empties its
 /// item partition (items, path claims, counter) and deletes the dataset, empties every registered project-scoped
 /// partition (recipes, ...), deletes the project's files (every blob under <c>{projectId}/</c> in the item and
@@ -125,7 +131,8 @@ public sealed class ProjectCascade(
     ProjectStore projects,
     IOptions<ItemsOptions> items,
     IOptions<RecipeOptions> recipes,
-    IEnumerable<ProjectCascadeTarget> targets)
+    IEnumerable<ProjectCascadeTarget> targets,
+    IEnumerable<ProjectCascadeChildren> children)
 {
     /// <summary>Documents deleted per activity call.</summary>
     public const int DocumentsPerCall = 200;
@@ -144,7 +151,18 @@ public sealed class ProjectCascade(
         return [.. page.Items.Select(d => d.Id)];
     }
 
-    public List<PartitionRef> ListPartitions(string projectId) =>
+    public async Task<List<PartitionRef>> ListPartitionsAsync(string projectId, CancellationToken ct)
+    {
+        var perChild = new List<PartitionRef>();
+        foreach (var child in children)
+        {
+            perChild.AddRange(await child.ListAsync(projectId, ct));
+        }
+
+        return [.. perChild, .. ListPartitions(projectId)];
+    }
+
+    private List<PartitionRef> ListPartitions(string projectId) =>
     [
         .. targets.Select(t => new PartitionRef(t.Container, t.Partition(projectId))),
 
@@ -208,10 +226,10 @@ public sealed class ListProjectDatasets(ProjectCascade cascade) : TaskActivity<D
     public override Task<List<string>> RunAsync(TaskActivityContext context, DeleteProjectInput input) => cascade.ListDatasetsAsync(input.ProjectId, CancellationToken.None);
 }
 
-/// <summary>The registered project-scoped partitions (read from DI, hence an activity).</summary>
+/// <summary>The per-child and registered project-scoped partitions (read from DI and the store, hence an activity).</summary>
 public sealed class ListProjectPartitions(ProjectCascade cascade) : TaskActivity<DeleteProjectInput, List<PartitionRef>>
 {
-    public override Task<List<PartitionRef>> RunAsync(TaskActivityContext context, DeleteProjectInput input) => Task.FromResult(cascade.ListPartitions(input.ProjectId));
+    public override Task<List<PartitionRef>> RunAsync(TaskActivityContext context, DeleteProjectInput input) => cascade.ListPartitionsAsync(input.ProjectId, CancellationToken.None);
 }
 
 /// <summary>Deletes one page of a partition's documents.</summary>

@@ -161,6 +161,21 @@ public sealed partial class TaskStore
         return page.Items.Count > 0;
     }
 
+    /// <summary>Every task partition of the project (what the project delete cascade empties), read page by page.</summary>
+    public async Task<IReadOnlyList<Projects.PartitionRef>> ListTaskPartitionsAsync(string projectId, CancellationToken ct)
+    {
+        var partitions = new List<Projects.PartitionRef>();
+        string? token = null;
+        do
+        {
+            var page = await Tasks.QueryAsync(new DocumentQuery(TaskContainers.ProjectPartition(projectId), Filter.Eq("kind", TaskKind), [new SortField("id")], 200, token), ct);
+            partitions.AddRange(page.Items.Select(d => new Projects.PartitionRef(TaskContainers.Tasks, TaskContainers.TaskPartition(d.Id))));
+            token = page.ContinuationToken;
+        }
+        while (token is not null);
+        return partitions;
+    }
+
     /// <summary>Replaces the task's assignee list with what <paramref name="change"/> makes of it (ETag-guarded read-modify-write).</summary>
     public async Task SetAssigneesAsync(string projectId, string taskId, Func<IReadOnlyList<TaskAssignee>, IReadOnlyList<TaskAssignee>> change, CancellationToken ct)
     {

@@ -337,7 +337,8 @@ public static class TasksRegistration
         builder.Services.AddSingleton<TaskStore>();
         builder.Services.AddSingleton<IssueStore>();
 
-        // The task documents; each task's own partition (items, progress, issues) stays until a per-task cascade exists.
+        // Each task's own partition (items, progress, issues), then the task documents.
+        builder.Services.AddSingleton(sp => new ProjectCascadeChildren(sp.GetRequiredService<TaskStore>().ListTaskPartitionsAsync));
         builder.Services.AddSingleton(new ProjectCascadeTarget(TaskContainers.Tasks, TaskContainers.ProjectPartition));
         builder.Services.AddDurableTasks(r => r
             .AddOrchestrator<TaskSplitOrchestrator>()

@@ -58,6 +58,18 @@ public sealed class ProjectDeleteTests(AzuriteFixture azurite) : IAsyncLifetime
             Assert.Equal(HttpStatusCode.Created, recipe.StatusCode);
         }
 
+        // A task: its items and counters live in the task's own partition.
+        string taskId;
+        using (var task = await client.PostAsJsonAsync($"/api/projects/{projectId}/tasks", new { name = "t", datasetId = datasets[1], assignees = new[] { new { userId = member.Id } } }))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, task.StatusCode);
+            var created = await task.Content.ReadFromJsonAsync<JsonElement>();
+            taskId = created.GetProperty("task").GetProperty("id").GetString()!;
+            await _app.WaitAsync(created.GetProperty("split").GetProperty("id").GetString()!);
+        }
+
+        var tasks = _app.Factory.Services.GetRequiredService<IDocumentStore>().Container(Serverless.Functions.Tasks.TaskContainers.Tasks);
+        Assert.Equal(6, await tasks.CountAsync(Serverless.Functions.Tasks.TaskContainers.TaskPartition(taskId), null));
         var unrelated = await _app.CreateProjectAsync(owner);
         var unrelatedDataset = await _app.CreateDatasetAsync(owner, unrelated, "keep");
         await _app.BulkAsync(owner, unrelated, unrelatedDataset, DatasetCopyTests.World.Entries(3));
@@ -81,6 +93,8 @@ public sealed class ProjectDeleteTests(AzuriteFixture azurite) : IAsyncLifetime
         Assert.Equal(0, memberProjects.GetProperty("items").GetArrayLength());
         Assert.Equal(3, unrelatedItems.Count);
         await AssertProjectGoneAsync(projectId, datasets);
+        Assert.Equal(0, await tasks.CountAsync(Serverless.Functions.Tasks.TaskContainers.TaskPartition(taskId), null));
+        Assert.Equal(0, await tasks.CountAsync(Serverless.Functions.Tasks.TaskContainers.ProjectPartition(projectId), null));
     }
 
     [Fact]
