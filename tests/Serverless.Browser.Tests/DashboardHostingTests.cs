@@ -52,4 +52,36 @@ public sealed class DashboardHostingTests(SeededPlatform platform)
         Assert.Equal(HttpStatusCode.OK, withKey.StatusCode);
         Assert.Equal(new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" }.MediaType, withKey.Content.Headers.ContentType?.MediaType);
     }
+
+    [Fact]
+    public async Task GetRoot_CustomHandlerMode_TheExecutableServesThePageToo()
+    {
+        // Arrange: the mode the Azure Functions host starts (it sets the port variable).
+        var dir = Path.Combine(Path.GetTempPath(), $"browser-ch-{Guid.NewGuid():N}");
+        await using var factory = new PlatformFactory(new Dictionary<string, string?>
+        {
+            [Serverless.Functions.Hosting.FunctionsHostingMode.PortVariable] = "7199",
+            ["DocumentStore:Provider"] = "Sqlite",
+            ["DocumentStore:SqlitePath"] = Path.Combine(dir, "platform.db"),
+            ["Storage:ConnectionString"] = platform.StorageConnectionString,
+        });
+        using var client = factory.CreateClient();
+
+        try
+        {
+            // Act
+            using var page = await client.GetAsync(new Uri("/", UriKind.Relative));
+
+            // Assert
+            Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+            Assert.Equal(DashboardPage.ContentSecurityPolicy, Assert.Single(page.Headers.GetValues("Content-Security-Policy")));
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+    }
 }

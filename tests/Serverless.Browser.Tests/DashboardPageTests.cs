@@ -152,6 +152,7 @@ public sealed class DashboardPageTests(SeededPlatform platform) : IAsyncLifetime
         var refreshesAfter = int.Parse(await TestId("last-updated").GetAttributeAsync("data-refreshes") ?? "0", System.Globalization.CultureInfo.InvariantCulture);
         Assert.True(refreshesAfter > refreshesBefore, $"'last updated' must move on ({refreshesBefore} -> {refreshesAfter})");
         await _page.ScreenshotAsync(new() { Path = Path.Combine(SeededPlatform.ScreenshotFolder, "dashboard-live-update.png"), FullPage = true });
+        await AssertNoStrayValuesAsync();
         Assert.Empty(_problems);
     }
 
@@ -196,6 +197,7 @@ public sealed class DashboardPageTests(SeededPlatform platform) : IAsyncLifetime
         await Expect(_page.Locator("[data-testid='running-export-row'][data-export-id='e-run'] .progress-text")).ToHaveTextAsync("5 / 10");
         await Expect(_page.Locator("[data-testid='not-available']")).ToHaveCountAsync(0);
         await _page.ScreenshotAsync(new() { Path = Path.Combine(SeededPlatform.ScreenshotFolder, "dashboard-contract-widgets.png"), FullPage = true });
+        await AssertNoStrayValuesAsync();
         Assert.Empty(_problems);
     }
 
@@ -217,6 +219,16 @@ public sealed class DashboardPageTests(SeededPlatform platform) : IAsyncLifetime
     }
 
     private ILocator TestId(string id) => _page.Locator($"[data-testid='{id}']");
+
+    /// <summary>No JavaScript placeholder leaks into what the user reads.</summary>
+    private async Task AssertNoStrayValuesAsync()
+    {
+        var text = await _page.Locator("main").InnerTextAsync();
+        foreach (var stray in new[] { "null", "undefined", "NaN", "[object Object]" })
+        {
+            Assert.DoesNotContain(stray, text, StringComparison.Ordinal);
+        }
+    }
 
     private async Task SignInAndPickProjectAsync(string key, int refreshSeconds)
     {

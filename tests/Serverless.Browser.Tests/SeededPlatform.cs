@@ -35,6 +35,9 @@ public sealed class SeededPlatform : IAsyncLifetime
 
     public Uri Address => Platform.Address;
 
+    /// <summary>The Azurite this platform stores blobs and queues in.</summary>
+    public string StorageConnectionString => _azurite.ConnectionString;
+
     public PlatformFactory Platform => _platform ?? throw new InvalidOperationException("Not started.");
 
     public IBrowser Browser { get; private set; } = null!;

@@ -4,6 +4,11 @@
 
 const numberFormat = new Intl.NumberFormat("en-US");
 
+/** Replaces a widget body's content; absent parts (null, undefined, false) are skipped. */
+function fill(body, ...parts) {
+  body.replaceChildren(...parts.filter((p) => p !== null && p !== undefined && p !== false));
+}
+
 /** Creates an element: attributes (class, data-*, ...) and children (nodes or text). */
 export function el(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
@@ -44,7 +49,7 @@ function table(columns, rows, rowAttributes = () => ({})) {
     el("tbody", {}, rows.map((row) => el("tr", rowAttributes(row),
       columns.map((c) => {
         const value = c.value(row);
-        return el("td", { class: c.num ? "num" : undefined, "data-col": c.key }, value instanceof Node ? value : (c.num ? formatNumber(value) : value ?? "–"));
+        return el("td", { class: c.num ? "num" : undefined, "data-col": c.key }, value instanceof Node ? value : typeof value === "number" ? formatNumber(value) : value ?? "–");
       })))));
 }
 
@@ -100,14 +105,14 @@ const palette = ["#3b6fd8", "#2e9e6a", "#d8843b", "#b3261e", "#8a55c7", "#5a6478
 /** Counts: datasets, items (by type), annotations, members (by role), tasks. */
 export function renderCounts(body, dashboard, tasks) {
   if (dashboard.state !== "ok") {
-    body.replaceChildren(unavailable(dashboard, "Counters"));
+    fill(body, unavailable(dashboard, "Counters"));
     return;
   }
   const d = dashboard.data;
   const taskCount = tasks.state === "ok" ? formatNumber(tasks.items.length) + (tasks.truncated ? "+" : "") : "–";
   const roles = Object.entries(d.members?.byRole ?? {});
   const types = Object.entries(d.items?.byType ?? {});
-  body.replaceChildren(
+  fill(body, 
     el("div", { class: "stats" },
       stat("datasets", counter(d.datasets), "count-datasets"),
       stat("items", counter(d.items?.total), "count-items"),
@@ -148,14 +153,14 @@ export function renderLabelingStatus(body, dashboard, tasks) {
     source = `Summed over ${tasks.items.length} task(s): items per status.`;
   } else {
     chart("labeling-chart", "doughnut", [], []);
-    body.replaceChildren(unavailable(tasks, "Labeling status"));
+    fill(body, unavailable(tasks, "Labeling status"));
     return;
   }
 
   chart("labeling-chart", "doughnut", rows.map((r) => r[0]),
     [{ data: rows.map((r) => r[1]), backgroundColor: rows.map((_, i) => palette[i % palette.length]) }],
     { plugins: { legend: { position: "right" } } });
-  body.replaceChildren(
+  fill(body, 
     rows.length === 0 ? el("p", { class: "muted" }, "No task items yet.") :
       table(
         [{ key: "status", title: "Status", value: (r) => r[0] }, { key: "items", title: "Items", num: true, value: (r) => r[1] }],
@@ -180,14 +185,14 @@ function dueCell(dueDate, state) {
 /** Tasks with progress bars and due dates. */
 export function renderTasks(body, tasks, datasetNames) {
   if (tasks.state !== "ok") {
-    body.replaceChildren(unavailable(tasks, "Tasks"));
+    fill(body, unavailable(tasks, "Tasks"));
     return;
   }
   if (tasks.items.length === 0) {
-    body.replaceChildren(el("p", { class: "muted", "data-testid": "no-tasks" }, "No tasks in this project."));
+    fill(body, el("p", { class: "muted", "data-testid": "no-tasks" }, "No tasks in this project."));
     return;
   }
-  body.replaceChildren(
+  fill(body, 
     table([
       { key: "name", title: "Task", value: (t) => t.task.name },
       { key: "type", title: "Type", value: (t) => t.task.type },
@@ -205,7 +210,7 @@ export function renderTasks(body, tasks, datasetNames) {
  */
 export function renderOpenTasks(body, dashboard, tasks) {
   if (dashboard.state !== "ok") {
-    body.replaceChildren(unavailable(dashboard, "Open tasks per dataset"));
+    fill(body, unavailable(dashboard, "Open tasks per dataset"));
     return;
   }
   const counted = new Map();
@@ -219,7 +224,7 @@ export function renderOpenTasks(body, dashboard, tasks) {
     return tasks.state === "ok" ? counted.get(d.datasetId) ?? 0 : "not available";
   };
   const rows = dashboard.data.perDataset ?? [];
-  body.replaceChildren(rows.length === 0 ? el("p", { class: "muted" }, "No datasets yet.") :
+  fill(body, rows.length === 0 ? el("p", { class: "muted" }, "No datasets yet.") :
     table([
       { key: "dataset", title: "Dataset", value: (d) => d.name },
       { key: "items", title: "Items", num: true, value: (d) => d.items },
@@ -231,14 +236,14 @@ export function renderOpenTasks(body, dashboard, tasks) {
 export function renderThroughput(body, throughput) {
   if (throughput.state !== "ok") {
     chart("throughput-chart", "line", [], []);
-    body.replaceChildren(unavailable(throughput, "Throughput"));
+    fill(body, unavailable(throughput, "Throughput"));
     return;
   }
   const rows = throughput.data.rows ?? [];
   const series = [["submitted", "Submitted"], ["approved", "Approved"], ["rejected", "Rejected"], ["labelsCreated", "Labels created"]];
   chart("throughput-chart", "line", rows.map((r) => r.day),
     series.map(([key, label], i) => ({ label, data: rows.map((r) => r[key] ?? 0), borderColor: palette[i], backgroundColor: palette[i] })));
-  body.replaceChildren(rows.length === 0 ? el("p", { class: "muted", "data-testid": "throughput-empty" }, "No activity in this period.") :
+  fill(body, rows.length === 0 ? el("p", { class: "muted", "data-testid": "throughput-empty" }, "No activity in this period.") :
     el("p", { class: "muted", "data-testid": "throughput-total" },
       `${formatNumber(rows.reduce((n, r) => n + (r.submitted ?? 0), 0))} submitted over ${rows.length} day(s).`));
 }
@@ -247,14 +252,14 @@ export function renderThroughput(body, throughput) {
 export function renderRejection(body, labels) {
   if (labels.state !== "ok") {
     chart("rejection-chart", "bar", [], []);
-    body.replaceChildren(unavailable(labels, "Rejection rates"));
+    fill(body, unavailable(labels, "Rejection rates"));
     return;
   }
   const rows = labels.data.rows ?? [];
   chart("rejection-chart", "bar", rows.map((r) => r.label),
     [{ label: "Rejection rate (%)", data: rows.map((r) => (r.rejectionRate ?? 0) * 100), backgroundColor: palette[3] }],
     { scales: { y: { beginAtZero: true, suggestedMax: 100 } } });
-  body.replaceChildren(rows.length === 0 ? el("p", { class: "muted" }, "No labels reviewed yet.") :
+  fill(body, rows.length === 0 ? el("p", { class: "muted" }, "No labels reviewed yet.") :
     table([
       { key: "label", title: "Class", value: (r) => r.label },
       { key: "created", title: "Created", num: true, value: (r) => r.created },
@@ -267,12 +272,12 @@ export function renderRejection(body, labels) {
 /** Collaborator tables (analytics): annotators and reviewers. */
 export function renderCollaborators(body, collaborators, summary) {
   if (collaborators.state !== "ok") {
-    body.replaceChildren(unavailable(collaborators, "Collaborators"));
+    fill(body, unavailable(collaborators, "Collaborators"));
     return;
   }
   const { annotators = [], reviewers = [] } = collaborators.data;
   const s = summary.state === "ok" ? summary.data : null;
-  body.replaceChildren(
+  fill(body, 
     s ? el("div", { class: "stats", "data-testid": "analytics-summary" },
       stat("submitted", formatNumber(s.submitted), "summary-submitted"),
       stat("skipped", formatNumber(s.skipped), "summary-skipped"),
@@ -306,11 +311,11 @@ export function renderCollaborators(body, collaborators, summary) {
 /** Open issues (state open or for_review) over the project's QA tasks, plus the analytics total when present. */
 export function renderIssues(body, issues, issueAnalytics, taskNames) {
   if (issues.state !== "ok") {
-    body.replaceChildren(unavailable(issues, "Issues"));
+    fill(body, unavailable(issues, "Issues"));
     return;
   }
   const open = issues.items.filter((i) => i.state !== "resolved");
-  body.replaceChildren(
+  fill(body, 
     el("div", { class: "stats" },
       stat("open issues", formatNumber(open.length), "open-issues-count"),
       stat("for review", formatNumber(open.filter((i) => i.state === "for_review").length), "for-review-count"),
@@ -347,12 +352,12 @@ function kindOf(instanceId) {
 /** Running orchestrations (exports, splits, copies, QA hand-offs, issue loops) with their progress. */
 export function renderOrchestrations(body, orchestrations, exports) {
   if (orchestrations.state !== "ok") {
-    body.replaceChildren(unavailable(orchestrations, "Orchestrations"));
+    fill(body, unavailable(orchestrations, "Orchestrations"));
     return;
   }
   const running = orchestrations.data.items ?? [];
   const runningExports = exports.state === "ok" ? (exports.data.items ?? []).filter((e) => e.state === "running") : [];
-  body.replaceChildren(
+  fill(body, 
     running.length === 0 ? el("p", { class: "muted", "data-testid": "no-orchestrations" }, "Nothing running.") : table([
       { key: "kind", title: "Kind", value: (o) => kindOf(o.instanceId) },
       { key: "name", title: "Orchestrator", value: (o) => o.name },
@@ -377,7 +382,7 @@ export function renderOrchestrations(body, orchestrations, exports) {
 /** Exports: state, size, and a download link for finished ones (signed URL fetched by the page). */
 export function renderExports(body, exports, links) {
   if (exports.state !== "ok") {
-    body.replaceChildren(unavailable(exports, "Exports"));
+    fill(body, unavailable(exports, "Exports"));
     return;
   }
   const items = exports.data.items ?? [];
@@ -388,7 +393,7 @@ export function renderExports(body, exports, links) {
     return link?.url ? el("a", { href: link.url, rel: "noopener noreferrer", "data-testid": "export-download" }, "Download") :
       el("span", { class: "muted" }, link?.message ?? "link pending");
   };
-  body.replaceChildren(items.length === 0 ? el("p", { class: "muted", "data-testid": "no-exports" }, "No exports yet.") :
+  fill(body, items.length === 0 ? el("p", { class: "muted", "data-testid": "no-exports" }, "No exports yet.") :
     table([
       { key: "name", title: "Export", value: (e) => e.name ?? e.id },
       { key: "format", title: "Format", value: (e) => e.format },
