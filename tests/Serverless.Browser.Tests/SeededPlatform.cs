@@ -62,6 +62,8 @@ public sealed class SeededPlatform : IAsyncLifetime
             throw new InvalidOperationException($"Chromium is not installed at {ChromiumPath}: run the README's test command (it installs the Debian package 'chromium') or set CHROMIUM_PATH.");
         }
 
+        // Chromium starts while Azurite, the platform and the seed get ready.
+        var browserTask = StartBrowserAsync();
         await _azurite.InitializeAsync();
         _platform = PlatformFactory.Start(new Dictionary<string, string?>
         {
@@ -71,7 +73,6 @@ public sealed class SeededPlatform : IAsyncLifetime
             ["Bootstrap:AdminApiKey"] = AdminKey,
             ["Items:BlobContainer"] = AzuriteFixture.UniqueName("items"),
         });
-        var browserTask = StartBrowserAsync();
         Seeded = await SeedAsync();
         Browser = await browserTask;
     }
