@@ -36,6 +36,7 @@ var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseDashboardPage();
 app.UseIdentityAccess();
 
 app.MapOpenApi().AllowAnonymousByDesign(HttpApiRegistration.OpenApiReason);
