@@ -68,7 +68,8 @@ public sealed class VideoConversionTests(AzuriteFixture azurite, VideoConversion
         using var client = _app.Client(owner.Key);
         var corrupt = new byte[4096];
         Random.Shared.NextBytes(corrupt);
-        "\0\0\0\x18ftypisom\0\0\x02\0isomiso2"u8.ToArray().CopyTo(corrupt, 0);
+        byte[] header = [0, 0, 0, 0x18, .. "ftypisom"u8, 0, 0, 2, 0, .. "isomiso2"u8];
+        header.CopyTo(corrupt, 0);
 
         // Act
         var item = await MediaTestApp.UploadAsync(client, projectId, datasetId, "/broken.mp4", corrupt);

@@ -23,7 +23,7 @@ public sealed class RawZipTests(AzuriteFixture azurite, RawZipTests.World shared
         // Arrange: names a careless extractor would mishandle, two that differ only in case, and an uploaded file.
         var (owner, projectId, datasetId) = await _app.SceneAsync();
         using var client = _app.Client(owner.Key);
-        await MediaTestApp.BulkAsync(client, projectId, datasetId, ["/a/b:c.json", "/q/what?.json", "/dots./x.json", "/pipe|star*.json", "/A.json", "/a.json"]);
+        await MediaTestApp.BulkAsync(client, projectId, datasetId, ["/a/bb:c.json", "/q/what?.json", "/dots./x.json", "/pipe|star*.json", "/A.json", "/a.json"]);
         var png = Png();
         await MediaTestApp.UploadAsync(client, projectId, datasetId, "/img/p.png", png);
 
@@ -48,7 +48,7 @@ public sealed class RawZipTests(AzuriteFixture azurite, RawZipTests.World shared
             Assert.Equal(-1, n.IndexOfAny([':', '?', '*', '|', '\\']));
             Assert.DoesNotContain("./", n, StringComparison.Ordinal);
         });
-        Assert.Contains("a/b_c.json", names);
+        Assert.Contains("a/bb_c.json", names);
         Assert.Contains("q/what_.json", names);
         Assert.Contains("dots/x.json", names);
         Assert.Contains("pipe_star_.json", names);
