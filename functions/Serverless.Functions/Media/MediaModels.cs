@@ -22,11 +22,11 @@ public sealed record MediaOptions
     /// <summary>Per ffprobe run.</summary>
     public TimeSpan ProbeTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>For ffmpeg; null: 120 s plus 4 × the source's duration.</summary>
-    public TimeSpan? ConversionTimeout { get; init; }
+    /// <summary>For ffmpeg; zero (the default): 120 s plus 4 × the source's duration.</summary>
+    public TimeSpan ConversionTimeout { get; init; } = TimeSpan.Zero;
 
-    /// <summary>Folder for the source and output files (a fresh sub-folder per conversion); null: the system temp folder.</summary>
-    public string? WorkDirectory { get; init; }
+    /// <summary>Folder for the source and output files (a fresh sub-folder per conversion); empty: the system temp folder.</summary>
+    public string WorkDirectory { get; init; } = "";
 
     /// <summary>The ffmpeg executable (name on PATH or full path).</summary>
     public string Ffmpeg { get; init; } = "ffmpeg";
@@ -45,9 +45,9 @@ public sealed record MediaOptions
             errors.Add($"{Section}:MaxDurationSeconds, MaxWidth, MaxHeight and MaxFileBytes must be positive.");
         }
 
-        if (ProbeTimeout <= TimeSpan.Zero || ConversionTimeout is { } c && c <= TimeSpan.Zero)
+        if (ProbeTimeout <= TimeSpan.Zero || ConversionTimeout < TimeSpan.Zero)
         {
-            errors.Add($"{Section}:ProbeTimeout and ConversionTimeout must be positive.");
+            errors.Add($"{Section}:ProbeTimeout must be positive and ConversionTimeout zero (automatic) or positive.");
         }
 
         if (string.IsNullOrWhiteSpace(Ffmpeg) || string.IsNullOrWhiteSpace(Ffprobe))

@@ -121,11 +121,11 @@ public sealed class VideoConversions(
             settings.FrameTolerance,
             settings.FpsTolerance,
             o.ProbeTimeout,
-            o.ConversionTimeout,
+            o.ConversionTimeout > TimeSpan.Zero ? o.ConversionTimeout : null,
             o.Ffmpeg,
             o.Ffprobe));
         var sourceBlob = doc.Body["blob"]!.GetValue<string>();
-        var folder = Path.Combine(o.WorkDirectory ?? Path.GetTempPath(), "video-" + Guid.NewGuid().ToString("N"));
+        var folder = Path.Combine(string.IsNullOrWhiteSpace(o.WorkDirectory) ? Path.GetTempPath() : o.WorkDirectory, "video-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(folder);
         try
         {
