@@ -41,7 +41,7 @@ internal sealed class RawZipBench : IBenchSuite
                 await store.EnsureContainerAsync(spec);
             }
 
-            IBlobStore blobs = azurite.BlobStore;
+            var blobs = azurite.BlobStore;
             var itemsOptions = Options.Create(new ItemsOptions { BlobContainer = "items" });
             var zipOptions = Options.Create(new RawZipOptions { BlobContainer = "zips" });
             await blobs.CreateContainerIfNotExistsAsync("items");

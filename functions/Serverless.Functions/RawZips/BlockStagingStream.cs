@@ -5,8 +5,8 @@ namespace Serverless.Functions.RawZips;
 /// <summary>
 /// A write-only stream that stages what is written as blocks of one block blob and commits them only in
 /// <see cref="CommitAsync"/>: until then readers see the blob as it was (or absent), so a build that fails
-/// half-way publishes nothing. One block is staged while the next fills, so reading the sources and
-/// uploading overlap.
+/// half-way publishes nothing. Up to <see cref="MaxInFlight"/> blocks are staged while the next fills, so
+/// reading the sources and uploading overlap.
 /// </summary>
 /// <remarks>
 /// Block ids carry a per-attempt prefix: a retried build stages fresh blocks and commits only its own list;
@@ -19,12 +19,16 @@ public sealed class BlockStagingStream : Stream
     private readonly string _container;
     private readonly string _name;
     private readonly string _attempt;
+    /// <summary>Blocks being staged at once (each holds one block-sized buffer).</summary>
+    public const int MaxInFlight = 3;
+
     private readonly List<string> _blockIds = [];
+    private readonly Queue<(Task Staging, byte[] Buffer)> _inFlight = new();
+    private readonly Stack<byte[]> _free = new();
+    private readonly int _blockSize;
     private byte[] _filling;
-    private byte[] _spare;
     private int _filled;
     private long _length;
-    private Task? _inFlight;
     private bool _committed;
 
     /// <param name="blobs">The store.</param>
@@ -41,9 +45,8 @@ public sealed class BlockStagingStream : Stream
             throw new ArgumentException("The attempt id must be 32 characters.", nameof(attempt));
         }
 
-        (_blobs, _container, _name, _attempt) = (blobs, container, name, attempt);
+        (_blobs, _container, _name, _attempt, _blockSize) = (blobs, container, name, attempt, blockSize);
         _filling = new byte[blockSize];
-        _spare = new byte[blockSize];
     }
 
     /// <summary>Blocks staged so far.</summary>
@@ -72,10 +75,9 @@ public sealed class BlockStagingStream : Stream
             await StageFilledAsync(cancellationToken);
         }
 
-        if (_inFlight is not null)
+        while (_inFlight.Count > 0)
         {
-            await _inFlight;
-            _inFlight = null;
+            await _inFlight.Dequeue().Staging;
         }
 
         var properties = await _blobs.CommitBlocksAsync(_container, _name, _blockIds, options, cancellationToken);
@@ -125,18 +127,19 @@ public sealed class BlockStagingStream : Stream
 
     private async Task StageFilledAsync(CancellationToken cancellationToken)
     {
-        // Wait for the previous block before reusing its buffer, then send this one in the background.
-        if (_inFlight is not null)
-        {
-            await _inFlight;
-            _inFlight = null;
-        }
-
+        // Send this block in the background; when MaxInFlight are under way, wait for the oldest and reuse its buffer.
         var id = BlockId(_attempt, _blockIds.Count);
         _blockIds.Add(id);
         var content = new MemoryStream(_filling, 0, _filled, writable: false);
-        _inFlight = StageAsync(id, content, cancellationToken);
-        (_filling, _spare) = (_spare, _filling);
+        _inFlight.Enqueue((StageAsync(id, content, cancellationToken), _filling));
+        if (_inFlight.Count >= MaxInFlight)
+        {
+            var (staging, buffer) = _inFlight.Dequeue();
+            await staging;
+            _free.Push(buffer);
+        }
+
+        _filling = _free.Count > 0 ? _free.Pop() : new byte[_blockSize];
         _filled = 0;
     }
 
