@@ -10,7 +10,9 @@ using Serverless.Functions.Hosting;
 using Serverless.Functions.Http;
 using Serverless.Functions.Identity;
 using Serverless.Functions.Items;
+using Serverless.Functions.Media;
 using Serverless.Functions.Projects;
+using Serverless.Functions.RawZips;
 using Serverless.Functions.Recipes;
 using Serverless.Functions.Tasks;
 
@@ -31,6 +33,8 @@ builder.AddAnnotations();
 builder.AddTasks();
 builder.AddProjectDeletion();
 builder.AddDashboard();
+builder.AddRawZips();
+builder.AddMedia();
 
 var app = builder.Build();
 
@@ -57,6 +61,8 @@ app.MapTaskBulkApi();
 app.MapQaApi();
 app.MapOrchestrationsApi();
 app.MapDashboardApi();
+app.MapRawZipsApi();
+app.MapMediaApi();
 if (mode.IsCustomHandler)
 {
     app.MapGroup("").AllowAnonymousByDesign("Trigger invocations come from the Functions host over loopback, which authenticates its own triggers; API keys do not apply.").MapCustomHandlerApi();

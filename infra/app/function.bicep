@@ -113,6 +113,21 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       Recipes__MaxInstructionsPdfBytes: '52428800'
       Recipes__DownloadLinkLifetime: '00:15:00'
       Recipes__BlobContainer: 'recipe-instructions'
+      RawZips__BlobContainer: 'zips'
+      RawZips__MaxEntries: '100000'
+      RawZips__MaxTotalBytes: '107374182400'
+      RawZips__BlockSizeBytes: '8388608'
+      RawZips__LinkLifetime: '01:00:00'
+      Media__MaxDurationSeconds: '14400'
+      Media__MaxWidth: '7680'
+      Media__MaxHeight: '4320'
+      Media__MaxFileBytes: '21474836480'
+      Media__ProbeTimeout: '00:01:00'
+      Media__ConversionTimeout: '00:00:00'
+      Media__WorkDirectory: ''
+      Media__Ffmpeg: 'ffmpeg'
+      Media__Ffprobe: 'ffprobe'
+      Media__LinkLifetime: '01:00:00'
       Bootstrap__OrganizationName: organizationName
       Bootstrap__AdminName: adminName
     }

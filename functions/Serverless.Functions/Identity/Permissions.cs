@@ -74,6 +74,8 @@ public enum Permission
     OrchestrationsManage,
     DatasetsCopy,
     DashboardRead,
+    RawZipsBuild,
+    VideosConvert,
 }
 
 /// <summary>Whom a permission is checked against.</summary>
@@ -156,6 +158,8 @@ public static class Permissions
         Project(Permission.OrchestrationsManage, [ProjectRole.Owner, ProjectRole.Developer], "Raise events to, terminate, suspend, resume and purge the project's orchestration instances."),
         Project(Permission.DatasetsCopy, Managers, "Clone a dataset (optionally filtered) or merge datasets into a new one, as an orchestration."),
         Project(Permission.DashboardRead, Managers, "Read the project dashboard's counters (datasets, items by type, members by role)."),
+        Project(Permission.RawZipsBuild, Managers, "Build (or rebuild) a dataset's raw-data zip, optionally filtered, as an orchestration. Reading its state and signed link uses `DatasetsRead`."),
+        Project(Permission.VideosConvert, Managers, "Convert (again) a video item to WEBM, e.g. after a failure; conversion starts by itself when a video lands."),
     ];
 
     private static readonly Dictionary<Permission, PermissionRule> ByPermission = Rules.ToDictionary(r => r.Permission);

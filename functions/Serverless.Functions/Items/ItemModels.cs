@@ -146,3 +146,19 @@ public sealed record TagItemsRequest(
 /// token to pass as <c>query.continuation</c> to continue; null when done.
 /// </summary>
 public sealed record TagItemsResponse(int Matched, int Updated, IReadOnlyList<string> NotFound, string? Continuation);
+
+/// <summary>
+/// Told about every item an upload or a BlobCreated ingestion creates, so that features that derive something from
+/// a file (a video's WEBM conversion) hook in without the items feature knowing them.
+/// </summary>
+public interface IItemIngestionHook
+{
+    /// <summary>Adds to the new item's <c>metadata.system</c> before it is written (<paramref name="type"/>: image, video, text, other).</summary>
+    void Preparing(string type, JsonObject system);
+
+    /// <summary>After the item is written. May run more than once for one item (redelivered events): be idempotent.</summary>
+    Task IngestedAsync(Item item, CancellationToken cancellationToken);
+
+    /// <summary>Blobs in the items container derived from this item (stored document), deleted with it.</summary>
+    IEnumerable<string> DerivedBlobs(JsonObject itemDocument);
+}

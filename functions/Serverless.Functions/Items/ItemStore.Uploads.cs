@@ -143,6 +143,12 @@ public sealed partial class ItemStore
             await blobs.DeleteAsync(UploadContainer, blobCreated.BlobName, ct);
             if (state == UploadStates.Pending)
             {
+                // The item was written but the ticket not: the earlier delivery stopped before its hooks finished too.
+                if ((await GetStoredAsync(datasetId, itemId, ct))?.Item is { } written)
+                {
+                    await IngestedAsync(written, ct);
+                }
+
                 await SetTicketStateAsync(partition, itemId, UploadStates.Ingested, null, ct);
             }
 
@@ -196,7 +202,7 @@ public sealed partial class ItemStore
         }
 
         var body = ticket.Body;
-        var item = NewItemRecord(projectId, datasetId, itemId, body["dir"]!.GetValue<string>(), body["name"]!.GetValue<string>(), sniffed.TypeName, stored.Length, system, null, body["createdBy"]!.GetValue<string>());
+        var item = NewItemRecord(projectId, datasetId, itemId, body["dir"]!.GetValue<string>(), body["name"]!.GetValue<string>(), sniffed.TypeName, stored.Length, Prepared(system, sniffed.TypeName), null, body["createdBy"]!.GetValue<string>());
         var error = (await WriteAsync(datasetId, [new NewItem(item, blobName)], ct))[0];
         switch (error)
         {
@@ -214,6 +220,7 @@ public sealed partial class ItemStore
                 throw error; // transient: the event is delivered again
         }
 
+        await IngestedAsync(item, ct);
         await SetTicketStateAsync(partition, itemId, UploadStates.Ingested, null, ct);
         await blobs.DeleteAsync(UploadContainer, blobCreated.BlobName, ct);
         return IngestOutcome.Ingested;

@@ -24,7 +24,7 @@ namespace Serverless.Functions.Items;
 /// Order of writes: the blob first, then the batch. If the batch fails the blob is deleted, so a reader
 /// never finds an item without its file; a crash between the two leaves only an unreferenced blob.
 /// </remarks>
-public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IOptions<ItemsOptions> options, TimeProvider time) : IDisposable
+public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IOptions<ItemsOptions> options, TimeProvider time, IEnumerable<IItemIngestionHook> hooks) : IDisposable
 {
     /// <summary>Items per atomic batch: two operations each plus the counter, within the store's 100.</summary>
     public const int ItemsPerBatch = (DocumentLimits.MaxBatchOperations - 1) / 2;
@@ -130,6 +130,7 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
             stored = await blobs.UploadAsync(Options.BlobContainer, blobName, replay, new BlobUploadOptions(sniffed.MimeType, IfNoneMatchAny: true), ct);
         }
 
+        Item item;
         try
         {
             var system = new JsonObject { ["mimetype"] = sniffed.MimeType };
@@ -139,19 +140,40 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
                 system["height"] = size.Height;
             }
 
-            var item = NewItemRecord(projectId, datasetId, itemId, folder, name, sniffed.TypeName, stored.Length, system, null, userId);
+            item = NewItemRecord(projectId, datasetId, itemId, folder, name, sniffed.TypeName, stored.Length, Prepared(system, sniffed.TypeName), null, userId);
             var error = (await WriteAsync(datasetId, [new NewItem(item, blobName)], ct))[0];
             if (error is not null)
             {
                 throw error;
             }
-
-            return item;
         }
         catch
         {
             await blobs.DeleteAsync(Options.BlobContainer, blobName, CancellationToken.None);
             throw;
+        }
+
+        await IngestedAsync(item, ct);
+        return item;
+    }
+
+    /// <summary>Lets the ingestion hooks add system metadata (e.g. a video's conversion state) before the item is written.</summary>
+    private JsonObject Prepared(JsonObject system, string type)
+    {
+        foreach (var hook in hooks)
+        {
+            hook.Preparing(type, system);
+        }
+
+        return system;
+    }
+
+    /// <summary>Tells the ingestion hooks an item was written (e.g. to start a video's conversion).</summary>
+    private async Task IngestedAsync(Item item, CancellationToken ct)
+    {
+        foreach (var hook in hooks)
+        {
+            await hook.IngestedAsync(item, ct);
         }
     }
 
@@ -298,6 +320,11 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
             }
 
             await blobs.DeleteAsync(Options.BlobContainer, doc.Body["blob"]!.GetValue<string>(), ct);
+            foreach (var derived in hooks.SelectMany(h => h.DerivedBlobs(doc.Body)))
+            {
+                await blobs.DeleteAsync(Options.BlobContainer, derived, ct);
+            }
+
             return true;
         }
     }

@@ -75,6 +75,10 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
     [InlineData("MergeDatasets", "POST", "api/projects/{projectId}/datasets/merge", Permission.DatasetsCopy)]
     [InlineData("GetProjectDashboard", "GET", "api/projects/{projectId}/dashboard/", Permission.DashboardRead)]
     [InlineData("DeleteProject", "DELETE", "api/projects/{projectId}", Permission.ProjectDelete)]
+    [InlineData("BuildRawZip", "POST", "api/projects/{projectId}/datasets/{datasetId}/raw-zip/", Permission.RawZipsBuild)]
+    [InlineData("GetRawZip", "GET", "api/projects/{projectId}/datasets/{datasetId}/raw-zip/", Permission.DatasetsRead)]
+    [InlineData("GetItemVideo", "GET", "api/projects/{projectId}/datasets/{datasetId}/items/{itemId}/video/", Permission.ItemsRead)]
+    [InlineData("ConvertItemVideo", "POST", "api/projects/{projectId}/datasets/{datasetId}/items/{itemId}/video/convert", Permission.VideosConvert)]
     public void OrchestrationAndDashboardRoutes_AreEnumeratedWithTheirPermission(string name, string method, string route, Permission permission)
     {
         // Arrange
@@ -332,6 +336,8 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
     private static readonly Dictionary<string, string> ItemBytesRoutes = new(StringComparer.Ordinal)
     {
         ["api/projects/{projectId}/datasets/{datasetId}/items/{itemId}/content"] = "inlineItemId",
+        ["api/projects/{projectId}/datasets/{datasetId}/items/{itemId}/video/"] = "videoItemId",
+        ["api/projects/{projectId}/datasets/{datasetId}/items/{itemId}/video/convert"] = "videoItemId",
     };
 
     private static async Task<HttpResponseMessage> SendAsync(HttpClient client, string method, RouteEndpoint endpoint, IReadOnlyDictionary<string, string> values)
@@ -390,6 +396,9 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
 
         /// <summary>An item of <see cref="DatasetA"/> with inline bytes (see <c>ItemBytesRoutes</c>).</summary>
         public string InlineItemA { get; private set; } = "";
+        /// <summary>A video item of <see cref="DatasetA"/> whose conversion is pending (the video routes answer without blobs).</summary>
+        public string VideoItemA { get; private set; } = "";
+
         /// <summary>A recipe of project A, so that reads of <c>{recipeId}</c> routes by allowed roles succeed.</summary>
         public string RecipeA { get; private set; } = "";
 
@@ -486,6 +495,12 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
                 App.Factory.Services.GetRequiredService<StorageBackendOptions>() with { InProcessDispatch = false, PollQueues = false });
             InstanceA = await new DurableClient(starter).ScheduleNewOrchestrationInstanceAsync(
                 "RouteSeed", new { seeded = true }, new StartOrchestrationOptions(ProjectOrchestrations.InstanceId(ProjectA, "route", "seed")));
+
+            // A raw-zip build of dataset A that stays pending, so GET raw-zip answers from the instance (no blob service here).
+            await new DurableClient(starter).ScheduleNewOrchestrationInstanceAsync(
+                nameof(Serverless.Functions.RawZips.BuildRawZip), new Serverless.Functions.RawZips.RawZipInput(ProjectA, DatasetA, null, Members[ProjectRole.Owner].Id),
+                new StartOrchestrationOptions(ProjectOrchestrations.InstanceId(ProjectA, Serverless.Functions.RawZips.RawZipsApi.Kind, DatasetA)));
+            VideoItemA = await Media.MediaSeed.CreateVideoItemAsync(App, ProjectA, DatasetA);
         }
 
         /// <summary>Route values aimed at <paramref name="projectId"/>; users and keys are those of <paramref name="target"/>.</summary>
@@ -498,6 +513,7 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
             ["datasetId"] = DatasetA,
             ["itemId"] = ItemA,
             ["inlineItemId"] = InlineItemA,
+            ["videoItemId"] = VideoItemA,
             ["recipeId"] = RecipeA,
             ["groupId"] = GroupA,
             ["filterId"] = FilterA,
