@@ -4,6 +4,7 @@ using Serverless.Functions.CustomHandler;
 using Serverless.Functions.Dashboard;
 using Serverless.Functions.Datasets;
 using Serverless.Functions.Durable;
+using Serverless.Functions.Exports;
 using Serverless.Functions.Filters;
 using Serverless.Functions.Health;
 using Serverless.Functions.Hosting;
@@ -31,6 +32,7 @@ builder.AddAnnotations();
 builder.AddTasks();
 builder.AddProjectDeletion();
 builder.AddDashboard();
+builder.AddExports();
 
 var app = builder.Build();
 
@@ -55,6 +57,7 @@ app.MapTasksApi();
 app.MapQaApi();
 app.MapOrchestrationsApi();
 app.MapDashboardApi();
+app.MapExportsApi();
 if (mode.IsCustomHandler)
 {
     app.MapGroup("").AllowAnonymousByDesign("Trigger invocations come from the Functions host over loopback, which authenticates its own triggers; API keys do not apply.").MapCustomHandlerApi();

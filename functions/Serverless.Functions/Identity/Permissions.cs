@@ -74,6 +74,8 @@ public enum Permission
     OrchestrationsManage,
     DatasetsCopy,
     DashboardRead,
+    ExportsRead,
+    ExportsManage,
 }
 
 /// <summary>Whom a permission is checked against.</summary>
@@ -156,6 +158,8 @@ public static class Permissions
         Project(Permission.OrchestrationsManage, [ProjectRole.Owner, ProjectRole.Developer], "Raise events to, terminate, suspend, resume and purge the project's orchestration instances."),
         Project(Permission.DatasetsCopy, Managers, "Clone a dataset (optionally filtered) or merge datasets into a new one, as an orchestration."),
         Project(Permission.DashboardRead, Managers, "Read the project dashboard's counters (datasets, items by type, members by role)."),
+        Project(Permission.ExportsRead, Managers, "List and read the project's label exports and label versions; get a time-limited download link."),
+        Project(Permission.ExportsManage, Managers, "Export labels (JSON or COCO, optionally as a named immutable label version); rename and delete exports that are not versions."),
     ];
 
     private static readonly Dictionary<Permission, PermissionRule> ByPermission = Rules.ToDictionary(r => r.Permission);
