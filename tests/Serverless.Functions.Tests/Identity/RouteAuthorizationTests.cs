@@ -75,6 +75,8 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
     [InlineData("MergeDatasets", "POST", "api/projects/{projectId}/datasets/merge", Permission.DatasetsCopy)]
     [InlineData("GetProjectDashboard", "GET", "api/projects/{projectId}/dashboard/", Permission.DashboardRead)]
     [InlineData("DeleteProject", "DELETE", "api/projects/{projectId}", Permission.ProjectDelete)]
+    [InlineData("CreateExport", "POST", "api/projects/{projectId}/exports/", Permission.ExportsManage)]
+    [InlineData("DownloadLabelVersion", "GET", "api/projects/{projectId}/label-versions/{name}/download", Permission.ExportsRead)]
     public void OrchestrationAndDashboardRoutes_AreEnumeratedWithTheirPermission(string name, string method, string route, Permission permission)
     {
         // Arrange
@@ -406,6 +408,13 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
 
         /// <summary>An issue in <see cref="TaskA"/>'s partition.</summary>
         public string IssueA { get; private set; } = "";
+
+        /// <summary>A finished export of project A, saved as label version <see cref="ExportVersionA"/>.</summary>
+        public string ExportA { get; private set; } = "";
+
+        /// <summary>The label version <see cref="ExportA"/> is saved as.</summary>
+        public const string ExportVersionA = "vA";
+
         /// <summary>An orchestration instance of project A (Pending: no worker of this app reaches its queue).</summary>
         public string InstanceA { get; private set; } = "";
 
@@ -467,6 +476,11 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
                 CancellationToken.None);
             IssueA = (await App.Factory.Services.GetRequiredService<Serverless.Functions.Tasks.IssueStore>().OpenAsync(
                 TaskA, TaskA, ItemA, AnnotationA, "seeded", null, Members[ProjectRole.Reviewer].Id, Members[ProjectRole.Annotator].Id, CancellationToken.None)).Id;
+            ExportA = Ids.New("e");
+            await App.Factory.Services.GetRequiredService<Serverless.Functions.Exports.ExportStore>().CreateAsync(
+                new Serverless.Functions.Exports.Export(ExportA, ProjectA, "export A", "json", new Serverless.Functions.Exports.ExportScope(DatasetA, null, null, null), null, null, false, ExportVersionA,
+                    "done", new Serverless.Functions.Exports.ExportProgress(1, 1), 10, null, now, Members[ProjectRole.Owner].Id, now, ProjectOrchestrations.InstanceId(ProjectA, "ExportLabels", ExportA), null),
+                CancellationToken.None);
             await _azurite.InitializeAsync();
             await using var starter = new StorageOrchestrationBackend(
                 App.Factory.Services.GetRequiredService<IDocumentStore>(), _azurite.QueueStore, _azurite.BlobStore,
@@ -494,6 +508,8 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
             ["issueId"] = IssueA,
             ["instanceId"] = InstanceA,
             ["eventName"] = "Approval",
+            ["exportId"] = ExportA,
+            ["name"] = ExportVersionA,
         };
 
         public async Task DisposeAsync()
