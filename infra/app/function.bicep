@@ -113,6 +113,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       Recipes__MaxInstructionsPdfBytes: '52428800'
       Recipes__DownloadLinkLifetime: '00:15:00'
       Recipes__BlobContainer: 'recipe-instructions'
+      Exports__BlobContainer: 'exports'
+      Exports__PageSize: '500'
+      Exports__DownloadLinkMinutes: '60'
+      Exports__ItemLinkHours: '168'
       Bootstrap__OrganizationName: organizationName
       Bootstrap__AdminName: adminName
     }

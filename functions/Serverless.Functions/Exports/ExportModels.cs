@@ -128,7 +128,7 @@ public static class ExportContainers
 {
     public const string Exports = "exports";
 
-    public static IReadOnlyList<ContainerSpec> All { get; } = [new(Exports, ["kind", "createdAt", "version"])];
+    public static IReadOnlyList<ContainerSpec> All { get; } = [new(Exports, ["kind", "createdAt", "versioned"])];
 
     public static string Partition(string projectId) => $"project:{projectId}";
 }
