@@ -45,7 +45,13 @@ public sealed class ExportWriter(
     private const string FileFormat = "labels-json";
     private const int FileFormatVersion = 1;
     private const int StageParallelism = 4;
+
+    /// <summary>Most values of one IN filter the store accepts.</summary>
+    private const int MaxInList = 256;
     private static readonly Filter ItemsOnly = Filter.Eq("kind", "item");
+
+    /// <summary>Sorting a range by itemId keeps SQLite on the itemId index instead of walking the partition in id order.</summary>
+    private static readonly SortField[] ByItem = [new("itemId")];
 
     private readonly SemaphoreSlim _containerGate = new(1, 1);
     private volatile bool _containerReady;
@@ -143,7 +149,7 @@ public sealed class ExportWriter(
         var (documents, next) = await ReadItemsAsync(export, source, input.Continuation, ct);
         var selected = documents.Where(d => HasStatus(d, export.OnlyStatuses, plan.StatusTaskId)).ToList();
         var ids = selected.Select(d => d.Id).ToList();
-        var annotations = await AnnotationsAsync(source.DatasetId, ids, export.Labels, ct);
+        var annotations = await AnnotationsAsync(source.DatasetId, ids, source.TaskId is null, export.Labels, ct);
         var links = export.SignedItemUrls ? await LinksAsync(selected, export, ct) : null;
 
         await EnsureContainerAsync(ct);
@@ -282,8 +288,16 @@ public sealed class ExportWriter(
                 return ([], taskItems.ContinuationToken);
             }
 
-            var found = await Items.QueryAsync(new DocumentQuery(partition, Filter.And(ItemsOnly, Filter.In("id", [.. ids.Select(i => (JsonNode?)i)])), null, ids.Count), ct);
-            var byId = found.Items.ToDictionary(d => d.Id, StringComparer.Ordinal);
+            var byId = new Dictionary<string, StoredDocument>(StringComparer.Ordinal);
+            foreach (var chunk in ids.Chunk(MaxInList))
+            {
+                var found = await Items.QueryAsync(new DocumentQuery(partition, Filter.And(ItemsOnly, Filter.In("id", [.. chunk.Select(i => (JsonNode?)i)])), null, chunk.Length), ct);
+                foreach (var doc in found.Items)
+                {
+                    byId[doc.Id] = doc;
+                }
+            }
+
             return ([.. ids.Where(byId.ContainsKey).Select(i => byId[i])], taskItems.ContinuationToken);
         }
 
@@ -293,7 +307,12 @@ public sealed class ExportWriter(
     }
 
     /// <summary>Annotations of the items, grouped by item, each group oldest first (as the annotations endpoint lists them).</summary>
-    private async Task<Dictionary<string, List<JsonObject>>> AnnotationsAsync(string datasetId, List<string> itemIds, IReadOnlyList<string>? labels, CancellationToken ct)
+    /// <remarks>
+    /// A dataset's items arrive in id order, so their annotations are read as one range of <c>itemId</c> (an index
+    /// range scan; annotations of items in the range that the page left out are dropped here). A task's items arrive
+    /// in the task's order and are looked up by lists of ids.
+    /// </remarks>
+    private async Task<Dictionary<string, List<JsonObject>>> AnnotationsAsync(string datasetId, List<string> itemIds, bool idOrdered, IReadOnlyList<string>? labels, CancellationToken ct)
     {
         var byItem = new Dictionary<string, List<JsonObject>>(StringComparer.Ordinal);
         if (itemIds.Count == 0)
@@ -302,30 +321,43 @@ public sealed class ExportWriter(
         }
 
         var wanted = labels is null ? null : new HashSet<string>(labels, StringComparer.OrdinalIgnoreCase);
-        var where = Filter.And(Filter.Eq("kind", "annotation"), Filter.In("itemId", [.. itemIds.Select(i => (JsonNode?)i)]));
-        string? token = null;
-        do
+        var selected = itemIds.ToHashSet(StringComparer.Ordinal);
+        var annotations = Filter.Eq("kind", "annotation");
+        // No "kind" condition in the range query: with one, SQLite walks the kind index in id order through every
+        // annotation of the dataset for each page (quadratic over an export); without, it seeks the itemId index.
+        IEnumerable<Filter> filters = idOrdered
+            ? [Filter.And(Filter.Gte("itemId", itemIds[0]), Filter.Lte("itemId", itemIds[^1]))]
+            : itemIds.Chunk(MaxInList).Select(chunk => Filter.And(annotations, Filter.In("itemId", [.. chunk.Select(i => (JsonNode?)i)])));
+        foreach (var where in filters)
         {
-            var page = await Items.QueryAsync(new DocumentQuery(DatasetContainers.ItemPartition(datasetId), where, null, DocumentLimits.MaxPageSize, token), ct);
-            foreach (var doc in page.Items)
+            string? token = null;
+            do
             {
-                if (wanted is not null && !wanted.Contains(doc.Body["label"]?.GetValue<string>() ?? string.Empty))
+                var page = await Items.QueryAsync(new DocumentQuery(DatasetContainers.ItemPartition(datasetId), where, idOrdered ? ByItem : null, DocumentLimits.MaxPageSize, token), ct);
+                foreach (var doc in page.Items)
                 {
-                    continue;
+                    if (doc.Body["kind"]?.GetValue<string>() != "annotation" || doc.Body["itemId"]?.GetValue<string>() is not { } itemId)
+                    {
+                        continue;
+                    }
+
+                    if (!selected.Contains(itemId) || (wanted is not null && !wanted.Contains(doc.Body["label"]?.GetValue<string>() ?? string.Empty)))
+                    {
+                        continue;
+                    }
+
+                    if (!byItem.TryGetValue(itemId, out var list))
+                    {
+                        byItem[itemId] = list = [];
+                    }
+
+                    list.Add(doc.Body);
                 }
 
-                var itemId = doc.Body["itemId"]!.GetValue<string>();
-                if (!byItem.TryGetValue(itemId, out var list))
-                {
-                    byItem[itemId] = list = [];
-                }
-
-                list.Add(doc.Body);
+                token = page.ContinuationToken;
             }
-
-            token = page.ContinuationToken;
+            while (token is not null);
         }
-        while (token is not null);
 
         // Sorted here rather than by the store: a sort in the query made SQLite sort every page of the IN list.
         foreach (var list in byItem.Values)
@@ -348,9 +380,9 @@ public sealed class ExportWriter(
             return byItem;
         }
 
-        var where = Filter.And(Filter.Eq("kind", "issue"), Filter.In("itemId", [.. itemIds.Select(i => (JsonNode?)i)]));
-        foreach (var qaTaskId in qaTaskIds)
+        foreach (var (qaTaskId, chunk) in qaTaskIds.SelectMany(q => itemIds.Chunk(MaxInList).Select(c => (q, c))))
         {
+            var where = Filter.And(Filter.Eq("kind", "issue"), Filter.In("itemId", [.. chunk.Select(i => (JsonNode?)i)]));
             string? token = null;
             do
             {
