@@ -4,6 +4,7 @@ using Serverless.Functions.CustomHandler;
 using Serverless.Functions.Dashboard;
 using Serverless.Functions.Datasets;
 using Serverless.Functions.Durable;
+using Serverless.Functions.Exports;
 using Serverless.Functions.Filters;
 using Serverless.Functions.Health;
 using Serverless.Functions.Hosting;
@@ -35,6 +36,7 @@ builder.AddProjectDeletion();
 builder.AddDashboard();
 builder.AddRawZips();
 builder.AddMedia();
+builder.AddExports();
 
 var app = builder.Build();
 
@@ -63,6 +65,7 @@ app.MapOrchestrationsApi();
 app.MapDashboardApi();
 app.MapRawZipsApi();
 app.MapMediaApi();
+app.MapExportsApi();
 if (mode.IsCustomHandler)
 {
     app.MapGroup("").AllowAnonymousByDesign("Trigger invocations come from the Functions host over loopback, which authenticates its own triggers; API keys do not apply.").MapCustomHandlerApi();

@@ -128,6 +128,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       Media__Ffmpeg: 'ffmpeg'
       Media__Ffprobe: 'ffprobe'
       Media__LinkLifetime: '01:00:00'
+      Exports__BlobContainer: 'exports'
+      Exports__PageSize: '500'
+      Exports__DownloadLinkMinutes: '60'
+      Exports__ItemLinkHours: '168'
       Bootstrap__OrganizationName: organizationName
       Bootstrap__AdminName: adminName
     }

@@ -22,6 +22,12 @@ public sealed record PointShape(double X, double Y) : AnnotationShape;
 /// <summary>An open line through at least 2 points.</summary>
 public sealed record PolylineShape(IReadOnlyList<PixelPoint> Points) : AnnotationShape;
 
+/// <summary>
+/// A pixel mask as COCO's uncompressed run-length encoding: <paramref name="Counts"/> alternate background
+/// and foreground runs (background first) down each column of a <paramref name="Height"/> × <paramref name="Width"/> image.
+/// </summary>
+public sealed record MaskShape(int Height, int Width, IReadOnlyList<long> Counts) : AnnotationShape;
+
 /// <summary>An image-level label: no geometry.</summary>
 public sealed record ClassificationShape : AnnotationShape;
 

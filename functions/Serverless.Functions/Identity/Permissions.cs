@@ -76,6 +76,8 @@ public enum Permission
     DashboardRead,
     RawZipsBuild,
     VideosConvert,
+    ExportsRead,
+    ExportsManage,
 }
 
 /// <summary>Whom a permission is checked against.</summary>
@@ -160,6 +162,8 @@ public static class Permissions
         Project(Permission.DashboardRead, Managers, "Read the project dashboard's counters (datasets, items by type, members by role)."),
         Project(Permission.RawZipsBuild, Managers, "Build (or rebuild) a dataset's raw-data zip, optionally filtered, as an orchestration. Reading its state and signed link uses `DatasetsRead`."),
         Project(Permission.VideosConvert, Managers, "Convert (again) a video item to WEBM, e.g. after a failure; conversion starts by itself when a video lands."),
+        Project(Permission.ExportsRead, Managers, "List and read the project's label exports and label versions; get a time-limited download link."),
+        Project(Permission.ExportsManage, Managers, "Export labels (JSON or COCO, optionally as a named immutable label version); rename and delete exports that are not versions."),
     ];
 
     private static readonly Dictionary<Permission, PermissionRule> ByPermission = Rules.ToDictionary(r => r.Permission);

@@ -79,6 +79,8 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
     [InlineData("GetRawZip", "GET", "api/projects/{projectId}/datasets/{datasetId}/raw-zip/", Permission.DatasetsRead)]
     [InlineData("GetItemVideo", "GET", "api/projects/{projectId}/datasets/{datasetId}/items/{itemId}/video/", Permission.ItemsRead)]
     [InlineData("ConvertItemVideo", "POST", "api/projects/{projectId}/datasets/{datasetId}/items/{itemId}/video/convert", Permission.VideosConvert)]
+    [InlineData("CreateExport", "POST", "api/projects/{projectId}/exports/", Permission.ExportsManage)]
+    [InlineData("DownloadLabelVersion", "GET", "api/projects/{projectId}/label-versions/{name}/download", Permission.ExportsRead)]
     public void OrchestrationAndDashboardRoutes_AreEnumeratedWithTheirPermission(string name, string method, string route, Permission permission)
     {
         // Arrange
@@ -415,6 +417,13 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
 
         /// <summary>An issue in <see cref="TaskA"/>'s partition.</summary>
         public string IssueA { get; private set; } = "";
+
+        /// <summary>A finished export of project A, saved as label version <see cref="ExportVersionA"/>.</summary>
+        public string ExportA { get; private set; } = "";
+
+        /// <summary>The label version <see cref="ExportA"/> is saved as.</summary>
+        public const string ExportVersionA = "vA";
+
         /// <summary>An orchestration instance of project A (Pending: no worker of this app reaches its queue).</summary>
         public string InstanceA { get; private set; } = "";
 
@@ -489,6 +498,11 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
 
             IssueA = (await App.Factory.Services.GetRequiredService<Serverless.Functions.Tasks.IssueStore>().OpenAsync(
                 TaskA, TaskA, ItemA, AnnotationA, "seeded", null, Members[ProjectRole.Reviewer].Id, Members[ProjectRole.Annotator].Id, CancellationToken.None)).Id;
+            ExportA = Ids.New("e");
+            await App.Factory.Services.GetRequiredService<Serverless.Functions.Exports.ExportStore>().CreateAsync(
+                new Serverless.Functions.Exports.Export(ExportA, ProjectA, "export A", "json", new Serverless.Functions.Exports.ExportScope(DatasetA, null, null, null), null, null, false, ExportVersionA,
+                    "done", new Serverless.Functions.Exports.ExportProgress(1, 1), 10, null, now, Members[ProjectRole.Owner].Id, now, ProjectOrchestrations.InstanceId(ProjectA, "ExportLabels", ExportA), null),
+                CancellationToken.None);
             await _azurite.InitializeAsync();
             await using var starter = new StorageOrchestrationBackend(
                 App.Factory.Services.GetRequiredService<IDocumentStore>(), _azurite.QueueStore, _azurite.BlobStore,
@@ -523,6 +537,8 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
             ["issueId"] = IssueA,
             ["instanceId"] = InstanceA,
             ["eventName"] = "Approval",
+            ["exportId"] = ExportA,
+            ["name"] = ExportVersionA,
         };
 
         public async Task DisposeAsync()

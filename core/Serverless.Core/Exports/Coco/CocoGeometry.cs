@@ -5,7 +5,8 @@ internal sealed record CocoGeometry(
     BoxShape Box,
     double Area,
     IReadOnlyList<PixelPoint>? Polygon,
-    IReadOnlyList<Keypoint>? Keypoints)
+    IReadOnlyList<Keypoint>? Keypoints,
+    MaskShape? Mask = null)
 {
     /// <summary>Converts a shape; null for shapes COCO detection cannot hold (classifications).</summary>
     public static CocoGeometry? From(AnnotationShape shape, CocoCategory category, string fileName)
@@ -32,6 +33,8 @@ internal sealed record CocoGeometry(
                 return new CocoGeometry(new BoxShape(point.X, point.Y, 0, 0), 0, null, [new Keypoint(point.X, point.Y, KeypointVisibility.Visible)]);
             case KeypointsShape keypoints:
                 return FromKeypoints(keypoints, category, fileName);
+            case MaskShape mask:
+                return FromMask(mask, fileName);
             case ClassificationShape:
                 return null;
             default:
@@ -70,6 +73,60 @@ internal sealed record CocoGeometry(
 
         var box = labeled.Count == 0 ? new BoxShape(0, 0, 0, 0) : Bounds(labeled);
         return new CocoGeometry(box, box.Width * box.Height, null, shape.Points);
+    }
+
+    /// <summary>
+    /// Bbox and area of a column-major run-length mask (COCO's order: runs alternate background and
+    /// foreground, starting with background, walking down each column).
+    /// </summary>
+    private static CocoGeometry FromMask(MaskShape mask, string fileName)
+    {
+        if (mask.Height <= 0 || mask.Width <= 0)
+        {
+            throw new CocoExportException($"Image '{fileName}' has a mask of size {mask.Width}x{mask.Height}.");
+        }
+
+        long position = 0, area = 0;
+        long minCol = long.MaxValue, maxCol = -1, minRow = long.MaxValue, maxRow = -1;
+        for (var i = 0; i < mask.Counts.Count; i++)
+        {
+            var run = mask.Counts[i];
+            if (run < 0)
+            {
+                throw new CocoExportException($"Image '{fileName}' has a mask with a negative run.");
+            }
+
+            if (i % 2 == 1 && run > 0)
+            {
+                var first = position;
+                var last = position + run - 1;
+                area += run;
+                long firstCol = first / mask.Height, lastCol = last / mask.Height;
+                minCol = Math.Min(minCol, firstCol);
+                maxCol = Math.Max(maxCol, lastCol);
+                if (firstCol == lastCol)
+                {
+                    minRow = Math.Min(minRow, first % mask.Height);
+                    maxRow = Math.Max(maxRow, last % mask.Height);
+                }
+                else
+                {
+                    // The run wraps past a column's bottom into the next column's top: both ends of the rows are covered.
+                    minRow = 0;
+                    maxRow = mask.Height - 1;
+                }
+            }
+
+            position += run;
+        }
+
+        if ((long)mask.Height * mask.Width != position)
+        {
+            throw new CocoExportException($"Image '{fileName}' has a mask whose runs cover {position} pixels, not {(long)mask.Height * mask.Width}.");
+        }
+
+        var box = maxCol < 0 ? new BoxShape(0, 0, 0, 0) : new BoxShape(minCol, minRow, maxCol - minCol + 1, maxRow - minRow + 1);
+        return new CocoGeometry(box, area, null, null, mask);
     }
 
     private static BoxShape Bounds(IReadOnlyList<PixelPoint> points)

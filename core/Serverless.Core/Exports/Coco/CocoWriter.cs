@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 
 namespace Serverless.Core.Exports.Coco;
@@ -56,7 +55,7 @@ public sealed class CocoWriter : IAsyncDisposable
         _categories = new Dictionary<int, CocoCategory>();
         foreach (var category in header.Categories)
         {
-            ValidateCategory(category);
+            CocoJson.ValidateCategory(category);
             if (!_categories.TryAdd(category.Id, category))
             {
                 throw new CocoExportException($"Category id {category.Id} appears twice.");
@@ -98,34 +97,23 @@ public sealed class CocoWriter : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(image);
         ObjectDisposedException.ThrowIf(_completed, this);
-        if (image.Width <= 0 || image.Height <= 0)
-        {
-            throw new CocoExportException($"Image '{image.FileName}' has size {image.Width}x{image.Height}; width and height must be positive.");
-        }
-
-        if (string.IsNullOrEmpty(image.FileName))
-        {
-            throw new CocoExportException("An image has an empty file name.");
-        }
-
+        CocoJson.ValidateImage(image);
         StartIfNeeded();
         var imageId = _nextImageId++;
-        _json.WriteStartObject();
-        _json.WriteNumber("id", imageId);
-        _json.WriteNumber("width", image.Width);
-        _json.WriteNumber("height", image.Height);
-        _json.WriteString("file_name", image.FileName);
-        if (image.CocoUrl is not null)
-        {
-            _json.WriteString("coco_url", image.CocoUrl);
-        }
-
-        _json.WriteEndObject();
+        CocoJson.WriteImage(_json, imageId, image);
         _images++;
 
         foreach (var annotation in image.Annotations)
         {
-            WriteAnnotation(imageId, image.FileName, annotation);
+            if (CocoJson.WriteAnnotation(_annotations, _categories, _nextAnnotationId, imageId, image.FileName, annotation))
+            {
+                _nextAnnotationId++;
+                _annotationCount++;
+            }
+            else
+            {
+                _skipped++;
+            }
         }
 
         if (_json.BytesPending > FlushThreshold)
@@ -160,7 +148,7 @@ public sealed class CocoWriter : IAsyncDisposable
         _json.WriteStartArray();
         foreach (var category in _header.Categories)
         {
-            WriteCategory(category);
+            CocoJson.WriteCategory(_json, category);
         }
 
         _json.WriteEndArray();
@@ -188,27 +176,6 @@ public sealed class CocoWriter : IAsyncDisposable
         bufferSize: 64 * 1024,
         FileOptions.DeleteOnClose | FileOptions.Asynchronous);
 
-    private static void ValidateCategory(CocoCategory category)
-    {
-        if (string.IsNullOrEmpty(category.Name))
-        {
-            throw new CocoExportException($"Category {category.Id} has no name.");
-        }
-
-        if (category.Skeleton is { Count: > 0 } skeleton)
-        {
-            var count = category.Keypoints?.Count ?? 0;
-            foreach (var edge in skeleton)
-            {
-                if (edge.From < 1 || edge.From > count || edge.To < 1 || edge.To > count)
-                {
-                    throw new CocoExportException(
-                        $"Category '{category.Name}' has skeleton edge [{edge.From},{edge.To}] outside its {count} keypoints (indices are 1-based).");
-                }
-            }
-        }
-    }
-
     private void StartIfNeeded()
     {
         if (_started)
@@ -218,132 +185,10 @@ public sealed class CocoWriter : IAsyncDisposable
 
         _started = true;
         _json.WriteStartObject();
-        WriteInfo(_header.Info);
-        _json.WritePropertyName("licenses");
-        _json.WriteStartArray();
-        foreach (var license in _header.Licenses)
-        {
-            _json.WriteStartObject();
-            _json.WriteNumber("id", license.Id);
-            _json.WriteString("name", license.Name);
-            _json.WriteString("url", license.Url);
-            _json.WriteEndObject();
-        }
-
-        _json.WriteEndArray();
+        CocoJson.WriteInfoAndLicenses(_json, _header);
         _json.WritePropertyName("images");
         _json.WriteStartArray();
         _annotations.WriteStartArray();
-    }
-
-    private void WriteInfo(CocoInfo info)
-    {
-        _json.WritePropertyName("info");
-        _json.WriteStartObject();
-        _json.WriteString("description", info.Description);
-        _json.WriteString("version", info.Version);
-        _json.WriteNumber("year", info.Year);
-        _json.WriteString("contributor", info.Contributor);
-        _json.WriteString("url", info.Url);
-        _json.WriteString("date_created", info.DateCreated.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture));
-        _json.WriteEndObject();
-    }
-
-    private void WriteCategory(CocoCategory category)
-    {
-        _json.WriteStartObject();
-        _json.WriteNumber("id", category.Id);
-        _json.WriteString("name", category.Name);
-        _json.WriteString("supercategory", category.Supercategory ?? string.Empty);
-        if (category.Keypoints is { } keypoints)
-        {
-            _json.WritePropertyName("keypoints");
-            _json.WriteStartArray();
-            foreach (var name in keypoints)
-            {
-                _json.WriteStringValue(name);
-            }
-
-            _json.WriteEndArray();
-            _json.WritePropertyName("skeleton");
-            _json.WriteStartArray();
-            foreach (var edge in category.Skeleton ?? [])
-            {
-                _json.WriteStartArray();
-                _json.WriteNumberValue(edge.From);
-                _json.WriteNumberValue(edge.To);
-                _json.WriteEndArray();
-            }
-
-            _json.WriteEndArray();
-        }
-
-        _json.WriteEndObject();
-    }
-
-    private void WriteAnnotation(long imageId, string fileName, CocoAnnotationInput annotation)
-    {
-        if (!_categories.TryGetValue(annotation.CategoryId, out var category))
-        {
-            throw new CocoExportException($"Image '{fileName}' has an annotation of category {annotation.CategoryId}, which the recipe does not declare.");
-        }
-
-        var geometry = CocoGeometry.From(annotation.Shape, category, fileName);
-        if (geometry is null)
-        {
-            _skipped++;
-            return;
-        }
-
-        var w = _annotations;
-        w.WriteStartObject();
-        w.WriteNumber("id", _nextAnnotationId++);
-        w.WriteNumber("image_id", imageId);
-        w.WriteNumber("category_id", annotation.CategoryId);
-        w.WritePropertyName("bbox");
-        w.WriteStartArray();
-        w.WriteNumberValue(geometry.Box.X);
-        w.WriteNumberValue(geometry.Box.Y);
-        w.WriteNumberValue(geometry.Box.Width);
-        w.WriteNumberValue(geometry.Box.Height);
-        w.WriteEndArray();
-        w.WritePropertyName("segmentation");
-        w.WriteStartArray();
-        if (geometry.Polygon is { } polygon)
-        {
-            w.WriteStartArray();
-            foreach (var p in polygon)
-            {
-                w.WriteNumberValue(p.X);
-                w.WriteNumberValue(p.Y);
-            }
-
-            w.WriteEndArray();
-        }
-
-        w.WriteEndArray();
-        w.WriteNumber("area", geometry.Area);
-        w.WriteNumber("iscrowd", 0);
-        if (geometry.Keypoints is { } keypoints)
-        {
-            w.WritePropertyName("keypoints");
-            w.WriteStartArray();
-            var labeled = 0;
-            foreach (var k in keypoints)
-            {
-                var isLabeled = k.Visibility != KeypointVisibility.NotLabeled;
-                w.WriteNumberValue(isLabeled ? k.X : 0);
-                w.WriteNumberValue(isLabeled ? k.Y : 0);
-                w.WriteNumberValue((int)k.Visibility);
-                labeled += isLabeled ? 1 : 0;
-            }
-
-            w.WriteEndArray();
-            w.WriteNumber("num_keypoints", labeled);
-        }
-
-        w.WriteEndObject();
-        _annotationCount++;
     }
 
     private async Task CopyArrayBodyAsync(CancellationToken cancellationToken)
