@@ -1,16 +1,15 @@
 namespace Serverless.Functions.Dashboard;
 
 /// <summary>
-/// The project dashboard in one answer. Figures the platform can compute today are exact; figures that need
-/// features not built yet (annotations, tasks, labeling status) are present with value 0 and
-/// <c>status: "notAvailableYet"</c>, so clients can lay out the final shape without mistaking them for data.
+/// The project dashboard in one answer. Every figure is exact and marked <c>status: "available"</c>; the status
+/// field stays so that a figure a future feature adds can be laid out before it is computed (<c>notAvailableYet</c>).
 /// </summary>
 /// <param name="ProjectId">The project.</param>
 /// <param name="Datasets">Datasets in the project.</param>
 /// <param name="Items">Items in all datasets, in total and by type.</param>
 /// <param name="Members">Members in total and by role (every role listed, 0 included).</param>
-/// <param name="Annotations">Annotations in the project (not available yet).</param>
-/// <param name="LabelingStatus">Item statuses over the project's tasks (not available yet).</param>
+/// <param name="Annotations">Annotations in the project.</param>
+/// <param name="LabelingStatus">Item statuses summed over the project's tasks.</param>
 /// <param name="PerDataset">Per dataset (the first <see cref="DashboardStore.MaxDatasetsListed"/> by creation): items and open tasks.</param>
 /// <param name="PerDatasetTruncated">True when the project has more datasets than <see cref="PerDataset"/> lists.</param>
 public sealed record ProjectDashboard(
@@ -32,10 +31,10 @@ public sealed record MemberCounts(long Total, IReadOnlyDictionary<string, long> 
 /// <summary>One dataset's counters.</summary>
 public sealed record DatasetCounts(string DatasetId, string Name, long Items, IReadOnlyDictionary<string, long> ItemsByType, PendingCount OpenTasks);
 
-/// <summary>A counter of a feature that does not exist yet: always 0 with <see cref="DashboardFigures.NotAvailableYet"/>.</summary>
+/// <summary>A counter and whether it is computed (<see cref="DashboardFigures.Available"/>).</summary>
 public sealed record PendingCount(long Count, string Status);
 
-/// <summary>Labeling status counters (issue 5 fills them); all 0 with <see cref="DashboardFigures.NotAvailableYet"/> until then.</summary>
+/// <summary>Labeling status over task items: annotation tasks' in progress / completed / discarded, QA tasks' reviewed / not reviewed.</summary>
 public sealed record LabelingStatusCounts(long InProgress, long Completed, long Discarded, long Reviewed, long NotReviewed, string Status);
 
 /// <summary>Status values of dashboard figures.</summary>
@@ -48,6 +47,4 @@ public static class DashboardFigures
     public const string NotAvailableYet = "notAvailableYet";
 
     public static PendingCount Pending { get; } = new(0, NotAvailableYet);
-
-    public static LabelingStatusCounts PendingLabeling { get; } = new(0, 0, 0, 0, 0, NotAvailableYet);
 }

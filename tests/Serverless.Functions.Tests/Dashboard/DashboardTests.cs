@@ -12,7 +12,7 @@ using Serverless.Testing;
 
 namespace Serverless.Functions.Tests.Dashboard;
 
-/// <summary>The dashboard through HTTP: exact counters that follow every write, and explicit placeholders for what does not exist yet.</summary>
+/// <summary>The dashboard through HTTP: exact counters (items, members, annotations, tasks, labeling status) that follow every write.</summary>
 [Collection(AzuriteFixture.Collection)]
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "xunit disposes the app through IAsyncLifetime.DisposeAsync.")]
 public sealed class DashboardTests(AzuriteFixture azurite) : IAsyncLifetime
@@ -28,7 +28,7 @@ public sealed class DashboardTests(AzuriteFixture azurite) : IAsyncLifetime
     public async Task DisposeAsync() => await _app.DisposeAsync();
 
     [Fact]
-    public async Task Get_ProjectWithItemsAndMembers_ExactCountsAndNotAvailableYetPlaceholders()
+    public async Task Get_ProjectWithItemsAndMembers_ExactCountsAndZeroTaskFigures()
     {
         // Arrange
         var owner = await _app.CreateUserAsync("dashowner");
@@ -66,10 +66,75 @@ public sealed class DashboardTests(AzuriteFixture azurite) : IAsyncLifetime
         Assert.Equal(new Dictionary<string, long> { ["Owner"] = 1, ["Developer"] = 0, ["AnnotationManager"] = 0, ["Annotator"] = 1, ["Reviewer"] = 2 }, dashboard.Members.ByRole);
         Assert.Equal(new[] { (first, 9L, 2L), (second, 3L, 0L) }, dashboard.PerDataset.Select(d => (d.DatasetId, d.Items, d.ItemsByType["image"])));
         Assert.False(dashboard.PerDatasetTruncated);
-        Assert.Equal("notAvailableYet", raw.GetProperty("annotations").GetProperty("status").GetString());
+        Assert.Equal("available", raw.GetProperty("annotations").GetProperty("status").GetString());
         Assert.Equal(0, raw.GetProperty("annotations").GetProperty("count").GetInt64());
-        Assert.Equal("notAvailableYet", raw.GetProperty("labelingStatus").GetProperty("status").GetString());
-        Assert.All(raw.GetProperty("perDataset").EnumerateArray(), d => Assert.Equal("notAvailableYet", d.GetProperty("openTasks").GetProperty("status").GetString()));
+        Assert.Equal(new LabelingStatusCounts(0, 0, 0, 0, 0, "available"), dashboard.LabelingStatus);
+        Assert.All(dashboard.PerDataset, d => Assert.Equal(new PendingCount(0, "available"), d.OpenTasks));
+    }
+
+    [Fact]
+    public async Task Get_WithTasksQaAndAnnotations_LabelingStatusOpenTasksAndAnnotationsExact()
+    {
+        // Arrange: 6 items; a task over them; 2 completed and 1 discarded; QA over the completed ones, 1 approved.
+        var owner = await _app.CreateUserAsync("dashtasks");
+        var projectId = await _app.CreateProjectAsync(owner);
+        var datasetId = await _app.CreateDatasetAsync(owner, projectId, "labeled");
+        var other = await _app.CreateDatasetAsync(owner, projectId, "untouched");
+        await _app.BulkAsync(owner, projectId, datasetId, DatasetCopyTests.World.Entries(6));
+        using var client = _app.Client(owner.Key);
+        var p = $"/api/projects/{projectId}";
+        using (var recipe = await client.PostAsJsonAsync($"{p}/recipes", new { name = "r", classes = new[] { new { name = "good", color = "#00ff00", shape = "classification" } } }))
+        using (var attached = await client.PutAsJsonAsync($"{p}/datasets/{datasetId}/recipe", new { recipeId = (await recipe.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString() }))
+        {
+            Assert.Equal(HttpStatusCode.OK, attached.StatusCode);
+        }
+
+        var task = await StartTaskAsync(client, $"{p}/tasks", new { name = "t", datasetId, assignees = new[] { new { userId = owner.Id } } });
+        await UntilAsync(client, $"{p}/tasks/{task}", t => t.GetProperty("task").GetProperty("state").GetString() == "open");
+        var items = (await client.GetFromJsonAsync<JsonElement>($"{p}/tasks/{task}/items")).GetProperty("items").EnumerateArray().Select(i => i.GetProperty("itemId").GetString()!).ToList();
+        using (var annotated = await client.PostAsJsonAsync($"{p}/datasets/{datasetId}/items/{items[0]}/annotations", new { annotations = new[] { new { label = "good" }, new { label = "good" } } }))
+        {
+            Assert.Equal(HttpStatusCode.Created, annotated.StatusCode);
+        }
+
+        foreach (var (item, status) in new[] { (items[0], "COMPLETED"), (items[1], "COMPLETED"), (items[2], "DISCARDED") })
+        {
+            using var set = await client.PutAsJsonAsync($"{p}/tasks/{task}/items/{item}/status", new { status });
+            Assert.Equal(HttpStatusCode.OK, set.StatusCode);
+        }
+
+        using (var qa = await client.PostAsJsonAsync($"{p}/tasks/{task}/qa", new { name = "qa", reviewers = new[] { owner.Id } }))
+        {
+            var qaTask = (await qa.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("task").GetProperty("id").GetString()!;
+            await UntilAsync(client, $"{p}/tasks/{qaTask}", t => t.GetProperty("progress").GetProperty("total").GetInt64() == 2);
+            using var approve = await client.PutAsJsonAsync($"{p}/tasks/{qaTask}/items/{items[0]}/status", new { status = "APPROVED" });
+            Assert.Equal(HttpStatusCode.OK, approve.StatusCode);
+        }
+
+        // Act
+        var dashboard = (await client.GetFromJsonAsync<ProjectDashboard>($"{p}/dashboard", IdentityApp.Json))!;
+
+        // Assert: in progress 3, completed 2, discarded 1 (annotation task); reviewed 1, not reviewed 1 (QA).
+        Assert.Equal(new LabelingStatusCounts(3, 2, 1, 1, 1, "available"), dashboard.LabelingStatus);
+        Assert.Equal(new PendingCount(2, "available"), dashboard.Annotations);
+        Assert.Equal(new[] { (datasetId, 2L), (other, 0L) }, dashboard.PerDataset.Select(d => (d.DatasetId, d.OpenTasks.Count)));
+    }
+
+    private static async Task<string> StartTaskAsync(HttpClient client, string url, object body)
+    {
+        using var response = await client.PostAsJsonAsync(url, body);
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("task").GetProperty("id").GetString()!;
+    }
+
+    private static async Task UntilAsync(HttpClient client, string url, Func<JsonElement, bool> done)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!done(await client.GetFromJsonAsync<JsonElement>(url)))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"{url} did not reach the expected state in 60 s");
+            await Task.Delay(50);
+        }
     }
 
     [Fact]
