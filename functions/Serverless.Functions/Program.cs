@@ -1,4 +1,5 @@
 using Serverless.Functions.Activity;
+using Serverless.Functions.Analytics;
 using Serverless.Functions.Annotations;
 using Serverless.Functions.CustomHandler;
 using Serverless.Functions.Dashboard;
@@ -31,6 +32,7 @@ builder.AddAnnotations();
 builder.AddTasks();
 builder.AddProjectDeletion();
 builder.AddDashboard();
+builder.AddAnalytics();
 
 var app = builder.Build();
 
@@ -55,6 +57,7 @@ app.MapTasksApi();
 app.MapQaApi();
 app.MapOrchestrationsApi();
 app.MapDashboardApi();
+app.MapAnalyticsApi();
 if (mode.IsCustomHandler)
 {
     app.MapGroup("").AllowAnonymousByDesign("Trigger invocations come from the Functions host over loopback, which authenticates its own triggers; API keys do not apply.").MapCustomHandlerApi();

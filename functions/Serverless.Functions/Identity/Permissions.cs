@@ -74,6 +74,8 @@ public enum Permission
     OrchestrationsManage,
     DatasetsCopy,
     DashboardRead,
+    AnalyticsRead,
+    AnalyticsManage,
 }
 
 /// <summary>Whom a permission is checked against.</summary>
@@ -156,6 +158,8 @@ public static class Permissions
         Project(Permission.OrchestrationsManage, [ProjectRole.Owner, ProjectRole.Developer], "Raise events to, terminate, suspend, resume and purge the project's orchestration instances."),
         Project(Permission.DatasetsCopy, Managers, "Clone a dataset (optionally filtered) or merge datasets into a new one, as an orchestration."),
         Project(Permission.DashboardRead, Managers, "Read the project dashboard's counters (datasets, items by type, members by role)."),
+        Project(Permission.AnalyticsRead, AllRoles, "Read analytics (tasks, labels, collaborators, issues, time; JSON or CSV); annotators and reviewers get only their own figures."),
+        Project(Permission.AnalyticsManage, [ProjectRole.Owner, ProjectRole.Developer], "Rebuild the project's analytics from its activity log (an orchestration)."),
     ];
 
     private static readonly Dictionary<Permission, PermissionRule> ByPermission = Rules.ToDictionary(r => r.Permission);
