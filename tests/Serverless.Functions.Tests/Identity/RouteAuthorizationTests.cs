@@ -75,6 +75,9 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
     [InlineData("MergeDatasets", "POST", "api/projects/{projectId}/datasets/merge", Permission.DatasetsCopy)]
     [InlineData("GetProjectDashboard", "GET", "api/projects/{projectId}/dashboard/", Permission.DashboardRead)]
     [InlineData("DeleteProject", "DELETE", "api/projects/{projectId}", Permission.ProjectDelete)]
+    [InlineData("GetAnalyticsCollaborators", "GET", "api/projects/{projectId}/analytics/collaborators", Permission.AnalyticsRead)]
+    [InlineData("RebuildAnalytics", "POST", "api/projects/{projectId}/analytics/rebuild", Permission.AnalyticsManage)]
+    [InlineData("ReportTime", "POST", "api/projects/{projectId}/time/", Permission.TasksWork)]
     public void OrchestrationAndDashboardRoutes_AreEnumeratedWithTheirPermission(string name, string method, string route, Permission permission)
     {
         // Arrange
