@@ -113,6 +113,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       Recipes__MaxInstructionsPdfBytes: '52428800'
       Recipes__DownloadLinkLifetime: '00:15:00'
       Recipes__BlobContainer: 'recipe-instructions'
+      Analytics__IdleGapSeconds: '120'
       Bootstrap__OrganizationName: organizationName
       Bootstrap__AdminName: adminName
     }
