@@ -129,5 +129,5 @@ public sealed record TimeReport(string? TaskId, string? ItemId, string? Event, s
 /// <summary>Answer of <c>POST .../time</c>: the time this report added, and whether it was a replay of an earlier one.</summary>
 public sealed record TimeRecorded(string EventId, long CountedMs, bool Duplicate);
 
-/// <summary>Result of a rebuild: events read, cube rows written, the new generation.</summary>
-public sealed record RebuildResult(long Events, long Rows, long Generation, double Seconds);
+/// <summary>Result of a rebuild: events read, cube rows written, the new generation, seconds in all and reading and aggregating the log.</summary>
+public sealed record RebuildResult(long Events, long Rows, long Generation, double Seconds, double ReadSeconds);

@@ -87,41 +87,43 @@ public sealed class AnalyticsProjector(IDocumentStore store)
 
         // Rows of this generation left by an interrupted attempt are rewritten or removed below.
         await DeleteGenerationAsync(partition, generation, ct);
+        // Counters commute, so the rebuild reads the log in primary-key order (the cheapest scan in both stores) and
+        // only needs the newest stamp and the ids near it for the checkpoint.
         var deltas = new CubeDeltas();
-        var window = new Queue<(string Id, string At)>();
+        var near = new List<(string Id, string At)>();
         string? maxAt = null;
         long events = 0;
         string? token = null;
         do
         {
-            var page = await Log.QueryAsync(new DocumentQuery(ActivityContainers.Partition(projectId), null, [new SortField("at"), new SortField("id")], DocumentLimits.MaxPageSize, token), ct);
+            var page = await Log.QueryAsync(new DocumentQuery(ActivityContainers.Partition(projectId), null, null, DocumentLimits.MaxPageSize, token), ct);
             foreach (var doc in page.Items)
             {
                 AnalyticsProjection.Apply(doc.Body, deltas);
                 var at = doc.Body["at"]?.GetValue<string>() ?? string.Empty;
-                maxAt = at;
-                window.Enqueue((doc.Id, at));
+                if (maxAt is null || string.CompareOrdinal(at, maxAt) > 0)
+                {
+                    maxAt = at;
+                }
+
+                near.Add((doc.Id, at));
                 events++;
             }
 
-            // Keep only the ids inside the straggler window behind the newest event (the checkpoint's "recent").
             var floor = WindowStart(maxAt);
-            while (window.Count > 0 && string.CompareOrdinal(window.Peek().At, floor) < 0)
-            {
-                window.Dequeue();
-            }
-
+            near.RemoveAll(p => string.CompareOrdinal(p.At, floor) < 0);
             token = page.ContinuationToken;
         }
         while (token is not null);
 
+        var readSeconds = clock.Elapsed.TotalSeconds;
         var version = start.Version + 1;
         var rows = deltas.Cells.Select(c => BatchOperation.Upsert(RowId(generation, c.Key), RowBody(generation, version, c.Key, c.Value))).ToList();
         await Parallel.ForEachAsync(rows.Chunk(DocumentLimits.MaxBatchOperations), new ParallelOptions { MaxDegreeOfParallelism = 2, CancellationToken = ct },
             async (chunk, token) => await Cube.ExecuteBatchAsync(partition, chunk, token));
 
         var recent = new JsonObject();
-        foreach (var (id, at) in window)
+        foreach (var (id, at) in near)
         {
             recent[id] = at;
         }
@@ -157,7 +159,7 @@ public sealed class AnalyticsProjector(IDocumentStore store)
             await DeleteGenerationAsync(partition, old, ct);
         }
 
-        return new RebuildResult(events, rows.Count, generation, clock.Elapsed.TotalSeconds);
+        return new RebuildResult(events, rows.Count, generation, clock.Elapsed.TotalSeconds, readSeconds);
     }
 
     private async Task<long> CatchUpLockedAsync(string projectId, ProjectCube cube, CancellationToken ct)
