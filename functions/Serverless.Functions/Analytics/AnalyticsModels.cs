@@ -93,18 +93,22 @@ public sealed record AnalyticsSummary(long Submitted, long Skipped, long Approve
 /// <summary>A list of rows (<c>tasks</c>, <c>throughput</c>, <c>labels</c>, <c>time</c>).</summary>
 public sealed record AnalyticsRows<T>(IReadOnlyList<T> Rows);
 
+/// <summary>One task's figures (approvals and rejections are credited to the annotation task).</summary>
 public sealed record TaskFigures(string TaskId, long Submitted, long Skipped, long Approved, long Rejected, long Discarded, long TimeSpentMs, long LabelsCreated, long LabelsEdited, long LabelsDeleted);
 
+/// <summary>One UTC day's throughput.</summary>
 public sealed record DayFigures(string Day, long Submitted, long Approved, long Rejected, long LabelsCreated);
 
 /// <summary>Per label class; <see cref="RejectionRate"/> = rejected ÷ (approved + rejected), null before any review.</summary>
 public sealed record LabelFigures(string Label, long Created, long Approved, long Rejected, double? RejectionRate);
 
+/// <summary>One row of the annotators table (figures outside the QA stage; see functions/README.md).</summary>
 public sealed record AnnotatorFigures(
     string UserId, long Submitted, long Skipped, long Approved, long Rejected, double? TaskRejectionRate,
     long LabelsCreated, long LabelsEdited, long LabelsDeleted, long LabelsApproved, long LabelsRejected, double? LabelRejectionRate,
     long TimeSpentMs, long? AvgTimePerItemMs, long IssuesAgainst);
 
+/// <summary>One row of the reviewers table (QA-stage figures).</summary>
 public sealed record ReviewerFigures(
     string UserId, long Approved, long Rejected, long LabelsApproved, long LabelsRejected, long LabelsCreated, long LabelsEdited, long LabelsDeleted,
     long ReviewTimeMs, long? AvgTimePerItemMs, long? AvgTimePerLabelMs, long IssuesRaised);
@@ -112,15 +116,19 @@ public sealed record ReviewerFigures(
 /// <summary><c>GET .../analytics/collaborators</c>: the two tables.</summary>
 public sealed record CollaboratorTables(IReadOnlyList<AnnotatorFigures> Annotators, IReadOnlyList<ReviewerFigures> Reviewers);
 
+/// <summary>Issues opened, resolved and reopened on one UTC day.</summary>
 public sealed record IssueDayFigures(string Day, long Created, long Resolved, long Reopened);
 
+/// <summary>Issues with one tag: open now, opened in the range.</summary>
 public sealed record IssueTagFigures(string Tag, long Open, long Total);
 
+/// <summary>Issues on annotations of one label class: open now, opened in the range.</summary>
 public sealed record IssueLabelFigures(string Label, long Open, long Total);
 
 /// <summary><c>GET .../analytics/issues</c>.</summary>
 public sealed record IssueTables(long OpenNow, IReadOnlyList<IssueDayFigures> Rows, IReadOnlyList<IssueTagFigures> ByTag, IReadOnlyList<IssueLabelFigures> ByLabel);
 
+/// <summary>Active time of one user on one task and stage, and the items it was spent on.</summary>
 public sealed record TimeFigures(string UserId, string TaskId, string Stage, long TimeSpentMs, long Items);
 
 /// <summary>Body of <c>POST .../time</c>.</summary>
