@@ -100,6 +100,7 @@ var cosmosContainers = [
   { name: 'tasks', partitionKeyPath: '/pk', indexedPaths: [ 'kind', 'createdAt', 'assignee', 'status', 'name', 'itemId' ] }
   { name: 'activity', partitionKeyPath: '/pk', indexedPaths: [ 'at', 'kind', 'actor', 'taskId', 'itemId' ] }
   { name: 'exports', partitionKeyPath: '/pk', indexedPaths: [ 'kind', 'createdAt', 'versioned' ] }
+  { name: 'analytics', partitionKeyPath: '/pk', indexedPaths: [ 'kind', 'g', 'v' ] }
   // The durable runtime's instances and history (StorageBackendOptions.InstancesContainer, task hub 'durable').
   { name: 'durable-instances', partitionKeyPath: '/pk', indexedPaths: [ 'docType', 'status', 'name', 'createdAt' ] }
 ]

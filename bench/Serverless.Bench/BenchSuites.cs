@@ -13,7 +13,11 @@ internal interface IBenchSuite
 /// <summary>Every suite that <c>bench.sh</c> can run.</summary>
 internal static class BenchSuites
 {
-    public static IReadOnlyList<IBenchSuite> All { get; } = [new StorageSuite(), new Durable.DurableSuite(), new Exports.ExportsSuite(), new Items.ItemsSuite(), new Dashboard.DashboardSuite(), new Tasks.TasksSuite(), new Exports.RawZipBench()];
+    public static IReadOnlyList<IBenchSuite> All { get; } =
+    [
+        new StorageSuite(), new Durable.DurableSuite(), new Exports.ExportsSuite(), new Exports.RawZipBench(), new Items.ItemsSuite(),
+        new Dashboard.DashboardSuite(), new Tasks.TasksSuite(), new Analytics.AnalyticsSuite(),
+    ];
 }
 
 /// <summary>The storage adapters: document store (SQLite) figures, then queue and blob figures on a fresh Azurite.</summary>

@@ -1,4 +1,5 @@
 using Serverless.Functions.Activity;
+using Serverless.Functions.Analytics;
 using Serverless.Functions.Annotations;
 using Serverless.Functions.CustomHandler;
 using Serverless.Functions.Dashboard;
@@ -37,6 +38,7 @@ builder.AddDashboard();
 builder.AddRawZips();
 builder.AddMedia();
 builder.AddExports();
+builder.AddAnalytics();
 
 var app = builder.Build();
 
@@ -66,6 +68,7 @@ app.MapDashboardApi();
 app.MapRawZipsApi();
 app.MapMediaApi();
 app.MapExportsApi();
+app.MapAnalyticsApi();
 if (mode.IsCustomHandler)
 {
     app.MapGroup("").AllowAnonymousByDesign("Trigger invocations come from the Functions host over loopback, which authenticates its own triggers; API keys do not apply.").MapCustomHandlerApi();

@@ -132,6 +132,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       Exports__PageSize: '500'
       Exports__DownloadLinkMinutes: '60'
       Exports__ItemLinkHours: '168'
+      Analytics__IdleGapSeconds: '120'
       Bootstrap__OrganizationName: organizationName
       Bootstrap__AdminName: adminName
     }

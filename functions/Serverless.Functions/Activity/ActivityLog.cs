@@ -14,14 +14,28 @@ namespace Serverless.Functions.Activity;
 /// retried write never duplicates an event. A process that dies between the action and its event loses that
 /// event: the action itself is kept (it matters more), and the window is one local write wide.
 /// </remarks>
-public sealed class ActivityLog(IDocumentStore store)
+public sealed class ActivityLog(IDocumentStore store, IEnumerable<IActivityHook> hooks)
 {
+    private readonly IActivityHook[] _hooks = [.. hooks];
+
     private IDocumentContainer Container => store.Container(ActivityContainers.Activity);
+
+    /// <summary>Reads one event by id; null when absent.</summary>
+    public async Task<ActivityEvent?> GetAsync(string projectId, string eventId, CancellationToken ct)
+    {
+        var doc = await Container.ReadAsync(ActivityContainers.Partition(projectId), eventId, ct);
+        return doc?.Body.Deserialize<ActivityEvent>(DocumentJson.Options);
+    }
 
     /// <summary>Appends events (idempotent per event id). All events must belong to one project.</summary>
     public async Task RecordAsync(IReadOnlyList<ActivityEvent> events, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(events);
+        foreach (var hook in _hooks)
+        {
+            events = await hook.EnrichAsync(events, ct);
+        }
+
         foreach (var group in events.GroupBy(e => e.ProjectId, StringComparer.Ordinal))
         {
             foreach (var chunk in group.Chunk(DocumentLimits.MaxBatchOperations))
@@ -30,6 +44,11 @@ public sealed class ActivityLog(IDocumentStore store)
                     ActivityContainers.Partition(group.Key),
                     [.. chunk.Select(e => BatchOperation.Upsert(e.Id, Body(e)))],
                     ct);
+            }
+
+            foreach (var hook in _hooks)
+            {
+                hook.Recorded(group.Key);
             }
         }
     }

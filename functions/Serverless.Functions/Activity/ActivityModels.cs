@@ -36,6 +36,29 @@ public static class ActivityKinds
     public const string AnnotationCreated = "annotation.created";
     public const string AnnotationEdited = "annotation.edited";
     public const string AnnotationDeleted = "annotation.deleted";
+    public const string TaskCreated = "task.created";
+    public const string StatusSet = "status.set";
+    public const string StatusCleared = "status.cleared";
+    public const string ItemSkipped = "item.skipped";
+    public const string IssueOpened = "issue.opened";
+    public const string IssueForReview = "issue.for_review";
+    public const string IssueResolved = "issue.resolved";
+    public const string IssueReopened = "issue.reopened";
+
+    /// <summary>Active time reported by a client (<c>time.start</c>, <c>time.heartbeat</c>, <c>time.stop</c>); <c>Data.ms</c> is the time counted.</summary>
+    public const string TimePrefix = "time.";
+}
+
+/// <summary>
+/// Lets a feature take part in recording: <see cref="EnrichAsync"/> may add context to events before they are
+/// written (it must never fail the action: on error it returns the events unchanged), and <see cref="Recorded"/>
+/// is told a project's log grew (to wake a projector; it must return at once).
+/// </summary>
+public interface IActivityHook
+{
+    Task<IReadOnlyList<ActivityEvent>> EnrichAsync(IReadOnlyList<ActivityEvent> events, CancellationToken ct);
+
+    void Recorded(string projectId);
 }
 
 /// <summary>What to select from the log; every field optional.</summary>

@@ -78,6 +78,8 @@ public enum Permission
     VideosConvert,
     ExportsRead,
     ExportsManage,
+    AnalyticsRead,
+    AnalyticsManage,
 }
 
 /// <summary>Whom a permission is checked against.</summary>
@@ -164,6 +166,8 @@ public static class Permissions
         Project(Permission.VideosConvert, Managers, "Convert (again) a video item to WEBM, e.g. after a failure; conversion starts by itself when a video lands."),
         Project(Permission.ExportsRead, Managers, "List and read the project's label exports and label versions; get a time-limited download link."),
         Project(Permission.ExportsManage, Managers, "Export labels (JSON or COCO, optionally as a named immutable label version); rename and delete exports that are not versions."),
+        Project(Permission.AnalyticsRead, AllRoles, "Read analytics (tasks, labels, collaborators, issues, time; JSON or CSV); annotators and reviewers get only their own figures."),
+        Project(Permission.AnalyticsManage, [ProjectRole.Owner, ProjectRole.Developer], "Rebuild the project's analytics from its activity log (an orchestration)."),
     ];
 
     private static readonly Dictionary<Permission, PermissionRule> ByPermission = Rules.ToDictionary(r => r.Permission);

@@ -81,6 +81,9 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
     [InlineData("ConvertItemVideo", "POST", "api/projects/{projectId}/datasets/{datasetId}/items/{itemId}/video/convert", Permission.VideosConvert)]
     [InlineData("CreateExport", "POST", "api/projects/{projectId}/exports/", Permission.ExportsManage)]
     [InlineData("DownloadLabelVersion", "GET", "api/projects/{projectId}/label-versions/{name}/download", Permission.ExportsRead)]
+    [InlineData("GetAnalyticsCollaborators", "GET", "api/projects/{projectId}/analytics/collaborators", Permission.AnalyticsRead)]
+    [InlineData("RebuildAnalytics", "POST", "api/projects/{projectId}/analytics/rebuild", Permission.AnalyticsManage)]
+    [InlineData("ReportTime", "POST", "api/projects/{projectId}/time/", Permission.TasksWork)]
     public void OrchestrationAndDashboardRoutes_AreEnumeratedWithTheirPermission(string name, string method, string route, Permission permission)
     {
         // Arrange
