@@ -90,7 +90,7 @@ public sealed class StorageFaultTests(AzuriteFixture azurite)
         }
 
         // The duplicates come back after the lease and are recognised and deleted.
-        await StorageConformanceTests.WaitUntilAsync(async () => await harness.QueuedAsync() == 0, 20);
+        await StorageConformanceTests.WaitUntilAsync(async () => await harness.QueuedAsync() == 0, 60);
         Assert.Equal(2, (await harness.HistoryAsync(collector)).OfType<EventRaised>().Count());
     }
 
