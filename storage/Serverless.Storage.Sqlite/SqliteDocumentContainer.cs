@@ -9,7 +9,7 @@ using Serverless.Core.Storage.Documents;
 namespace Serverless.Storage.Sqlite;
 
 /// <summary>One container: a table (pk, id, etag, body) with PRIMARY KEY (pk, id).</summary>
-internal sealed class SqliteDocumentContainer : IDocumentContainer
+internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocumentQuery
 {
     private readonly SqliteDocumentStore _store;
     private readonly string _readSql;
@@ -123,6 +123,32 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer
             // The query asks for one row more than the page: only when it exists is there a next page.
             var token = lastToken is not null && reader.Read() ? lastToken : null;
             return new QueryPage(items, token);
+        }));
+    }
+
+    public Task<RawQueryPage> QueryRawAsync(DocumentQuery query, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        QueryRules.Validate(query);
+        var page = SqliteQueryBuilder.BuildPage(Name, query);
+        return Task.FromResult(_store.Read(session =>
+        {
+            var command = session.Command(page.Sql);
+            page.Parameters.BindTo(command);
+            using var reader = command.ExecuteReader();
+            var items = new List<RawDocument>(Math.Min(query.PageSize, 128));
+            string? lastToken = null;
+            while (items.Count < query.PageSize && reader.Read())
+            {
+                items.Add(new RawDocument(reader.GetString(0), reader.GetFieldValue<byte[]>(3)));
+                if (items.Count == query.PageSize)
+                {
+                    lastToken = SqliteQueryBuilder.EncodeToken(page, reader);
+                }
+            }
+
+            var token = lastToken is not null && reader.Read() ? lastToken : null;
+            return new RawQueryPage(items, token);
         }));
     }
 

@@ -149,7 +149,6 @@ public sealed class ExportWriter(
         var (documents, next) = await ReadItemsAsync(export, source, input.Continuation, ct);
         var selected = documents.Where(d => HasStatus(d, export.OnlyStatuses, plan.StatusTaskId)).ToList();
         var ids = selected.Select(d => d.Id).ToList();
-        var annotations = await AnnotationsAsync(source.DatasetId, ids, source.TaskId is null, export.Labels, ct);
         var links = export.SignedItemUrls ? await LinksAsync(selected, export, ct) : null;
 
         await EnsureContainerAsync(ct);
@@ -160,10 +159,13 @@ public sealed class ExportWriter(
         {
             if (export.Format == ExportFormats.Coco)
             {
+                var categories = plan.Categories.ToDictionary(c => c.Name, StringComparer.OrdinalIgnoreCase);
+                var annotations = await CocoAnnotationsAsync(source.DatasetId, ids, source.TaskId is null, export.Labels, categories, ct);
                 result = WriteCocoPage(export, plan, selected, annotations, links, input, itemsPart, annotationsPart);
             }
             else
             {
+                var annotations = await AnnotationsAsync(source.DatasetId, ids, source.TaskId is null, export.Labels, ct);
                 var issues = await IssuesAsync(plan.QaTaskIds, ids, ct);
                 result = WriteJsonPage(selected, annotations, issues, links, input, itemsPart);
             }
@@ -173,9 +175,11 @@ public sealed class ExportWriter(
             return new ExportPageResult(false, ex.Message, documents.Count, 0, 0, 0, 0, 0, 0, 0, null);
         }
 
-        await UploadPartAsync(PartName(input.ProjectId, input.ExportId, "i", input.PageIndex), itemsPart, ct);
-        await UploadPartAsync(PartName(input.ProjectId, input.ExportId, "a", input.PageIndex), annotationsPart, ct);
-        await exports.SetProgressAsync(input.ProjectId, input.ExportId, input.ItemsScannedBefore + documents.Count, ct);
+        // Independent round trips: both parts and the progress go out together.
+        await Task.WhenAll(
+            UploadPartAsync(PartName(input.ProjectId, input.ExportId, "i", input.PageIndex), itemsPart, ct),
+            UploadPartAsync(PartName(input.ProjectId, input.ExportId, "a", input.PageIndex), annotationsPart, ct),
+            exports.SetProgressAsync(input.ProjectId, input.ExportId, input.ItemsScannedBefore + documents.Count, ct));
         return result with { Scanned = documents.Count, ItemBytes = itemsPart.Length, AnnotationBytes = annotationsPart.Length, Next = next };
     }
 
@@ -372,6 +376,86 @@ public sealed class ExportWriter(
         return byItem;
     }
 
+    /// <summary>
+    /// The COCO view of the items' annotations, grouped by item, each group oldest first. Reads the same documents
+    /// as <see cref="AnnotationsAsync"/> but as bytes when the store offers them, so a million annotations are
+    /// not built into <c>JsonObject</c> trees only to have five fields read.
+    /// </summary>
+    private async Task<Dictionary<string, List<CocoAnnotationSource>>> CocoAnnotationsAsync(
+        string datasetId, List<string> itemIds, bool idOrdered, IReadOnlyList<string>? labels, Dictionary<string, ExportCategory> categories, CancellationToken ct)
+    {
+        var byItem = new Dictionary<string, List<CocoAnnotationSource>>(StringComparer.Ordinal);
+        if (itemIds.Count == 0)
+        {
+            return byItem;
+        }
+
+        var wanted = labels is null ? null : new HashSet<string>(labels, StringComparer.OrdinalIgnoreCase);
+        var selected = itemIds.ToHashSet(StringComparer.Ordinal);
+        foreach (var where in AnnotationFilters(itemIds, idOrdered))
+        {
+            var pending = RawPageAsync(datasetId, where, idOrdered, null, ct);
+            while (true)
+            {
+                var (bodies, token) = await pending;
+                // The store reads the next page on another thread while this one is parsed: the two cores share the work.
+                pending = token is null ? null : Task.Run(() => RawPageAsync(datasetId, where, idOrdered, token, ct), ct);
+                foreach (var body in bodies)
+                {
+                    if (CocoAnnotationSource.Read(body, selected, wanted, categories) is not { } annotation)
+                    {
+                        continue;
+                    }
+
+                    if (!byItem.TryGetValue(annotation.ItemId, out var list))
+                    {
+                        byItem[annotation.ItemId] = list = [];
+                    }
+
+                    list.Add(annotation);
+                }
+
+                if (pending is null)
+                {
+                    break;
+                }
+            }
+        }
+
+        foreach (var list in byItem.Values)
+        {
+            list.Sort(CocoAnnotationSource.Compare);
+        }
+
+        return byItem;
+    }
+
+    /// <summary>One page of annotation bodies as bytes (serialized again from the parsed documents when the store has no raw path).</summary>
+    private async Task<(IReadOnlyList<ReadOnlyMemory<byte>> Bodies, string? Next)> RawPageAsync(string datasetId, Filter where, bool idOrdered, string? token, CancellationToken ct)
+    {
+        var query = new DocumentQuery(DatasetContainers.ItemPartition(datasetId), where, idOrdered ? ByItem : null, DocumentLimits.MaxPageSize, token);
+        if (Items is IRawDocumentQuery raw)
+        {
+            var page = await raw.QueryRawAsync(query, ct);
+            return ([.. page.Items.Select(d => d.Utf8Body)], page.ContinuationToken);
+        }
+
+        var parsed = await Items.QueryAsync(query, ct);
+        return ([.. parsed.Items.Select(d => (ReadOnlyMemory<byte>)JsonSerializer.SerializeToUtf8Bytes(d.Body))], parsed.ContinuationToken);
+    }
+
+    /// <summary>
+    /// A dataset's items arrive in id order, so their annotations are read as one range of <c>itemId</c>; a task's
+    /// items arrive in the task's order and are looked up by lists of ids.
+    /// </summary>
+    /// <remarks>
+    /// No "kind" condition in the range query: with one, SQLite walks the kind index in id order through every
+    /// annotation of the dataset for each page (quadratic over an export); without, it seeks the itemId index.
+    /// </remarks>
+    private static IEnumerable<Filter> AnnotationFilters(List<string> itemIds, bool idOrdered) => idOrdered
+        ? [Filter.And(Filter.Gte("itemId", itemIds[0]), Filter.Lte("itemId", itemIds[^1]))]
+        : itemIds.Chunk(MaxInList).Select(chunk => Filter.And(Filter.Eq("kind", "annotation"), Filter.In("itemId", [.. chunk.Select(i => (JsonNode?)i)])));
+
     private async Task<Dictionary<string, List<JsonObject>>> IssuesAsync(IReadOnlyList<string> qaTaskIds, List<string> itemIds, CancellationToken ct)
     {
         var byItem = new Dictionary<string, List<JsonObject>>(StringComparer.Ordinal);
@@ -557,10 +641,9 @@ public sealed class ExportWriter(
     }
 
     private static ExportPageResult WriteCocoPage(
-        Export export, ExportPlan plan, List<StoredDocument> selected, Dictionary<string, List<JsonObject>> annotations,
+        Export export, ExportPlan plan, List<StoredDocument> selected, Dictionary<string, List<CocoAnnotationSource>> annotations,
         Dictionary<string, string>? links, ExportPageInput input, MemoryStream images, MemoryStream annotationPart)
     {
-        var categories = plan.Categories.ToDictionary(c => c.Name, StringComparer.OrdinalIgnoreCase);
         var pageImages = new List<CocoImage>(selected.Count);
         long skippedItems = 0, unknownLabels = 0;
         foreach (var doc in selected)
@@ -578,13 +661,13 @@ public sealed class ExportWriter(
             var inputs = new List<CocoAnnotationInput>();
             foreach (var a in annotations.GetValueOrDefault(doc.Id) ?? [])
             {
-                if (!categories.TryGetValue(a["label"]?.GetValue<string>() ?? string.Empty, out var category))
+                if (a.Category is not { } category)
                 {
                     unknownLabels++;
                     continue;
                 }
 
-                inputs.Add(new CocoAnnotationInput(category.Id, Shape(a, fileName)));
+                inputs.Add(new CocoAnnotationInput(category.Id, a.Shape ?? throw a.Problem!.ToException(fileName)));
             }
 
             pageImages.Add(new CocoImage(fileName, (int)width, (int)height, inputs, links?.GetValueOrDefault(doc.Id)));
@@ -594,37 +677,6 @@ public sealed class ExportWriter(
         var written = parts.WritePage(pageImages, input.ItemsBefore + 1, input.AnnotationsBefore + 1, input.ItemsBefore > 0, input.AnnotationsBefore > 0, images, annotationPart);
         return new ExportPageResult(false, null, 0, written.Images, written.Annotations, skippedItems, written.SkippedClassifications + unknownLabels, 0, 0, 0, null);
     }
-
-    /// <summary>The stored geometry (pixels, see <c>GeometryValidator</c>) as the COCO writer's shape.</summary>
-    private static AnnotationShape Shape(JsonObject a, string fileName)
-    {
-        var g = a["geometry"];
-        try
-        {
-            return a["shape"]?.GetValue<string>() switch
-            {
-                "box" => new BoxShape(Num(g!["x"]), Num(g["y"]), Num(g["width"]), Num(g["height"])),
-                "polygon" => new PolygonShape(Points(g!)),
-                "polyline" => new PolylineShape(Points(g!)),
-                "point" => new PointShape(Num(g!["x"]), Num(g["y"])),
-                "mask" => new MaskShape(
-                    (int)Num(g!["rle"]!["size"]![0]),
-                    (int)Num(g["rle"]!["size"]![1]),
-                    [.. g["rle"]!["counts"]!.AsArray().Select(c => (long)Num(c))]),
-                "classification" => new ClassificationShape(),
-                var other => throw new CocoExportException($"Image '{fileName}' has an annotation of shape '{other}', which COCO export does not know."),
-            };
-        }
-        catch (Exception ex) when (ex is NullReferenceException or InvalidOperationException or FormatException or ArgumentOutOfRangeException)
-        {
-            throw new CocoExportException($"Image '{fileName}' has annotation '{a["id"]}' whose geometry does not match its shape.");
-        }
-    }
-
-    private static List<PixelPoint> Points(JsonNode geometry) =>
-        [.. geometry["points"]!.AsArray().Select(p => new PixelPoint(Num(p![0]), Num(p[1])))];
-
-    private static double Num(JsonNode? node) => Number(node) ?? throw new FormatException("not a number");
 
     private static double? Number(JsonNode? node) =>
         node is JsonValue v && v.GetValueKind() == JsonValueKind.Number ? v.GetValue<double>() : null;

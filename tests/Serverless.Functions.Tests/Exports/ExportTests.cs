@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
+using Serverless.Core.Filters;
 using Serverless.Core.Storage.Documents;
 using Serverless.Functions.Annotations;
 using Serverless.Functions.Datasets;
@@ -61,6 +62,33 @@ public sealed class ExportTests(AzuriteFixture azurite, ExportsApp shared) : ICl
             Compare("$", expected, actual, differences);
             Assert.True(differences.Count == 0, string.Join("\n", differences));
         }
+    }
+
+    [Theory]
+    [InlineData("box", "{\"x\":1,\"y\":2,\"width\":\"wide\",\"height\":3}", "has annotation 'a_bad' whose geometry does not match its shape")]
+    [InlineData("polygon", "{\"points\":[[1,2],[3]]}", "has annotation 'a_bad' whose geometry does not match its shape")]
+    [InlineData("cuboid", "{}", "has an annotation of shape 'cuboid', which COCO export does not know")]
+    public async Task Coco_StoredAnnotationCocoCannotWrite_FailsNamingImage(string shape, string geometry, string reason)
+    {
+        // Arrange: an annotation the API would refuse, written straight into the store (as an older version might have left it).
+        var owner = await _app.CreateUserAsync("broken-" + shape);
+        var (projectId, datasetId, _) = await _app.ProjectAsync(owner, Recipe);
+        await _app.AddItemAsync(projectId, datasetId, "i_one", "/cam/one.png", "image", 100, 50);
+        var now = StoredTimestamp.Format(ExportsApp.CreatedAt);
+        await _app.Store.Container(DatasetContainers.Items).CreateAsync(DatasetContainers.ItemPartition(datasetId), "a_bad", new JsonObject
+        {
+            ["kind"] = "annotation", ["id"] = "a_bad", ["projectId"] = projectId, ["datasetId"] = datasetId, ["itemId"] = "i_one",
+            ["label"] = "Car", ["shape"] = shape, ["geometry"] = JsonNode.Parse(geometry), ["attributes"] = new JsonObject(),
+            ["createdBy"] = owner.Id, ["createdAt"] = now, ["updatedBy"] = owner.Id, ["updatedAt"] = now,
+        });
+
+        // Act
+        var exportId = await _app.StartExportAsync(owner, projectId, new { format = "coco", scope = new { datasetId } });
+        var export = await _app.WaitExportAsync(owner, projectId, exportId);
+
+        // Assert
+        Assert.Equal(ExportFormats.Failed, export.State);
+        Assert.Equal($"Image 'cam/one.png' {reason}.", export.Error);
     }
 
     [Fact]
