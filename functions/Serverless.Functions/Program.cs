@@ -10,6 +10,7 @@ using Serverless.Functions.Health;
 using Serverless.Functions.Hosting;
 using Serverless.Functions.Http;
 using Serverless.Functions.Identity;
+using Serverless.Functions.Imports;
 using Serverless.Functions.Items;
 using Serverless.Functions.Media;
 using Serverless.Functions.Projects;
@@ -37,6 +38,7 @@ builder.AddDashboard();
 builder.AddRawZips();
 builder.AddMedia();
 builder.AddExports();
+builder.AddImports();
 
 var app = builder.Build();
 
@@ -66,6 +68,7 @@ app.MapDashboardApi();
 app.MapRawZipsApi();
 app.MapMediaApi();
 app.MapExportsApi();
+app.MapImportsApi();
 if (mode.IsCustomHandler)
 {
     app.MapGroup("").AllowAnonymousByDesign("Trigger invocations come from the Functions host over loopback, which authenticates its own triggers; API keys do not apply.").MapCustomHandlerApi();

@@ -78,6 +78,7 @@ public enum Permission
     VideosConvert,
     ExportsRead,
     ExportsManage,
+    ImportsManage,
 }
 
 /// <summary>Whom a permission is checked against.</summary>
@@ -164,6 +165,7 @@ public static class Permissions
         Project(Permission.VideosConvert, Managers, "Convert (again) a video item to WEBM, e.g. after a failure; conversion starts by itself when a video lands."),
         Project(Permission.ExportsRead, Managers, "List and read the project's label exports and label versions; get a time-limited download link."),
         Project(Permission.ExportsManage, Managers, "Export labels (JSON or COCO, optionally as a named immutable label version); rename and delete exports that are not versions."),
+        Project(Permission.ImportsManage, Managers, "Import labels (our JSON export or COCO) into a dataset as pre-labels, validated against its recipe; read an import's counts and per-entry errors."),
     ];
 
     private static readonly Dictionary<Permission, PermissionRule> ByPermission = Rules.ToDictionary(r => r.Permission);
