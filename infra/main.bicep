@@ -60,6 +60,7 @@ var blobContainerNames = [
   // Durable payloads over the queue/document limits (StorageBackendOptions.PayloadContainer).
   'durable-payloads'
   'exports'
+  'imports'
   'zips'
   'large-payloads'
 ]
@@ -100,6 +101,7 @@ var cosmosContainers = [
   { name: 'tasks', partitionKeyPath: '/pk', indexedPaths: [ 'kind', 'createdAt', 'assignee', 'status', 'name', 'itemId' ] }
   { name: 'activity', partitionKeyPath: '/pk', indexedPaths: [ 'at', 'kind', 'actor', 'taskId', 'itemId' ] }
   { name: 'exports', partitionKeyPath: '/pk', indexedPaths: [ 'kind', 'createdAt', 'versioned' ] }
+  { name: 'imports', partitionKeyPath: '/pk', indexedPaths: [ 'createdAt' ] }
   // The durable runtime's instances and history (StorageBackendOptions.InstancesContainer, task hub 'durable').
   { name: 'durable-instances', partitionKeyPath: '/pk', indexedPaths: [ 'docType', 'status', 'name', 'createdAt' ] }
 ]

@@ -170,6 +170,7 @@ public sealed class ImportRunner(
                 var list = e.Value?["annotations"] as JsonArray;
                 if (e.Value is not JsonObject item || Text(item["path"]) is not { } itemPath)
                 {
+                    _entries += list?.Count ?? 0;
                     Reject(path, "An item is an object with its 'path'.", list?.Count ?? 0);
                     entry += list?.Count ?? 0;
                     continue;
@@ -179,6 +180,7 @@ public sealed class ImportRunner(
                 if (itemId is null)
                 {
                     _unmatched++;
+                    _entries += list?.Count ?? 0;
                     Reject(path + "/path", $"No item of the dataset has path '{itemPath}'.", list?.Count ?? 0);
                     entry += list?.Count ?? 0;
                     continue;
@@ -327,7 +329,7 @@ public sealed class ImportRunner(
                 foreach (var (field, messages) in errors.ToDictionary())
                 {
                     // COCO errors name the file's field (bbox, segmentation, keypoints), not our geometry's.
-                    var named = geometryField is null ? field : field.Replace(path + "/geometry", path + "/" + geometryField, StringComparison.Ordinal);
+                    var named = geometryField is not null && field.StartsWith(path + "/geometry", StringComparison.Ordinal) ? path + "/" + geometryField : field;
                     foreach (var message in messages)
                     {
                         Error(named, message);

@@ -81,6 +81,7 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
     [InlineData("ConvertItemVideo", "POST", "api/projects/{projectId}/datasets/{datasetId}/items/{itemId}/video/convert", Permission.VideosConvert)]
     [InlineData("CreateExport", "POST", "api/projects/{projectId}/exports/", Permission.ExportsManage)]
     [InlineData("DownloadLabelVersion", "GET", "api/projects/{projectId}/label-versions/{name}/download", Permission.ExportsRead)]
+    [InlineData("CreateImport", "POST", "api/projects/{projectId}/datasets/{datasetId}/imports/", Permission.ImportsManage)]
     public void OrchestrationAndDashboardRoutes_AreEnumeratedWithTheirPermission(string name, string method, string route, Permission permission)
     {
         // Arrange
@@ -538,6 +539,7 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
             ["instanceId"] = InstanceA,
             ["eventName"] = "Approval",
             ["exportId"] = ExportA,
+            ["importId"] = "im_none",
             ["name"] = ExportVersionA,
         };
 
