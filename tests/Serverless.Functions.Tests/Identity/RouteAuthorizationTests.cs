@@ -422,6 +422,9 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
         /// <summary>A finished export of project A, saved as label version <see cref="ExportVersionA"/>.</summary>
         public string ExportA { get; private set; } = "";
 
+        /// <summary>A finished import into <see cref="DatasetA"/>.</summary>
+        public string ImportA { get; private set; } = "";
+
         /// <summary>The label version <see cref="ExportA"/> is saved as.</summary>
         public const string ExportVersionA = "vA";
 
@@ -504,6 +507,11 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
                 new Serverless.Functions.Exports.Export(ExportA, ProjectA, "export A", "json", new Serverless.Functions.Exports.ExportScope(DatasetA, null, null, null), null, null, false, ExportVersionA,
                     "done", new Serverless.Functions.Exports.ExportProgress(1, 1), 10, null, now, Members[ProjectRole.Owner].Id, now, ProjectOrchestrations.InstanceId(ProjectA, "ExportLabels", ExportA), null),
                 CancellationToken.None);
+            ImportA = Ids.New("im");
+            await App.Factory.Services.GetRequiredService<Serverless.Functions.Imports.ImportStore>().CreateAsync(
+                new Serverless.Functions.Imports.Import(ImportA, ProjectA, DatasetA, "json", "done", "none.json", 2, new Serverless.Functions.Imports.ImportCounts(0, 0, 0, 0, 0), [], 0, null, now,
+                    Members[ProjectRole.Owner].Id, now, ProjectOrchestrations.InstanceId(ProjectA, "ImportLabels", ImportA)),
+                CancellationToken.None);
             await _azurite.InitializeAsync();
             await using var starter = new StorageOrchestrationBackend(
                 App.Factory.Services.GetRequiredService<IDocumentStore>(), _azurite.QueueStore, _azurite.BlobStore,
@@ -539,7 +547,7 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
             ["instanceId"] = InstanceA,
             ["eventName"] = "Approval",
             ["exportId"] = ExportA,
-            ["importId"] = "im_none",
+            ["importId"] = ImportA,
             ["name"] = ExportVersionA,
         };
 
