@@ -60,6 +60,7 @@ var blobContainerNames = [
   // Durable payloads over the queue/document limits (StorageBackendOptions.PayloadContainer).
   'durable-payloads'
   'exports'
+  'imports'
   'zips'
   'large-payloads'
 ]
@@ -101,6 +102,7 @@ var cosmosContainers = [
   { name: 'activity', partitionKeyPath: '/pk', indexedPaths: [ 'at', 'kind', 'actor', 'taskId', 'itemId' ] }
   { name: 'exports', partitionKeyPath: '/pk', indexedPaths: [ 'kind', 'createdAt', 'versioned' ] }
   { name: 'analytics', partitionKeyPath: '/pk', indexedPaths: [ 'kind', 'g', 'v' ] }
+  { name: 'imports', partitionKeyPath: '/pk', indexedPaths: [ 'createdAt' ] }
   // The durable runtime's instances and history (StorageBackendOptions.InstancesContainer, task hub 'durable').
   { name: 'durable-instances', partitionKeyPath: '/pk', indexedPaths: [ 'docType', 'status', 'name', 'createdAt' ] }
 ]

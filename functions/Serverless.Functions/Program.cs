@@ -11,6 +11,7 @@ using Serverless.Functions.Health;
 using Serverless.Functions.Hosting;
 using Serverless.Functions.Http;
 using Serverless.Functions.Identity;
+using Serverless.Functions.Imports;
 using Serverless.Functions.Items;
 using Serverless.Functions.Media;
 using Serverless.Functions.Projects;
@@ -39,6 +40,7 @@ builder.AddRawZips();
 builder.AddMedia();
 builder.AddExports();
 builder.AddAnalytics();
+builder.AddImports();
 
 var app = builder.Build();
 
@@ -69,6 +71,7 @@ app.MapRawZipsApi();
 app.MapMediaApi();
 app.MapExportsApi();
 app.MapAnalyticsApi();
+app.MapImportsApi();
 if (mode.IsCustomHandler)
 {
     app.MapGroup("").AllowAnonymousByDesign("Trigger invocations come from the Functions host over loopback, which authenticates its own triggers; API keys do not apply.").MapCustomHandlerApi();

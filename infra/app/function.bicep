@@ -133,6 +133,9 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       Exports__DownloadLinkMinutes: '60'
       Exports__ItemLinkHours: '168'
       Analytics__IdleGapSeconds: '120'
+      Imports__BlobContainer: 'imports'
+      Imports__MaxUploadBytes: '536870912'
+      Imports__MaxStoredErrors: '1000'
       Bootstrap__OrganizationName: organizationName
       Bootstrap__AdminName: adminName
     }

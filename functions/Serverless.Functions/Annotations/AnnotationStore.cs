@@ -120,6 +120,49 @@ public sealed class AnnotationStore(IDocumentStore store, TimeProvider time)
         return results is null ? null : [.. created.Select((a, i) => new VersionedAnnotation(a, results[i]!.ETag))];
     }
 
+    /// <summary>
+    /// Creates annotations with caller-chosen ids (an import's deterministic ids), skipping those that already
+    /// exist, so a repeated run creates nothing twice; same atomic batch and counters as <see cref="CreateAsync"/>.
+    /// <paramref name="marks"/> are extra fields stored on each document (not part of <see cref="Annotation"/>).
+    /// Returns how many were created; null when the item does not exist.
+    /// </summary>
+    /// <exception cref="ItemStatusLockedException">The item holds a status and <paramref name="requireStatusClear"/> is set.</exception>
+    public async Task<int?> CreateIfAbsentAsync(
+        string projectId, string datasetId, string itemId, IReadOnlyList<(string Id, ValidAnnotation Annotation)> annotations, AnnotationActor actor, bool requireStatusClear, JsonObject marks, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(annotations);
+        ArgumentNullException.ThrowIfNull(actor);
+        ArgumentNullException.ThrowIfNull(marks);
+        var existing = await Items.QueryAsync(
+            new DocumentQuery(
+                DatasetContainers.ItemPartition(datasetId),
+                Filter.And(Filter.Eq("kind", AnnotationKind), Filter.In("id", [.. annotations.Select(a => (JsonNode?)a.Id)])),
+                null,
+                Math.Max(1, annotations.Count)),
+            ct);
+        var present = existing.Items.Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
+        var now = StoredTimestamp.Format(time.GetUtcNow());
+        var created = annotations.Where(a => !present.Contains(a.Id))
+            .Select(a => ToAnnotation(a.Id, projectId, datasetId, itemId, a.Annotation, actor.UserId, now, actor.UserId, now)).ToList();
+        if (created.Count == 0)
+        {
+            return await ReadItemAsync(datasetId, itemId, ct) is null ? null : 0;
+        }
+
+        var results = await WriteAsync(datasetId, itemId, requireStatusClear, created.Count, _ =>
+            [.. created.Select(a =>
+            {
+                var body = Body(a);
+                foreach (var (name, value) in marks)
+                {
+                    body[name] = value?.DeepClone();
+                }
+
+                return BatchOperation.Create(a.Id, body);
+            })], ct);
+        return results is null ? null : created.Count;
+    }
+
     /// <summary>Replaces an annotation (keeping its creator). Null when it (or its item) does not exist.</summary>
     /// <exception cref="AnnotationChangedException"><paramref name="ifMatch"/> is not the annotation's current version.</exception>
     /// <exception cref="ItemStatusLockedException">The item holds a status and <paramref name="requireStatusClear"/> is set.</exception>

@@ -80,6 +80,7 @@ public enum Permission
     ExportsManage,
     AnalyticsRead,
     AnalyticsManage,
+    ImportsManage,
 }
 
 /// <summary>Whom a permission is checked against.</summary>
@@ -168,6 +169,7 @@ public static class Permissions
         Project(Permission.ExportsManage, Managers, "Export labels (JSON or COCO, optionally as a named immutable label version); rename and delete exports that are not versions."),
         Project(Permission.AnalyticsRead, AllRoles, "Read analytics (tasks, labels, collaborators, issues, time; JSON or CSV); annotators and reviewers get only their own figures."),
         Project(Permission.AnalyticsManage, [ProjectRole.Owner, ProjectRole.Developer], "Rebuild the project's analytics from its activity log (an orchestration)."),
+        Project(Permission.ImportsManage, Managers, "Import labels (our JSON export or COCO) into a dataset as pre-labels, validated against its recipe; read an import's counts and per-entry errors."),
     ];
 
     private static readonly Dictionary<Permission, PermissionRule> ByPermission = Rules.ToDictionary(r => r.Permission);

@@ -84,6 +84,7 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
     [InlineData("GetAnalyticsCollaborators", "GET", "api/projects/{projectId}/analytics/collaborators", Permission.AnalyticsRead)]
     [InlineData("RebuildAnalytics", "POST", "api/projects/{projectId}/analytics/rebuild", Permission.AnalyticsManage)]
     [InlineData("ReportTime", "POST", "api/projects/{projectId}/time/", Permission.TasksWork)]
+    [InlineData("CreateImport", "POST", "api/projects/{projectId}/datasets/{datasetId}/imports/", Permission.ImportsManage)]
     public void OrchestrationAndDashboardRoutes_AreEnumeratedWithTheirPermission(string name, string method, string route, Permission permission)
     {
         // Arrange
@@ -424,6 +425,9 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
         /// <summary>A finished export of project A, saved as label version <see cref="ExportVersionA"/>.</summary>
         public string ExportA { get; private set; } = "";
 
+        /// <summary>A finished import into <see cref="DatasetA"/>.</summary>
+        public string ImportA { get; private set; } = "";
+
         /// <summary>The label version <see cref="ExportA"/> is saved as.</summary>
         public const string ExportVersionA = "vA";
 
@@ -506,6 +510,11 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
                 new Serverless.Functions.Exports.Export(ExportA, ProjectA, "export A", "json", new Serverless.Functions.Exports.ExportScope(DatasetA, null, null, null), null, null, false, ExportVersionA,
                     "done", new Serverless.Functions.Exports.ExportProgress(1, 1), 10, null, now, Members[ProjectRole.Owner].Id, now, ProjectOrchestrations.InstanceId(ProjectA, "ExportLabels", ExportA), null),
                 CancellationToken.None);
+            ImportA = Ids.New("im");
+            await App.Factory.Services.GetRequiredService<Serverless.Functions.Imports.ImportStore>().CreateAsync(
+                new Serverless.Functions.Imports.Import(ImportA, ProjectA, DatasetA, "json", "done", "none.json", 2, new Serverless.Functions.Imports.ImportCounts(0, 0, 0, 0, 0), [], 0, null, now,
+                    Members[ProjectRole.Owner].Id, now, ProjectOrchestrations.InstanceId(ProjectA, "ImportLabels", ImportA)),
+                CancellationToken.None);
             await _azurite.InitializeAsync();
             await using var starter = new StorageOrchestrationBackend(
                 App.Factory.Services.GetRequiredService<IDocumentStore>(), _azurite.QueueStore, _azurite.BlobStore,
@@ -541,6 +550,7 @@ public sealed partial class RouteAuthorizationTests(RouteAuthorizationTests.Worl
             ["instanceId"] = InstanceA,
             ["eventName"] = "Approval",
             ["exportId"] = ExportA,
+            ["importId"] = ImportA,
             ["name"] = ExportVersionA,
         };
 
