@@ -22,10 +22,17 @@ namespace Serverless.Functions.Tests.Datasets;
 /// the lease on a loaded machine is delivered again, more deliveries are allowed before a message counts as poison.
 /// <see cref="RestartAsync"/> stops the host and starts a new one on the same files.
 /// </summary>
-public sealed class DurableApp : IAsyncDisposable
+/// <remarks>
+/// Feature harnesses (exports, raw zips and video) wrap it with their own settings (given the app, for its folder
+/// and container suffix), services, and message lease.
+/// </remarks>
+public sealed class DurableApp(
+    Func<DurableApp, Dictionary<string, string?>>? settings = null,
+    Action<IServiceCollection>? services = null,
+    TimeSpan? messageLease = null) : IAsyncDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), $"durable-app-{Guid.NewGuid():N}");
-    private readonly string _blobContainer = "items-" + Guid.NewGuid().ToString("N")[..8];
+    private readonly string _suffix = Guid.NewGuid().ToString("N")[..8];
     private readonly string _taskHub = "t" + Guid.NewGuid().ToString("N")[..10];
     private readonly Lock _gate = new();
     private string? _connectionString;
@@ -33,7 +40,13 @@ public sealed class DurableApp : IAsyncDisposable
 
     public FunctionsAppFactory Factory => _factory ?? throw new InvalidOperationException("Call Start first.");
 
-    public string BlobContainer => _blobContainer;
+    /// <summary>This app's own folder (SQLite file and any work files).</summary>
+    public string Directory => _dir;
+
+    /// <summary>Suffix of this app's blob container names (<c>items-{suffix}</c>, ...).</summary>
+    public string Suffix => _suffix;
+
+    public string BlobContainer => "items-" + _suffix;
 
     public DurableApp Start(string storageConnectionString)
     {
@@ -45,23 +58,31 @@ public sealed class DurableApp : IAsyncDisposable
                 var options = new StorageBackendOptions(
                     TaskHub: _taskHub,
                     ControlPartitions: 1,
-                    MessageLease: TimeSpan.FromSeconds(6),
+                    MessageLease: messageLease ?? TimeSpan.FromSeconds(6),
                     MaxDequeueCount: 20,
                     QueuePollInterval: TimeSpan.FromMilliseconds(20),
                     MaxQueuePollIntervalSetting: TimeSpan.FromMilliseconds(200));
+                var appSettings = new Dictionary<string, string?>
+                {
+                    ["DocumentStore:SqlitePath"] = Path.Combine(_dir, "platform.db"),
+                    ["Storage:ConnectionString"] = storageConnectionString,
+                    ["Bootstrap:AdminApiKey"] = IdentityApp.AdminKey,
+                    ["Items:BlobContainer"] = BlobContainer,
+                };
+                foreach (var (key, value) in settings?.Invoke(this) ?? [])
+                {
+                    appSettings[key] = value;
+                }
+
                 _factory = FunctionsAppFactory.Standalone(
-                    new()
+                    appSettings,
+                    collection =>
                     {
-                        ["DocumentStore:SqlitePath"] = Path.Combine(_dir, "platform.db"),
-                        ["Storage:ConnectionString"] = storageConnectionString,
-                        ["Bootstrap:AdminApiKey"] = IdentityApp.AdminKey,
-                        ["Items:BlobContainer"] = _blobContainer,
-                    },
-                    services =>
-                    {
+                        services?.Invoke(collection);
+
                         // Replaces the app's backend (registered last, so resolved first) with one on this app's own task hub.
-                        services.AddSingleton(options);
-                        services.AddSingleton(sp => new StorageOrchestrationBackend(
+                        collection.AddSingleton(options);
+                        collection.AddSingleton(sp => new StorageOrchestrationBackend(
                             sp.GetRequiredService<IDocumentStore>(),
                             sp.GetRequiredService<IQueueStore>(),
                             sp.GetRequiredService<IBlobStore>(),
@@ -169,9 +190,9 @@ public sealed class DurableApp : IAsyncDisposable
             await _factory.DisposeAsync();
         }
 
-        if (Directory.Exists(_dir))
+        if (System.IO.Directory.Exists(_dir))
         {
-            Directory.Delete(_dir, recursive: true);
+            System.IO.Directory.Delete(_dir, recursive: true);
         }
     }
 }

@@ -16,6 +16,7 @@ using Serverless.Functions.Datasets;
 using Serverless.Functions.Exports;
 using Serverless.Functions.Identity;
 using Serverless.Functions.Items;
+using Serverless.Functions.Tests.Datasets;
 using Serverless.Functions.Tests.Identity;
 
 namespace Serverless.Functions.Tests.Exports;
@@ -30,95 +31,35 @@ public sealed class ExportsApp : IAsyncDisposable
     /// <summary>The time every export of this app starts at.</summary>
     public static readonly DateTimeOffset CreatedAt = new(2026, 11, 25, 8, 30, 0, TimeSpan.Zero);
 
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), $"exports-app-{Guid.NewGuid():N}");
-    private readonly string _suffix = Guid.NewGuid().ToString("N")[..8];
-    private readonly string _taskHub = "x" + Guid.NewGuid().ToString("N")[..10];
-    private readonly Lock _gate = new();
-    private string? _connectionString;
-    private int _pageSize = 500;
-    private FunctionsAppFactory? _factory;
+    private DurableApp? _app;
 
-    public FunctionsAppFactory Factory => _factory ?? throw new InvalidOperationException("Call Start first.");
+    public FunctionsAppFactory Factory => App.Factory;
 
     public IDocumentStore Store => Factory.Services.GetRequiredService<IDocumentStore>();
 
-    public DurableClient Durable => Factory.Services.GetRequiredService<DurableClient>();
+    public DurableClient Durable => App.Durable;
+
+    private DurableApp App => _app ?? throw new InvalidOperationException("Call Start first.");
 
     public ExportsApp Start(string storageConnectionString, int pageSize = 500)
     {
-        lock (_gate)
-        {
-            _connectionString = storageConnectionString;
-            _pageSize = pageSize;
-            if (_factory is null)
+        _app ??= new DurableApp(
+            app => new()
             {
-                var options = new StorageBackendOptions(
-                    TaskHub: _taskHub,
-                    ControlPartitions: 1,
-                    MessageLease: TimeSpan.FromSeconds(6),
-                    MaxDequeueCount: 20,
-                    QueuePollInterval: TimeSpan.FromMilliseconds(20),
-                    MaxQueuePollIntervalSetting: TimeSpan.FromMilliseconds(200));
-                _factory = FunctionsAppFactory.Standalone(
-                    new()
-                    {
-                        ["DocumentStore:SqlitePath"] = Path.Combine(_dir, "platform.db"),
-                        ["Storage:ConnectionString"] = storageConnectionString,
-                        ["Bootstrap:AdminApiKey"] = IdentityApp.AdminKey,
-                        ["Items:BlobContainer"] = "items-" + _suffix,
-                        ["Exports:BlobContainer"] = "exports-" + _suffix,
-                        ["Exports:PageSize"] = _pageSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                    },
-                    services =>
-                    {
-                        services.AddSingleton(new ExportClock(() => CreatedAt));
-                        services.AddSingleton(options);
-                        services.AddSingleton(sp => new StorageOrchestrationBackend(
-                            sp.GetRequiredService<IDocumentStore>(),
-                            sp.GetRequiredService<IQueueStore>(),
-                            sp.GetRequiredService<IBlobStore>(),
-                            options,
-                            loggerFactory: sp.GetRequiredService<ILoggerFactory>()));
-                    });
-                _ = _factory.Server;
-            }
-        }
-
+                ["Exports:BlobContainer"] = "exports-" + app.Suffix,
+                ["Exports:PageSize"] = pageSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            },
+            services => services.AddSingleton(new ExportClock(() => CreatedAt)));
+        _app.Start(storageConnectionString);
         return this;
     }
 
     /// <summary>Stops the host (its workers stop mid-work) and starts a fresh one on the same SQLite file, blobs and queues.</summary>
-    public async Task RestartAsync()
-    {
-        var old = _factory;
-        _factory = null;
-        if (old is not null)
-        {
-            await old.DisposeAsync();
-        }
+    public Task RestartAsync() => App.RestartAsync();
 
-        Start(_connectionString!, _pageSize);
-    }
+    public HttpClient Client(string? key = null) => App.Client(key);
 
-    public HttpClient Client(string? key = null)
-    {
-        var client = Factory.CreateClient();
-        if (key is not null)
-        {
-            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        }
-
-        return client;
-    }
-
-    public async Task<TestUser> CreateUserAsync(string name)
-    {
-        using var client = Client(IdentityApp.AdminKey);
-        using var response = await client.PostAsJsonAsync($"/api/orgs/{IdentityBootstrap.DefaultOrganizationId}/users", new { name, email = $"{name}@example.com", orgRole = "Member" }, IdentityApp.Json);
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        var created = (await response.Content.ReadFromJsonAsync<CreatedUser>(IdentityApp.Json))!;
-        return new TestUser(created.User.Id, created.ApiKey.Key, IdentityBootstrap.DefaultOrganizationId);
-    }
+    public Task<TestUser> CreateUserAsync(string name) => App.CreateUserAsync(name);
 
     /// <summary>A project with one dataset whose recipe is <paramref name="recipe"/>.</summary>
     public async Task<(string ProjectId, string DatasetId, string RecipeId)> ProjectAsync(TestUser owner, object recipe)
@@ -184,14 +125,9 @@ public sealed class ExportsApp : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_factory is not null)
+        if (_app is not null)
         {
-            await _factory.DisposeAsync();
-        }
-
-        if (Directory.Exists(_dir))
-        {
-            Directory.Delete(_dir, recursive: true);
+            await _app.DisposeAsync();
         }
     }
 }

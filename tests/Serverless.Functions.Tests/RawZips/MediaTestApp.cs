@@ -10,6 +10,7 @@ using Serverless.Core.Storage.Queues;
 using Serverless.Durable;
 using Serverless.Durable.Storage;
 using Serverless.Functions.Identity;
+using Serverless.Functions.Tests.Datasets;
 using Serverless.Functions.Tests.Identity;
 
 namespace Serverless.Functions.Tests.RawZips;
@@ -26,74 +27,37 @@ public sealed class MediaTestApp : IAsyncDisposable
     /// <summary>Byte cap of raw zips in this app.</summary>
     public const long MaxTotalBytes = 1024 * 1024;
 
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), $"media-app-{Guid.NewGuid():N}");
-    private readonly string _suffix = Guid.NewGuid().ToString("N")[..8];
-    private readonly Lock _gate = new();
-    private FunctionsAppFactory? _factory;
+    private DurableApp? _app;
 
-    public FunctionsAppFactory Factory => _factory ?? throw new InvalidOperationException("Call Start first.");
+    public FunctionsAppFactory Factory => App.Factory;
 
-    public string ItemsContainer => "items-" + _suffix;
+    public string ItemsContainer => App.BlobContainer;
 
-    public string ZipsContainer => "zips-" + _suffix;
+    public string ZipsContainer => "zips-" + App.Suffix;
 
     public IBlobStore Blobs => Factory.Services.GetRequiredService<IBlobStore>();
 
-    public DurableClient Durable => Factory.Services.GetRequiredService<DurableClient>();
+    public DurableClient Durable => App.Durable;
+
+    private DurableApp App => _app ?? throw new InvalidOperationException("Call Start first.");
 
     public MediaTestApp Start(string storageConnectionString)
     {
-        lock (_gate)
-        {
-            if (_factory is null)
+        _app ??= new DurableApp(
+            app => new()
             {
-                var options = new StorageBackendOptions(
-                    TaskHub: "m" + _suffix,
-                    ControlPartitions: 1,
-                    MessageLease: TimeSpan.FromSeconds(30),
-                    MaxDequeueCount: 20,
-                    QueuePollInterval: TimeSpan.FromMilliseconds(20),
-                    MaxQueuePollIntervalSetting: TimeSpan.FromMilliseconds(200));
-                _factory = FunctionsAppFactory.Standalone(
-                    new()
-                    {
-                        ["DocumentStore:SqlitePath"] = Path.Combine(_dir, "platform.db"),
-                        ["Storage:ConnectionString"] = storageConnectionString,
-                        ["Bootstrap:AdminApiKey"] = IdentityApp.AdminKey,
-                        ["Items:BlobContainer"] = ItemsContainer,
-                        ["RawZips:BlobContainer"] = ZipsContainer,
-                        ["RawZips:MaxEntries"] = MaxEntries.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                        ["RawZips:MaxTotalBytes"] = MaxTotalBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                        ["RawZips:BlockSizeBytes"] = (64 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture),
-                        ["Media:WorkDirectory"] = Path.Combine(_dir, "work"),
-                    },
-                    services =>
-                    {
-                        services.AddSingleton(options);
-                        services.AddSingleton(sp => new StorageOrchestrationBackend(
-                            sp.GetRequiredService<IDocumentStore>(),
-                            sp.GetRequiredService<IQueueStore>(),
-                            sp.GetRequiredService<IBlobStore>(),
-                            options,
-                            loggerFactory: sp.GetRequiredService<ILoggerFactory>()));
-                    });
-                _ = _factory.Server;
-            }
-        }
-
+                ["RawZips:BlobContainer"] = "zips-" + app.Suffix,
+                ["RawZips:MaxEntries"] = MaxEntries.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["RawZips:MaxTotalBytes"] = MaxTotalBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["RawZips:BlockSizeBytes"] = (64 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["Media:WorkDirectory"] = Path.Combine(app.Directory, "work"),
+            },
+            messageLease: TimeSpan.FromSeconds(30));
+        _app.Start(storageConnectionString);
         return this;
     }
 
-    public HttpClient Client(string? key = null)
-    {
-        var client = Factory.CreateClient();
-        if (key is not null)
-        {
-            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        }
-
-        return client;
-    }
+    public HttpClient Client(string? key = null) => App.Client(key);
 
     /// <summary>A fresh owner with a project and an empty dataset.</summary>
     public async Task<(TestUser Owner, string ProjectId, string DatasetId)> SceneAsync()
@@ -143,14 +107,9 @@ public sealed class MediaTestApp : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_factory is not null)
+        if (_app is not null)
         {
-            await _factory.DisposeAsync();
-        }
-
-        if (Directory.Exists(_dir))
-        {
-            Directory.Delete(_dir, recursive: true);
+            await _app.DisposeAsync();
         }
     }
 }
