@@ -116,9 +116,9 @@ public sealed class DashboardStore(IDocumentStore store)
         }
         while (token is not null);
 
-        var progress = new JsonObject?[tasks.Count];
+        var progress = new Tasks.TaskProgress[tasks.Count];
         await Parallel.ForAsync(0, tasks.Count, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = ct }, async (k, t) =>
-            progress[k] = (await container.ReadAsync(Tasks.TaskContainers.TaskPartition(tasks[k].Id), Tasks.TaskContainers.ProgressId, t))?.Body);
+            progress[k] = Tasks.TaskStore.ToProgress((await container.ReadAsync(Tasks.TaskContainers.TaskPartition(tasks[k].Id), Tasks.TaskContainers.ProgressId, t))?.Body));
         var open = new Dictionary<string, long>(StringComparer.Ordinal);
         long inProgress = 0, completed = 0, discarded = 0, reviewed = 0, notReviewed = 0;
         for (var k = 0; k < tasks.Count; k++)
@@ -129,7 +129,7 @@ public sealed class DashboardStore(IDocumentStore store)
                 open[datasetId] = open.GetValueOrDefault(datasetId) + 1;
             }
 
-            var (total, done) = (Long(progress[k]?["total"]), Long(progress[k]?["done"]));
+            var (total, done) = (progress[k].Total, progress[k].Done);
             if (task["type"]?.GetValue<string>() == "qa")
             {
                 reviewed += done;
@@ -137,7 +137,7 @@ public sealed class DashboardStore(IDocumentStore store)
             }
             else
             {
-                var discardedHere = Long(progress[k]?["byStatus"]?["DISCARDED"]);
+                var discardedHere = progress[k].ByStatus.GetValueOrDefault("DISCARDED");
                 inProgress += total - done;
                 discarded += discardedHere;
                 completed += done - discardedHere;

@@ -430,7 +430,8 @@ public sealed partial class TaskStore(IDocumentStore store, TimeProvider time)
         doc.Body["reopened"]?.GetValue<bool>() ?? false,
         doc.Body["lastSkippedBy"]?.GetValue<string>());
 
-    private static TaskProgress ToProgress(JsonObject? body)
+    /// <summary>A progress document as counts (also read by the dashboard).</summary>
+    internal static TaskProgress ToProgress(JsonObject? body)
     {
         // Parsed from text: a freshly patched node may hold a long or a double.
         static long Long(JsonNode? node) => node is null ? 0 : (long)double.Parse(node.ToJsonString(), System.Globalization.CultureInfo.InvariantCulture);
