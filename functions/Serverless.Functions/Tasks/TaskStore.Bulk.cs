@@ -62,8 +62,8 @@ public sealed partial class TaskStore
                 operations.Add(decision.After is null ? BatchOperation.Delete(item.ItemId, etag) : BatchOperation.Replace(item.ItemId, Body(decision.After), etag));
             }
 
-            var final = found.Select(f => changed.FirstOrDefault(c => c.Before.ItemId == f.Item.ItemId) is { Before: not null } c ? c.After : f.Item)
-                .OfType<TaskItem>().ToList();
+            var after = changed.ToDictionary(c => c.Before.ItemId, c => c.After, StringComparer.Ordinal);
+            var final = found.Select(f => after.TryGetValue(f.Item.ItemId, out var changedTo) ? changedTo : f.Item).OfType<TaskItem>().ToList();
             if (changed.Count == 0)
             {
                 return new BulkChunkResult([], found.Count, itemIds.Count - found.Count, final);
