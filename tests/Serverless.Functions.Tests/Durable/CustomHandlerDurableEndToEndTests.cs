@@ -91,6 +91,15 @@ public sealed class CustomHandlerDurableEndToEndTests
             }
 
             var (doneCode, done) = await OrchestrationsApp.UntilAsync(owner, accepted.StatusQueryGetUri, "Completed");
+            var partition = FunctionCatalog.DurableControlFunction(PartitionOf(options, accepted.Id));
+
+            // The step commits (and the status reads Completed) while the app is still answering the host's POST, so
+            // the host may record that delivery a moment after the status changed: wait for it, bounded.
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (!host.Delivered.Any(d => d.Function == partition) && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(50);
+            }
 
             // Assert
             Assert.Equal(HttpStatusCode.Accepted, start.StatusCode);
@@ -98,7 +107,6 @@ public sealed class CustomHandlerDurableEndToEndTests
             Assert.Equal(HttpStatusCode.Accepted, runningCode);
             Assert.Equal(HttpStatusCode.OK, doneCode);
             Assert.Equal("budget:approved by host", done.GetProperty("output").GetString());
-            var partition = FunctionCatalog.DurableControlFunction(PartitionOf(options, accepted.Id));
             Assert.Contains(host.Delivered, d => d.Function == partition && d.Status == HttpStatusCode.OK);
             Assert.All(host.Delivered, d => Assert.Equal(HttpStatusCode.OK, d.Status));
             Assert.False(app.HasExited);
