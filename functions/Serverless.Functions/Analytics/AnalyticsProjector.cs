@@ -108,17 +108,17 @@ public sealed class AnalyticsProjector(IDocumentStore store)
         var readSeconds = clock.Elapsed.TotalSeconds;
         var version = start.Version + 1;
         // Rows in id order: ids hash the cell, so unsorted batches touched a different B-tree page per row in the
-        // primary key and in each index, and SQLite wrote every such page to its WAL at each commit (measured: ~100
-        // CPU-us per row, most of the rebuild). Sorted, a batch fills a few adjacent pages.
+        // primary key and in each index, and SQLite wrote every such page to its WAL at each commit. Sorted, a batch
+        // fills a few adjacent pages. Bodies are built per batch as it is sent: building all of them first kept
+        // millions of JsonNode objects alive, and the garbage collector tracing them took most of the write phase.
         var rows = read.Deltas.Cells
             .Select(c => (Id: RowId(generation, c.Key), c.Key, Counters: c.Value))
             .OrderBy(r => r.Id, StringComparer.Ordinal)
-            .Select(r => BatchOperation.Upsert(r.Id, RowBody(generation, version, r.Key, r.Counters)))
             .ToList();
         // Many batches in flight let the SQLite adapter commit them together (group commit, up to 64 a transaction)
         // while the next ones are serialized; Cosmos runs them side by side.
         await Parallel.ForEachAsync(rows.Chunk(DocumentLimits.MaxBatchOperations), new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = ct },
-            async (chunk, token) => await Cube.ExecuteBatchAsync(partition, chunk, token));
+            async (chunk, token) => await Cube.ExecuteBatchAsync(partition, [.. chunk.Select(r => BatchOperation.Upsert(r.Id, RowBody(generation, version, r.Key, r.Counters)))], token));
 
         var recent = new JsonObject();
         foreach (var (id, at) in read.Near)
