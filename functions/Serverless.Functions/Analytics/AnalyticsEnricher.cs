@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using System.Threading.Channels;
 using Serverless.Core.Storage.Documents;
 using Serverless.Functions.Activity;
 using Serverless.Functions.Annotations;
@@ -148,45 +147,4 @@ public sealed partial class AnalyticsEnricher(IDocumentStore store, TaskStore ta
 
     [LoggerMessage(EventId = 7001, Level = LogLevel.Warning, Message = "Activity event {EventId} ({Kind}) recorded without analytics context")]
     private static partial void LogEnrichFailed(ILogger logger, string eventId, string kind, Exception exception);
-}
-
-/// <summary>Wakes the background projector when a project's log grows (one pending signal per project).</summary>
-public sealed class AnalyticsSignal : IActivityHook
-{
-    private readonly Channel<string> _channel = Channel.CreateBounded<string>(new BoundedChannelOptions(1000) { FullMode = BoundedChannelFullMode.DropOldest });
-
-    public ChannelReader<string> Reader => _channel.Reader;
-
-    public Task<IReadOnlyList<ActivityEvent>> EnrichAsync(IReadOnlyList<ActivityEvent> events, CancellationToken ct) => Task.FromResult(events);
-
-    public void Recorded(string projectId) => _channel.Writer.TryWrite(projectId);
-}
-
-/// <summary>Projects each project whose log grew, shortly after the write, so reads rarely have anything to catch up.</summary>
-public sealed partial class AnalyticsBackgroundProjector(AnalyticsSignal signal, AnalyticsProjector projector, ILogger<AnalyticsBackgroundProjector> logger) : BackgroundService
-{
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        try
-        {
-            await foreach (var projectId in signal.Reader.ReadAllAsync(stoppingToken))
-            {
-                try
-                {
-                    await projector.CatchUpAsync(projectId, stoppingToken);
-                }
-                catch (DocumentStoreException ex)
-                {
-                    // The next read or write catches up; nothing is lost because the log is the truth.
-                    LogProjectionFailed(logger, projectId, ex);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-    }
-
-    [LoggerMessage(EventId = 7002, Level = LogLevel.Warning, Message = "Background analytics projection of project {ProjectId} failed")]
-    private static partial void LogProjectionFailed(ILogger logger, string projectId, Exception exception);
 }

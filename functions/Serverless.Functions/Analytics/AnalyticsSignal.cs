@@ -1,0 +1,76 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Serverless.Core.Storage.Documents;
+using Serverless.Functions.Activity;
+
+namespace Serverless.Functions.Analytics;
+
+/// <summary>
+/// Wakes the background projector when a project's log grows. At most one wake-up per project is pending: writes
+/// that land while one waits share it, so 200 status updates a second cost a few catch-ups, not 200.
+/// </summary>
+public sealed class AnalyticsSignal : IActivityHook
+{
+    private readonly Channel<string> _channel = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly ConcurrentDictionary<string, byte> _pending = new(StringComparer.Ordinal);
+
+    public ChannelReader<string> Reader => _channel.Reader;
+
+    public Task<IReadOnlyList<ActivityEvent>> EnrichAsync(IReadOnlyList<ActivityEvent> events, CancellationToken ct) => Task.FromResult(events);
+
+    public void Recorded(string projectId)
+    {
+        // The channel holds each project at most once (the pending set), so it stays as small as the set of projects.
+        if (_pending.TryAdd(projectId, 0))
+        {
+            _channel.Writer.TryWrite(projectId);
+        }
+    }
+
+    /// <summary>
+    /// Called by the consumer right before it projects <paramref name="projectId"/>: a write after this point
+    /// signals again, since the catch-up about to start may not see it.
+    /// </summary>
+    public void Taken(string projectId) => _pending.TryRemove(projectId, out _);
+}
+
+/// <summary>
+/// Projects each project whose log grew, shortly after the write, so reads rarely have anything to catch up.
+/// Waits <see cref="CoalesceDelay"/> after a wake-up before projecting, so a burst of writes is projected in one
+/// catch-up; reads never wait for it (each read catches up first).
+/// </summary>
+public sealed partial class AnalyticsBackgroundProjector(AnalyticsSignal signal, AnalyticsProjector projector, ILogger<AnalyticsBackgroundProjector> logger) : BackgroundService
+{
+    /// <summary>How long a wake-up waits for more writes to the same project before projecting them together.</summary>
+    public static readonly TimeSpan CoalesceDelay = TimeSpan.FromMilliseconds(100);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            while (await signal.Reader.WaitToReadAsync(stoppingToken))
+            {
+                await Task.Delay(CoalesceDelay, stoppingToken);
+                while (signal.Reader.TryRead(out var projectId))
+                {
+                    signal.Taken(projectId);
+                    try
+                    {
+                        await projector.CatchUpAsync(projectId, stoppingToken);
+                    }
+                    catch (DocumentStoreException ex)
+                    {
+                        // The next read or write catches up; nothing is lost because the log is the truth.
+                        LogProjectionFailed(logger, projectId, ex);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    [LoggerMessage(EventId = 7002, Level = LogLevel.Warning, Message = "Background analytics projection of project {ProjectId} failed")]
+    private static partial void LogProjectionFailed(ILogger logger, string projectId, Exception exception);
+}
