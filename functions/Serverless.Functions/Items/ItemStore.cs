@@ -43,6 +43,9 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
     public const int MaxUserMetadataBytes = 64 * 1024;
 
     private const int MaxAttempts = 30;
+
+    /// <summary>Batches of one write in flight at once: enough to keep the store's group commit fed, few enough to bound memory.</summary>
+    private const int WriteParallelism = 8;
     private const string ItemKind = "item";
     private static readonly Filter ItemsOnly = Filter.Eq("kind", ItemKind);
 
@@ -253,35 +256,61 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
 
     /// <summary>
     /// Records items whose blobs are already stored: per batch of <see cref="ItemsPerBatch"/>, the item
-    /// and path-claim documents plus the dataset counter in one atomic write. A batch that fails on an
+    /// and path-claim documents plus the dataset counter's increments in one atomic write. A batch that fails on an
     /// entry is retried entry by entry so the others still land. Returns, per entry, null or its error.
     /// </summary>
+    /// <remarks>
+    /// The batches are independent (the counter moves by patch increments, which never conflict), so they are
+    /// submitted together from a few workers: the SQLite store commits the batches that queue up meanwhile in one
+    /// transaction (a savepoint each, so each still succeeds or fails alone), which writes every hot index page once
+    /// per commit instead of once per batch; on Cosmos DB they are concurrent requests to one partition.
+    /// </remarks>
     public async Task<IReadOnlyList<Exception?>> WriteAsync(string datasetId, IReadOnlyList<NewItem> items, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(items);
         var errors = new Exception?[items.Count];
-        var counter = new CounterState();
-        for (var start = 0; start < items.Count; start += ItemsPerBatch)
+        if (items.Count == 0)
         {
-            var chunk = items.Skip(start).Take(ItemsPerBatch).ToList();
-            var failed = await TryWriteChunkAsync(datasetId, chunk, counter, ct);
-            if (failed is null)
+            return errors;
+        }
+
+        var partition = DatasetContainers.ItemPartition(datasetId);
+        var bodies = new JsonObject[items.Count];
+        var claims = new JsonObject[items.Count];
+        for (var k = 0; k < items.Count; k++)
+        {
+            // Built once: a batch redone entry by entry reuses them (the store copies what it writes).
+            bodies[k] = ItemBody(items[k]);
+            claims[k] = new JsonObject { ["kind"] = "path", ["itemId"] = items[k].Item.Id, ["path"] = items[k].Item.Path };
+        }
+
+        await EnsureCounterAsync(partition, ct);
+        var chunks = Enumerable.Range(0, (items.Count + ItemsPerBatch - 1) / ItemsPerBatch)
+            .Select(c => (Start: c * ItemsPerBatch, Count: Math.Min(ItemsPerBatch, items.Count - (c * ItemsPerBatch)))).ToList();
+        var failed = new Exception?[chunks.Count];
+        await Parallel.ForEachAsync(Enumerable.Range(0, chunks.Count), new ParallelOptions { MaxDegreeOfParallelism = WriteParallelism, CancellationToken = ct }, async (c, token) =>
+            failed[c] = await TryWriteChunkAsync(partition, items, bodies, claims, chunks[c].Start, chunks[c].Count, token));
+
+        var redo = new List<int>();
+        for (var c = 0; c < chunks.Count; c++)
+        {
+            if (failed[c] is null)
             {
                 continue;
             }
 
-            if (chunk.Count == 1)
+            if (chunks[c].Count == 1)
             {
-                errors[start] = failed;
-                continue;
+                errors[chunks[c].Start] = failed[c];
             }
-
-            for (var k = 0; k < chunk.Count; k++)
+            else
             {
-                errors[start + k] = await TryWriteChunkAsync(datasetId, [chunk[k]], counter, ct);
+                redo.AddRange(Enumerable.Range(chunks[c].Start, chunks[c].Count));
             }
         }
 
+        await Parallel.ForEachAsync(redo, new ParallelOptions { MaxDegreeOfParallelism = WriteParallelism, CancellationToken = ct }, async (k, token) =>
+            errors[k] = await TryWriteChunkAsync(partition, items, bodies, claims, k, 1, token));
         return errors;
     }
 
@@ -385,65 +414,79 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
 
     public void Dispose() => _containerGate.Dispose();
 
-    /// <remarks>
-    /// The counter document read for one chunk is carried to the next (its ETag comes back from the
-    /// batch), so a bulk request reads it once; a stale copy fails the batch's last operation and is re-read.
-    /// </remarks>
-    private async Task<Exception?> TryWriteChunkAsync(string datasetId, List<NewItem> chunk, CounterState counter, CancellationToken ct)
+    /// <summary>
+    /// Makes sure the dataset's counter exists with per-type counts, so that every item batch can move it by patch
+    /// increments alone (no read, no ETag): created at zero when missing (a concurrent creator wins, which is the same),
+    /// upgraded once when written before per-type counts existed.
+    /// </summary>
+    private async Task EnsureCounterAsync(string partition, CancellationToken ct)
     {
-        var partition = DatasetContainers.ItemPartition(datasetId);
         for (var attempt = 1; ; attempt++)
         {
-            if (!counter.Known)
-            {
-                try
-                {
-                    counter.Document = await UpgradeCounterAsync(partition, await Items.ReadAsync(partition, DatasetContainers.StatsId, ct), ct);
-                }
-                catch (DocumentPreconditionFailedException) when (attempt < MaxAttempts)
-                {
-                    continue; // an item write moved the counter while its types were counted: count again
-                }
-
-                counter.Known = true;
-            }
-
-            var stats = counter.Document;
-            var operations = new List<BatchOperation>(chunk.Count * 2 + 1);
-            foreach (var entry in chunk)
-            {
-                operations.Add(BatchOperation.Create(entry.Item.Id, ItemBody(entry)));
-                operations.Add(BatchOperation.Create(ClaimId(entry.Item.Path), new JsonObject { ["kind"] = "path", ["itemId"] = entry.Item.Id, ["path"] = entry.Item.Path }));
-            }
-
-            operations.Add(CounterChange(stats, chunk.Select(e => e.Item.Type), +1));
             try
             {
-                var written = await Items.ExecuteBatchAsync(partition, operations, ct);
-                counter.Document = written[^1];
+                var stats = await Items.ReadAsync(partition, DatasetContainers.StatsId, ct);
+                if (stats is null)
+                {
+                    var counts = new JsonObject();
+                    foreach (var type in FieldCatalogs.ItemTypes)
+                    {
+                        counts[type] = 0;
+                    }
+
+                    await Items.CreateAsync(partition, DatasetContainers.StatsId, new JsonObject { ["kind"] = "stats", ["itemCount"] = 0, ["byType"] = counts }, ct);
+                    return;
+                }
+
+                await UpgradeCounterAsync(partition, stats, ct);
+                return;
+            }
+            catch (DocumentStoreException ex) when (ex is DocumentConflictException or DocumentPreconditionFailedException && attempt < MaxAttempts)
+            {
+                // Created by a concurrent writer, or moved while its types were counted: look again.
+            }
+        }
+    }
+
+    /// <summary>One atomic batch: items [start, start + count) with their path claims, and the counter's increments.</summary>
+    private async Task<Exception?> TryWriteChunkAsync(string partition, IReadOnlyList<NewItem> items, JsonObject[] bodies, JsonObject[] claims, int start, int count, CancellationToken ct)
+    {
+        var operations = new List<BatchOperation>((count * 2) + 1);
+        for (var k = start; k < start + count; k++)
+        {
+            operations.Add(BatchOperation.Create(items[k].Item.Id, bodies[k]));
+            operations.Add(BatchOperation.Create(ClaimId(items[k].Item.Path), claims[k]));
+        }
+
+        var byType = new Dictionary<string, long>(StringComparer.Ordinal);
+        for (var k = start; k < start + count; k++)
+        {
+            byType[items[k].Item.Type] = byType.GetValueOrDefault(items[k].Item.Type) + 1;
+        }
+
+        var increments = new List<PatchOperation>(byType.Count + 1) { PatchOperation.Increment("itemCount", count) };
+        increments.AddRange(byType.Select(p => PatchOperation.Increment("byType." + p.Key, p.Value)));
+        operations.Add(BatchOperation.PatchOf(DatasetContainers.StatsId, increments));
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await Items.ExecuteBatchAsync(partition, operations, ct);
                 return null;
             }
-            catch (DocumentBatchFailedException ex) when (ex.OperationIndex == operations.Count - 1 && attempt < MaxAttempts)
+            catch (DocumentBatchFailedException ex) when (ex.OperationIndex == operations.Count - 1 && ex.InnerException is DocumentNotFoundException && attempt < MaxAttempts)
             {
-                // Another writer moved the counter first; recount on fresh data.
-                counter.Known = false;
-                if (attempt > 1)
-                {
-                    await Task.Delay(IdentityStore.Backoff(attempt), ct);
-                }
+                // The counter was deleted meanwhile (a forced dataset delete): create it again, as a first write would.
+                await EnsureCounterAsync(partition, ct);
             }
             catch (DocumentBatchFailedException ex) when (ex.OperationIndex < operations.Count - 1)
             {
-                var entry = chunk[ex.OperationIndex / 2];
+                var entry = items[start + (ex.OperationIndex / 2)];
                 return ex.OperationIndex % 2 == 1 && ex.InnerException is DocumentConflictException
                     ? new ItemPathTakenException(entry.Item.Path)
                     : ex;
             }
-            catch (DocumentBatchFailedException ex)
-            {
-                return ex;
-            }
-            catch (InvalidDocumentException ex)
+            catch (DocumentStoreException ex) when (ex is DocumentBatchFailedException or InvalidDocumentException)
             {
                 return ex;
             }
@@ -529,14 +572,6 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
         }
 
         return body;
-    }
-
-    /// <summary>The dataset counter as last seen by one bulk write.</summary>
-    private sealed class CounterState
-    {
-        public bool Known { get; set; }
-
-        public StoredDocument? Document { get; set; }
     }
 
     /// <summary>

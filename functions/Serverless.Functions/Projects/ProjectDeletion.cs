@@ -280,7 +280,9 @@ public static class ProjectDeletionRegistration
             .AddActivity<PurgePartition>()
             .AddActivity<DeleteDatasetDocument>()
             .AddActivity<PurgeProjectBlobs>()
-            .AddActivity<FinishProjectDelete>());
+            .AddActivity<FinishProjectDelete>()
+            .AddOrchestrator<CopyProjectDatasets>()
+            .AddActivity<ListDatasetsToCopy>());
         return builder;
     }
 }

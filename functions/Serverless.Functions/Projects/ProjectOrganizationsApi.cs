@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Serverless.Functions.Durable;
 using Serverless.Functions.Http;
 using Serverless.Functions.Identity;
 
@@ -13,11 +14,17 @@ public sealed record MoveProjectRequest(string? OrgId);
 
 /// <summary>Body of <c>POST /api/projects/{projectId}/copy</c>.</summary>
 /// <param name="Name">The copy's name; default: the source's name with " (copy)".</param>
-/// <param name="IncludeDatasets">Datasets: not yet. Only false (or absent) is accepted for now.</param>
+/// <param name="IncludeDatasets">Also copy every dataset with its items (an orchestration; default false).</param>
 public sealed record CopyProjectRequest(string? Name, bool? IncludeDatasets);
 
+/// <summary>
+/// Answer of a project copy with its datasets: the new project (already holding settings, members and recipes) and the
+/// <see cref="CopyProjectDatasets"/> orchestration copying the datasets into it.
+/// </summary>
+public sealed record ProjectCopyAccepted(Project Project, OrchestrationAccepted Datasets);
+
 /// <summary>What these endpoints need from DI.</summary>
-public sealed record ProjectOrganizationServices(ProjectStore Projects, IdentityStore Identity, ProjectCopyService Copies);
+public sealed record ProjectOrganizationServices(ProjectStore Projects, IdentityStore Identity, ProjectCopyService Copies, ProjectOrchestrations Orchestrations);
 
 /// <summary>
 /// A project across organizations: labeling companies (other organizations whose users may be made
@@ -41,7 +48,7 @@ public static class ProjectOrganizationsApi
         projects.MapPost("/move", MoveAsync).WithName("MoveProject").RequirePermission(Permission.ProjectMove)
             .WithDescription("Moves the project to the caller's own organization; the caller must be an admin of it. The old organization becomes a labeling company.");
         projects.MapPost("/copy", CopyAsync).WithName("CopyProject").RequirePermission(Permission.ProjectCopy)
-            .WithDescription("Copies settings, labeling companies, recipes (not their PDF files), direct members and groups into a new project of the same organization, the caller its Owner. Datasets: not yet (includeDatasets must be false or absent).");
+            .WithDescription("Copies settings, labeling companies, recipes (not their PDF files), direct members and groups into a new project of the same organization, the caller its Owner. With includeDatasets, the datasets and their items follow in an orchestration (202 with its status links).");
         return app;
     }
 
@@ -163,16 +170,16 @@ public static class ProjectOrganizationsApi
         return moved is null ? NotFound(projectId) : TypedResults.Ok(moved.Project);
     }
 
-    internal static async Task<Results<Created<Project>, ValidationProblem, ProblemHttpResult>> CopyAsync(
-        string projectId, CopyProjectRequest request, ClaimsPrincipal principal, [AsParameters] ProjectOrganizationServices services, CancellationToken ct)
+    /// <summary>
+    /// <c>POST .../copy</c>: <c>201</c> with the new project; with <c>includeDatasets</c>, <c>202</c> with the project and the
+    /// orchestration that copies the datasets into it (each dataset a <see cref="Datasets.CloneDataset"/> run, resumable).
+    /// </summary>
+    internal static async Task<Results<Created<Project>, Accepted<ProjectCopyAccepted>, ValidationProblem, ProblemHttpResult>> CopyAsync(
+        string projectId, CopyProjectRequest request, HttpRequest http, ClaimsPrincipal principal, [AsParameters] ProjectOrganizationServices services, CancellationToken ct)
     {
+        ArgumentNullException.ThrowIfNull(request);
         var errors = new FieldErrors();
         var name = errors.Name("name", request.Name, required: false);
-        if (request.IncludeDatasets == true)
-        {
-            errors.Add("includeDatasets", "Datasets: not yet. Copy the project without them and clone datasets separately.");
-        }
-
         if (errors.Any)
         {
             return Problems.Validation(errors.ToDictionary());
@@ -197,7 +204,17 @@ public static class ProjectOrganizationsApi
         }
 
         var copy = await services.Copies.CopyAsync(source.Project, copyName, caller, ct);
-        return TypedResults.Created($"/api/projects/{copy.Project.Id}", copy.Project);
+        if (request.IncludeDatasets != true)
+        {
+            return TypedResults.Created($"/api/projects/{copy.Project.Id}", copy.Project);
+        }
+
+        // Started after the in-request part, under the new project, so its Owner (the caller) follows it with the
+        // project's orchestration routes; the key is the source, so the copy has one such orchestration.
+        var instanceId = await services.Orchestrations.StartAsync(copy.Project.Id, "copy", nameof(CopyProjectDatasets),
+            new ProjectDatasetsCopyInput(projectId, copy.Project.Id, caller.UserId), projectId, ct);
+        var accepted = OrchestrationAccepted.For(http, copy.Project.Id, instanceId);
+        return TypedResults.Accepted(accepted.StatusQueryGetUri, new ProjectCopyAccepted(copy.Project, accepted));
     }
 
     private static ProblemHttpResult NotFound(string projectId) => Problems.NotFound($"Project '{projectId}' does not exist.");

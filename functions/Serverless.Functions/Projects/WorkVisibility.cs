@@ -26,11 +26,34 @@ public sealed record WorkScope(string? OrganizationId)
 /// </summary>
 /// <remarks>
 /// This is only the organization dimension: the role rule (annotators and reviewers see only their own
-/// work) applies on top of it, and both are enforced where tasks are read (issue 5). Nothing is
-/// enforced yet because tasks do not exist yet.
+/// work) applies on top of it. Both are enforced where tasks are listed and read (<c>TasksApi</c>): a task is
+/// the work of its assignees, so a restricted caller sees the tasks with at least one assignee of their
+/// organization, and of those only the items assigned to such assignees. An assignee's organization is the one
+/// recorded on their project membership.
 /// </remarks>
 public static class WorkVisibility
 {
+    /// <summary>
+    /// Of <paramref name="userIds"/>, those whose work <paramref name="scope"/> shows: every one when the scope is
+    /// unrestricted, else the project members of the scope's organization (a member recorded without an organization
+    /// belongs to the project's own; a user no longer a member shows to nobody restricted).
+    /// </summary>
+    public static async Task<IReadOnlySet<string>> VisibleWorkersAsync(WorkScope scope, ProjectStore projects, Project project, IEnumerable<string> userIds, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(scope);
+        ArgumentNullException.ThrowIfNull(projects);
+        ArgumentNullException.ThrowIfNull(project);
+        var distinct = userIds.Distinct(StringComparer.Ordinal).ToList();
+        if (scope.AllOrganizations)
+        {
+            return distinct.ToHashSet(StringComparer.Ordinal);
+        }
+
+        var members = await Task.WhenAll(distinct.Select(u => projects.GetMemberAsync(project.Id, u, ct)));
+        return distinct.Where((_, k) => members[k] is { } m && string.Equals(m.OrgId ?? project.OrgId, scope.OrganizationId, StringComparison.Ordinal))
+            .ToHashSet(StringComparer.Ordinal);
+    }
+
     public static WorkScope For(Project project, Caller caller)
     {
         ArgumentNullException.ThrowIfNull(project);

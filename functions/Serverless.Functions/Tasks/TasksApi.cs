@@ -114,20 +114,59 @@ public static partial class TasksApi
         return TypedResults.Accepted(accepted.StatusQueryGetUri, new TaskCreated(task, accepted));
     }
 
+    /// <summary>
+    /// <c>GET .../tasks</c>. With the project's <c>showTasksByOrganization</c> on, a labeling company's user sees only
+    /// tasks with an assignee of their company (<see cref="WorkVisibility"/>); the page is filtered after it is read,
+    /// so it may hold fewer than <c>pageSize</c> tasks while the continuation token goes on.
+    /// </summary>
     internal static async Task<Results<Ok<Page<LabelingTask>>, ValidationProblem>> ListAsync(
-        string projectId, int? pageSize, string? continuationToken, [AsParameters] TaskServices services, CancellationToken ct)
+        string projectId, int? pageSize, string? continuationToken, ClaimsPrincipal principal, [AsParameters] TaskServices services, CancellationToken ct)
     {
         var errors = new FieldErrors();
         var size = Paging.PageSize(pageSize, errors);
-        return errors.Any ? Problems.Validation(errors.ToDictionary()) : TypedResults.Ok(await services.Tasks.ListAsync(projectId, size, continuationToken, ct));
+        if (errors.Any)
+        {
+            return Problems.Validation(errors.ToDictionary());
+        }
+
+        var page = await services.Tasks.ListAsync(projectId, size, continuationToken, ct);
+        if (await ScopeAsync(projectId, principal, services, ct) is not { } scope)
+        {
+            return TypedResults.Ok(page);
+        }
+
+        var visible = await WorkVisibility.VisibleWorkersAsync(scope.Scope, services.Projects, scope.Project, page.Items.SelectMany(t => t.Assignees.Select(a => a.UserId)), ct);
+        return TypedResults.Ok(new Page<LabelingTask>([.. page.Items.Where(t => t.Assignees.Any(a => visible.Contains(a.UserId)))], page.ContinuationToken));
     }
 
+    /// <summary><c>GET .../tasks/{taskId}</c>: a task the caller's organization may not see (see <see cref="ListAsync"/>) is a 404.</summary>
     internal static async Task<Results<Ok<TaskWithProgress>, ProblemHttpResult>> GetAsync(
-        string projectId, string taskId, [AsParameters] TaskServices services, CancellationToken ct)
+        string projectId, string taskId, ClaimsPrincipal principal, [AsParameters] TaskServices services, CancellationToken ct)
     {
         var task = await services.Tasks.GetAsync(projectId, taskId, ct);
-        return task is null ? TaskNotFound(projectId, taskId) : TypedResults.Ok(new TaskWithProgress(task, await services.Tasks.GetProgressAsync(taskId, ct)));
+        if (task is null || (await ScopeAsync(projectId, principal, services, ct) is { } scope && (await VisibleAssigneesAsync(task, scope, services, ct)).Count == 0))
+        {
+            return TaskNotFound(projectId, taskId);
+        }
+
+        return TypedResults.Ok(new TaskWithProgress(task, await services.Tasks.GetProgressAsync(taskId, ct)));
     }
+
+    /// <summary>The caller's organization restriction in this project; null when they see every organization's work.</summary>
+    private static async Task<(WorkScope Scope, Project Project)?> ScopeAsync(string projectId, ClaimsPrincipal principal, TaskServices services, CancellationToken ct)
+    {
+        var project = await services.Projects.GetAsync(projectId, ct);
+        if (project is null)
+        {
+            return null;
+        }
+
+        var scope = WorkVisibility.For(project.Project, Caller.From(principal));
+        return scope.AllOrganizations ? null : (scope, project.Project);
+    }
+
+    private static Task<IReadOnlySet<string>> VisibleAssigneesAsync(LabelingTask task, (WorkScope Scope, Project Project) scope, TaskServices services, CancellationToken ct) =>
+        WorkVisibility.VisibleWorkersAsync(scope.Scope, services.Projects, scope.Project, task.Assignees.Select(a => a.UserId), ct);
 
     /// <summary><c>GET .../items?assignee=&amp;open=true</c>: by name; annotators and reviewers see only their own.</summary>
     internal static async Task<Results<Ok<Page<TaskItem>>, ValidationProblem, ProblemHttpResult>> ListItemsAsync(
@@ -141,7 +180,8 @@ public static partial class TasksApi
             return Problems.Validation(errors.ToDictionary());
         }
 
-        if (await services.Tasks.GetAsync(projectId, taskId, ct) is null)
+        var task = await services.Tasks.GetAsync(projectId, taskId, ct);
+        if (task is null)
         {
             return TaskNotFound(projectId, taskId);
         }
@@ -157,7 +197,26 @@ public static partial class TasksApi
             assignee = self;
         }
 
-        return TypedResults.Ok(await services.Tasks.ListItemsAsync(taskId, assignee, open ?? false, size, continuationToken, ct));
+        // The organization rule on top of the role rule: only items assigned to users of the caller's company.
+        IReadOnlySet<string>? visible = null;
+        if (await ScopeAsync(projectId, principal, services, ct) is { } scope)
+        {
+            visible = await VisibleAssigneesAsync(task, scope, services, ct);
+            if (visible.Count == 0)
+            {
+                return TaskNotFound(projectId, taskId);
+            }
+
+            if (assignee is not null && !visible.Contains(assignee))
+            {
+                return Problems.Forbidden("With 'showTasksByOrganization' on, a labeling company's users see only the work of their own company.");
+            }
+        }
+
+        var page = await services.Tasks.ListItemsAsync(taskId, assignee, open ?? false, size, continuationToken, ct);
+        return TypedResults.Ok(visible is null || assignee is not null
+            ? page
+            : new Page<TaskItem>([.. page.Items.Where(i => i.Assignee is not null && visible.Contains(i.Assignee))], page.ContinuationToken));
     }
 
     /// <summary><c>PUT .../items/{itemId}/status</c> <c>{"status": "COMPLETED"}</c>, or <c>null</c> to clear.</summary>

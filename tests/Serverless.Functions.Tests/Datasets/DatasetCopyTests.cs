@@ -202,6 +202,66 @@ public sealed class DatasetCopyTests(AzuriteFixture azurite, DatasetCopyTests.Wo
         await IdentityApp.AssertProblemAsync(response, HttpStatusCode.Forbidden);
     }
 
+    [Fact]
+    public async Task CopyProject_IncludeDatasets_202AndEveryDatasetCopiedWithItemsCountsAndFiles()
+    {
+        // Arrange: a project with two datasets (30 items with metadata, 7 items) and an empty third.
+        var owner = await App.CreateUserAsync("pcopyowner");
+        var projectId = await App.CreateProjectAsync(owner);
+        var first = await App.CreateDatasetAsync(owner, projectId, "first");
+        var second = await App.CreateDatasetAsync(owner, projectId, "second");
+        var empty = await App.CreateDatasetAsync(owner, projectId, "empty");
+        await App.BulkAsync(owner, projectId, first, World.Entries(30));
+        await App.BulkAsync(owner, projectId, second, World.Entries(7));
+        using var client = App.Client(owner.Key);
+
+        // Act
+        using var response = await client.PostAsJsonAsync($"/api/projects/{projectId}/copy", new { name = "with data", includeDatasets = true });
+        var accepted = await response.Content.ReadFromJsonAsync<JsonElement>();
+        var copyId = accepted.GetProperty("project").GetProperty("id").GetString()!;
+        var instanceId = accepted.GetProperty("datasets").GetProperty("id").GetString()!;
+        var state = await App.WaitAsync(instanceId);
+        var datasets = await client.GetFromJsonAsync<JsonElement>($"/api/projects/{copyId}/datasets?pageSize=100");
+        var status = await client.GetFromJsonAsync<JsonElement>($"/api/projects/{copyId}/orchestrations/{Uri.EscapeDataString(instanceId)}");
+
+        // Assert
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        Assert.Equal(accepted.GetProperty("datasets").GetProperty("statusQueryGetUri").GetString(), response.Headers.Location?.ToString());
+        Assert.Equal("with data", accepted.GetProperty("project").GetProperty("name").GetString());
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, state.Status);
+        Assert.Equal("Completed", status.GetProperty("runtimeStatus").GetString());
+        var copied = datasets.GetProperty("items").EnumerateArray().ToDictionary(d => d.GetProperty("name").GetString()!, StringComparer.Ordinal);
+        Assert.Equal(["empty", "first", "second"], copied.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(30, copied["first"].GetProperty("itemCount").GetInt64());
+        Assert.Equal(7, copied["second"].GetProperty("itemCount").GetInt64());
+        Assert.Equal(0, copied["empty"].GetProperty("itemCount").GetInt64());
+        Assert.All(copied.Values, d => Assert.Equal(DatasetStates.Ready, d.GetProperty("state").GetString()));
+        var result = state.ReadOutputAs<Serverless.Functions.Projects.ProjectDatasetsCopyProgress>()!;
+        Assert.Equal(3, result.Datasets);
+        Assert.Equal([30L, 7L, 0L], result.Copies.Select(c => c.Copied));
+        Assert.All(result.Copies, c => Assert.Equal("completed", c.Phase));
+
+        var firstCopy = copied["first"].GetProperty("id").GetString()!;
+        var items = await App.AllItemsAsync(owner, copyId, firstCopy);
+        var originals = (await App.AllItemsAsync(owner, projectId, first)).ToDictionary(i => i.GetProperty("path").GetString()!, StringComparer.Ordinal);
+        Assert.Equal(originals.Keys.Order(StringComparer.Ordinal), items.Select(i => i.GetProperty("path").GetString()!).Order(StringComparer.Ordinal));
+        Assert.All(items, i =>
+        {
+            Assert.Equal(copyId, i.GetProperty("projectId").GetString());
+            Assert.True(JsonNode.DeepEquals(JsonNode.Parse(originals[i.GetProperty("path").GetString()!].GetProperty("metadata").GetRawText()), JsonNode.Parse(i.GetProperty("metadata").GetRawText())));
+        });
+        var sample = items[3];
+        Assert.Equal(
+            await DownloadAsync(client, projectId, first, originals[sample.GetProperty("path").GetString()!].GetProperty("id").GetString()!),
+            await DownloadAsync(client, copyId, firstCopy, sample.GetProperty("id").GetString()!));
+
+        // The source is untouched.
+        var sourceDatasets = await client.GetFromJsonAsync<JsonElement>($"/api/projects/{projectId}/datasets?pageSize=100");
+        Assert.Equal(3, sourceDatasets.GetProperty("items").GetArrayLength());
+        Assert.NotEqual(empty, copied["empty"].GetProperty("id").GetString());
+        Assert.NotEqual(second, copied["second"].GetProperty("id").GetString());
+    }
+
     private static async Task<string> DownloadAsync(HttpClient client, string projectId, string datasetId, string itemId)
     {
         var link = await client.GetFromJsonAsync<JsonElement>($"/api/projects/{projectId}/datasets/{datasetId}/items/{itemId}/download-url");

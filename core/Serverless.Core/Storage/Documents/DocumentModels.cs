@@ -6,7 +6,10 @@ namespace Serverless.Core.Storage.Documents;
 /// <param name="Name">Lowercase letters, digits and '-'; 3 to 63 characters.</param>
 /// <param name="IndexedPaths">Paths such as <c>status</c> or <c>meta.size</c> that get an index (SQLite)
 /// or stay in the indexing policy (Cosmos). Everything else is still queryable, only slower.</param>
-public sealed record ContainerSpec(string Name, IReadOnlyList<string> IndexedPaths)
+/// <param name="CompositeIndexes">Groups of paths filtered on together by equality (e.g. <c>["dir", "type"]</c>) that get
+/// one index over all of them (SQLite), so a query naming every path of a group reads only its matches. Cosmos indexes
+/// every path and intersects them itself; it needs nothing for these.</param>
+public sealed record ContainerSpec(string Name, IReadOnlyList<string> IndexedPaths, IReadOnlyList<IReadOnlyList<string>>? CompositeIndexes = null)
 {
     public ContainerSpec(string name) : this(name, []) { }
 }
