@@ -6,6 +6,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using functions::Serverless.Functions.Identity;
 using Serverless.Testing;
 
@@ -18,13 +19,18 @@ namespace Serverless.Bench;
 internal sealed class BenchApp : WebApplicationFactory<functions::Program>
 {
     private readonly IReadOnlyDictionary<string, string?> _settings;
+    private readonly Action<IServiceCollection>? _services;
 
-    public BenchApp(IReadOnlyDictionary<string, string?> settings)
+    /// <param name="settings">Configuration the app starts with.</param>
+    /// <param name="services">Changes to the app's services after its own registrations (e.g. a background service
+    /// left out to measure what it costs).</param>
+    public BenchApp(IReadOnlyDictionary<string, string?> settings, Action<IServiceCollection>? services = null)
     {
         // WebApplicationFactory looks for the app's content root next to a solution named after the
         // assembly; tell it where the project is instead.
         Environment.SetEnvironmentVariable("ASPNETCORE_TEST_CONTENTROOT_SERVERLESS_FUNCTIONS", Path.Combine(RepoPaths.Root, "functions", "Serverless.Functions"));
         _settings = settings;
+        _services = services;
     }
 
     /// <summary>Creates an organization member through the admin key; returns a client with their key, and their id.</summary>
@@ -70,6 +76,11 @@ internal sealed class BenchApp : WebApplicationFactory<functions::Program>
         foreach (var (key, value) in _settings)
         {
             builder.UseSetting(key, value);
+        }
+
+        if (_services is not null)
+        {
+            builder.ConfigureServices(_services);
         }
     }
 }

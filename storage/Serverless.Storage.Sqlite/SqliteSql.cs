@@ -17,6 +17,9 @@ internal static class SqliteSql
     /// </summary>
     public const bool UseJsonb = true;
 
+    /// <summary>The document id's path in the body, which <see cref="Extract"/> maps to the id column.</summary>
+    private const string IdPath = "id";
+
     /// <summary>The expression that binds a UTF-8 JSON body parameter for storage.</summary>
     public static string BodyIn(string parameter) =>
         UseJsonb ? $"jsonb(CAST({parameter} AS TEXT))" : $"CAST({parameter} AS TEXT)";
@@ -38,10 +41,16 @@ internal static class SqliteSql
 
     /// <summary>The field's SQL value: TEXT for strings (and JSON text of arrays/objects), INTEGER/REAL for
     /// numbers, 1/0 for booleans, NULL for JSON null and for a missing field.</summary>
-    public static string Extract(string path) => $"json_extract(body,{JsonPath(path)})";
+    /// <remarks>
+    /// <c>id</c> reads the id column: every write sets the body's <c>id</c> to the document id (and patches may
+    /// not change it), so the two are always equal, and only the column lets a filter on ids use the primary
+    /// key (pk, id). Read from the body, <c>id IN (...)</c> scanned the whole partition.
+    /// </remarks>
+    public static string Extract(string path) => path == IdPath ? "id" : $"json_extract(body,{JsonPath(path)})";
 
     /// <summary>The field's JSON type ('null', 'true', 'false', 'integer', 'real', 'text', 'array', 'object'), NULL when missing.</summary>
-    public static string Type(string path) => $"json_type(body,{JsonPath(path)})";
+    /// <remarks><c>id</c> is always a string (see <see cref="Extract"/>).</remarks>
+    public static string Type(string path) => path == IdPath ? "'text'" : $"json_type(body,{JsonPath(path)})";
 
     /// <summary>Rank of the field's type in the sort order: missing 0, null 1, number 2, string 3, boolean 4, array/object 5.</summary>
     public static string SortRank(string path) =>

@@ -8,6 +8,8 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using Serverless.Core.Filters;
 using Serverless.Core.Storage.Documents;
+using Microsoft.Extensions.Hosting;
+using functions::Serverless.Functions.Analytics;
 using functions::Serverless.Functions.Datasets;
 using functions::Serverless.Functions.Identity;
 using functions::Serverless.Functions.Items;
@@ -36,6 +38,10 @@ internal sealed class TasksSuite : IBenchSuite
     // TASKS_BENCH_ITEMS gives a quick look at a smaller scale; the figures to quote use the default.
     private static readonly int TotalItems = BenchApp.FromEnvironment("TASKS_BENCH_ITEMS", 1_000_000);
 
+    // TASKS_BENCH_PROJECTOR=off leaves out the background analytics projector, which every activity-log write wakes:
+    // comparing the two runs separates its cost from the tasks path's own.
+    private static readonly bool ProjectorOff = string.Equals(Environment.GetEnvironmentVariable("TASKS_BENCH_PROJECTOR"), "off", StringComparison.OrdinalIgnoreCase);
+
     public string Name => "tasks";
 
     public async Task<IReadOnlyDictionary<string, double>> RunAsync(TextWriter log)
@@ -53,7 +59,13 @@ internal sealed class TasksSuite : IBenchSuite
                 ["Storage:ConnectionString"] = azurite.ConnectionString,
                 ["Bootstrap:AdminApiKey"] = AdminKey,
                 ["Logging:LogLevel:Default"] = "Warning",
-            });
+            }, ProjectorOff ? WithoutBackgroundProjector : null);
+            if (ProjectorOff)
+            {
+                await log.WriteLineAsync("background analytics projector: off");
+                figures["projector_off"] = 1;
+            }
+
             var (owner, _) = await app.UserAsync("owner", AdminKey);
             using var client = owner;
             var projectId = await BenchApp.CreateAsync(client, "/api/projects", new { name = "bench" });
@@ -81,6 +93,14 @@ internal sealed class TasksSuite : IBenchSuite
         }
 
         return figures;
+    }
+
+    private static void WithoutBackgroundProjector(IServiceCollection services)
+    {
+        foreach (var hosted in services.Where(d => d.ServiceType == typeof(IHostedService) && d.ImplementationType == typeof(AnalyticsBackgroundProjector)).ToList())
+        {
+            services.Remove(hosted);
+        }
     }
 
     private static async Task SeedAsync(IDocumentStore store, string projectId, string datasetId, TextWriter log, Dictionary<string, double> figures)

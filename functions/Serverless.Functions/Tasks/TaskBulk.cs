@@ -82,7 +82,7 @@ public sealed class TaskBulkOrchestrator : TaskOrchestrator<TaskBulkInput, TaskB
         {
             var (ids, next) = await ReadPageAsync(context, state);
             var chunks = ids.Chunk(TaskStore.BulkChunk).Select((chunk, i) => context.CallActivityAsync<TaskBulkCounts>(nameof(ApplyTaskBulkChunk),
-                new TaskBulkChunkRequest(state with { Counts = null }, state.Seen + ((long)i * TaskStore.BulkChunk), chunk, context.InstanceId)));
+                new TaskBulkChunkRequest(ChunkBulk(state), state.Seen + ((long)i * TaskStore.BulkChunk), chunk, context.InstanceId)));
             var counts = (await Task.WhenAll(chunks)).Aggregate(state.Counts!, (sum, c) => sum.Plus(c));
             state = next with { Seen = state.Seen + ids.Count, Counts = counts };
             context.SetCustomStatus(counts);
@@ -98,6 +98,12 @@ public sealed class TaskBulkOrchestrator : TaskOrchestrator<TaskBulkInput, TaskB
         context.ContinueAsNew(state);
         return state.Counts!;
     }
+
+    /// <summary>
+    /// What a chunk needs of the bulk: not the id list (up to 10,000 ids, which every chunk's input would otherwise
+    /// carry into history and onto the queue), nor the counts.
+    /// </summary>
+    private static TaskBulkInput ChunkBulk(TaskBulkInput state) => state with { Counts = null, ItemIds = null };
 
     /// <summary>The next page of ids and the state that points past it.</summary>
     private static async Task<(IReadOnlyList<string> Ids, TaskBulkInput Next)> ReadPageAsync(TaskOrchestrationContext context, TaskBulkInput state)
@@ -188,9 +194,12 @@ public sealed class ApplyTaskBulkChunk(TaskStore tasks, ActivityLog activity, Du
         var bulk = input.Bulk;
 
         // Mirrors every item of the chunk as it stands, not only the ones this run changed: a retry after a crash
-        // between the two writes finds its items "unchanged" and must still mirror them.
-        await tasks.MirrorStatusesAsync(bulk.DatasetId, bulk.TaskId, [.. result.Final.Select(i => (i.ItemId, i.Status))], ct);
-        if (result.Changed.Count == 0 || await tasks.GetAsync(bulk.ProjectId, bulk.TaskId, ct) is not { } task)
+        // between the two writes finds its items "unchanged" and must still mirror them. The mirror and the task read
+        // run side by side (different documents; on SQLite the mirror shares a commit with the other chunks' writes).
+        var mirrored = tasks.MirrorStatusesAsync(bulk.DatasetId, bulk.TaskId, [.. result.Final.Select(i => (i.ItemId, i.Status))], ct);
+        var read = result.Changed.Count == 0 ? Task.FromResult<LabelingTask?>(null) : tasks.GetAsync(bulk.ProjectId, bulk.TaskId, ct);
+        await Task.WhenAll(mirrored, read);
+        if (await read is not { } task)
         {
             return;
         }

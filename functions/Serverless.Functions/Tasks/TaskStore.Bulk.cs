@@ -97,7 +97,9 @@ public sealed partial class TaskStore
             filters.Add(Filter.Gt("id", afterId));
         }
 
-        var page = await Tasks.QueryAsync(new DocumentQuery(TaskContainers.TaskPartition(taskId), Filter.And([.. filters]), [new SortField("id")], pageSize, null), ct);
+        // No explicit sort: both stores end every order with the id, and an explicit id sort spelled as a body path
+        // makes SQLite sort everything after the cursor instead of walking an index in id order.
+        var page = await Tasks.QueryAsync(new DocumentQuery(TaskContainers.TaskPartition(taskId), Filter.And([.. filters]), null, pageSize, null), ct);
         return [.. page.Items.Select(ToItem)];
     }
 
@@ -117,7 +119,7 @@ public sealed partial class TaskStore
         for (var attempt = 1; ; attempt++)
         {
             var ids = changes.Select(c => (JsonNode?)c.ItemId).ToArray();
-            var docs = await Items.QueryAsync(new DocumentQuery(partition, Filter.In("id", ids), [new SortField("id")], changes.Count, null), ct);
+            var docs = await Items.QueryAsync(new DocumentQuery(partition, Filter.In("id", ids), null, changes.Count, null), ct);
             var wanted = changes.ToDictionary(c => c.ItemId, c => c.Status, StringComparer.Ordinal);
             var operations = docs.Items.Where(doc => doc.Body["status"]?[taskId]?.GetValue<string>() != wanted[doc.Id]).Select(doc =>
             {
@@ -205,7 +207,7 @@ public sealed partial class TaskStore
     private async Task<List<(TaskItem Item, string ETag)>> ReadItemsAsync(string partition, IReadOnlyList<string> itemIds, CancellationToken ct)
     {
         var ids = itemIds.Select(id => (JsonNode?)id).ToArray();
-        var page = await Tasks.QueryAsync(new DocumentQuery(partition, Filter.And(Filter.Eq("kind", TaskItemKind), Filter.In("id", ids)), [new SortField("id")], itemIds.Count, null), ct);
+        var page = await Tasks.QueryAsync(new DocumentQuery(partition, Filter.And(Filter.Eq("kind", TaskItemKind), Filter.In("id", ids)), null, itemIds.Count, null), ct);
         return [.. page.Items.Select(doc => (ToItem(doc), doc.ETag))];
     }
 

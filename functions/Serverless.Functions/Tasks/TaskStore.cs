@@ -125,30 +125,34 @@ public sealed partial class TaskStore(IDocumentStore store, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(items);
         var partition = TaskContainers.TaskPartition(taskId);
-        var added = 0;
-        foreach (var chunk in items.Chunk(BulkChunk))
+
+        // Chunks in parallel: SQLite commits the batches that queue up together in one transaction, Cosmos runs them side by side.
+        var added = await Task.WhenAll(items.Chunk(BulkChunk).Select(chunk => AddChunkAsync(partition, chunk, ct)));
+        return added.Sum();
+    }
+
+    private async Task<int> AddChunkAsync(string partition, TaskItem[] chunk, CancellationToken ct)
+    {
+        var pending = chunk;
+        for (var attempt = 1; pending.Length > 0; attempt++)
         {
-            var pending = chunk;
-            for (var attempt = 1; pending.Length > 0; attempt++)
+            var operations = pending.Select(i => BatchOperation.Create(i.ItemId, Body(i))).ToList();
+            operations.AddRange(ProgressPatches(pending.Select(i => ((TaskItem?)null, (TaskItem?)i)), StoredTimestamp.Format(time.GetUtcNow())));
+            try
             {
-                var operations = pending.Select(i => BatchOperation.Create(i.ItemId, Body(i))).ToList();
-                operations.AddRange(ProgressPatches(pending.Select(i => ((TaskItem?)null, (TaskItem?)i)), StoredTimestamp.Format(time.GetUtcNow())));
-                try
-                {
-                    await Tasks.ExecuteBatchAsync(partition, operations, ct);
-                    added += pending.Length;
-                    break;
-                }
-                catch (DocumentBatchFailedException ex) when (ex.InnerException is DocumentConflictException && attempt < MaxAttempts)
-                {
-                    // A retry of a batch that committed before: keep only the items not in the task yet.
-                    var present = await Task.WhenAll(pending.Select(i => Tasks.ReadAsync(partition, i.ItemId, ct)));
-                    pending = [.. pending.Where((_, index) => present[index] is null)];
-                }
+                await Tasks.ExecuteBatchAsync(partition, operations, ct);
+                return pending.Length;
+            }
+            catch (DocumentBatchFailedException ex) when (ex.InnerException is DocumentConflictException && attempt < MaxAttempts)
+            {
+                // A retry of a batch that committed before: keep only the items not in the task yet.
+                var present = await ReadItemsAsync(partition, [.. pending.Select(i => i.ItemId)], ct);
+                var ids = present.Select(p => p.Item.ItemId).ToHashSet(StringComparer.Ordinal);
+                pending = [.. pending.Where(i => !ids.Contains(i.ItemId))];
             }
         }
 
-        return added;
+        return 0;
     }
 
     public async Task<(TaskItem Item, string ETag)?> GetItemAsync(string taskId, string itemId, CancellationToken ct)
@@ -180,11 +184,14 @@ public sealed partial class TaskStore(IDocumentStore store, TimeProvider time)
     /// item's ETag. Setting the status it already holds is a no-op (double submits are harmless); setting a
     /// different one is a conflict. With <paramref name="onlyAssignee"/>, the item must be assigned to that user.
     /// Returns the item, whether it changed, and the progress after the change; null when the item is not in the task.
+    /// <paramref name="afterChange"/> (e.g. the activity-log write) runs once the change committed, side by side with
+    /// the mirror write: two independent writes that SQLite then commits together, instead of one after the other.
     /// </summary>
     /// <exception cref="StatusConflictException">The item holds another status.</exception>
     /// <exception cref="NotYourItemException">The item is not assigned to <paramref name="onlyAssignee"/>.</exception>
     public async Task<(TaskItem Item, bool Changed, string? Previous, TaskProgress Progress)?> SetStatusAsync(
-        string taskId, string itemId, string? status, string userId, string? onlyAssignee, CancellationToken ct, bool reopen = false)
+        string taskId, string itemId, string? status, string userId, string? onlyAssignee, CancellationToken ct, bool reopen = false,
+        Func<TaskItem, string?, Task>? afterChange = null)
     {
         var partition = TaskContainers.TaskPartition(taskId);
         for (var attempt = 1; ; attempt++)
@@ -229,7 +236,8 @@ public sealed partial class TaskStore(IDocumentStore store, TimeProvider time)
             try
             {
                 var results = await Tasks.ExecuteBatchAsync(partition, [BatchOperation.Replace(itemId, Body(updated), etag), BatchOperation.PatchOf(TaskContainers.ProgressId, counters)], ct);
-                await MirrorStatusAsync(item.DatasetId, itemId, taskId, status, ct);
+                var mirrored = MirrorStatusAsync(item.DatasetId, itemId, taskId, status, ct);
+                await Task.WhenAll(mirrored, afterChange?.Invoke(updated, item.Status) ?? Task.CompletedTask);
                 return (updated, true, item.Status, ToProgress(results[1]!.Body));
             }
             catch (DocumentBatchFailedException ex) when (ex.InnerException is DocumentPreconditionFailedException && attempt < MaxAttempts)

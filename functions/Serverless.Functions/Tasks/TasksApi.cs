@@ -240,7 +240,14 @@ public static partial class TasksApi
         var caller = Caller.From(principal);
         try
         {
-            var result = await services.Tasks.SetStatusAsync(taskId, itemId, status, caller.UserId, AccessMiddleware.SeesOnlyOwnWork(context) ? caller.UserId : null, ct);
+            // The event is written once the status committed, alongside the status mirror on the item.
+            Task RecordAsync(TaskItem item, string? previous) => services.Activity.RecordAsync(
+                [new ActivityEvent(Ids.New("e"), projectId, status is null ? "status.cleared" : "status.set", caller.UserId, "key:" + caller.KeyId,
+                    item.StatusAt ?? StoredTimestamp.Format(services.Time.GetUtcNow()), TaskId: taskId, Stage: task.Type == "qa" ? "qa" : "annotation",
+                    DatasetId: task.DatasetId, ItemId: itemId, Data: new JsonObject { ["status"] = status, ["previous"] = previous, ["assignee"] = item.Assignee })],
+                CancellationToken.None);
+            var result = await services.Tasks.SetStatusAsync(taskId, itemId, status, caller.UserId, AccessMiddleware.SeesOnlyOwnWork(context) ? caller.UserId : null, ct,
+                afterChange: RecordAsync);
             if (result is not { } r)
             {
                 return Problems.NotFound($"Task '{taskId}' has no item '{itemId}'.");
@@ -248,10 +255,6 @@ public static partial class TasksApi
 
             if (r.Changed)
             {
-                var kind = status is null ? "status.cleared" : "status.set";
-                await services.Activity.RecordAsync([new ActivityEvent(Ids.New("e"), projectId, kind, caller.UserId, "key:" + caller.KeyId, r.Item.StatusAt ?? StoredTimestamp.Format(services.Time.GetUtcNow()),
-                    TaskId: taskId, Stage: task.Type == "qa" ? "qa" : "annotation", DatasetId: task.DatasetId, ItemId: itemId,
-                    Data: new JsonObject { ["status"] = status, ["previous"] = r.Previous, ["assignee"] = r.Item.Assignee })], CancellationToken.None);
                 await QaApi.AfterStatusChangeAsync(task, r.Item, services.Durable, CancellationToken.None);
                 await services.Tasks.SyncStateAsync(task, r.Progress, ct);
             }
@@ -403,6 +406,7 @@ public static class TasksRegistration
             .AddOrchestrator<TaskSplitOrchestrator>()
             .AddActivity<ReadTaskSourcePage>()
             .AddActivity<AssignTaskItems>()
+            .AddActivity<SplitTaskPage>()
             .AddActivity<FinishTaskSplit>()
             .AddOrchestrator<TaskBulkOrchestrator>()
             .AddActivity<ReadOpenTaskItems>()

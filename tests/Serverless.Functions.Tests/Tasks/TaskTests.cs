@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Serverless.Durable.Orchestration;
 using Serverless.Functions.Http;
 using Serverless.Functions.Identity;
 using Serverless.Functions.Items;
@@ -260,6 +262,40 @@ public sealed class TaskTests(AzuriteFixture azurite, ItemsApp shared) : IClassF
         var dealt = Enumerable.Range(0, 300).Select(i => TaskSplitOrchestrator.AssigneeFor(i, assignees)).ToList();
         Assert.Equal(first * 3, dealt.Count(u => u == "u_a"));
         Assert.Equal(first, dealt.Take(100).Count(u => u == "u_a"));
+    }
+
+    [Theory]
+    [InlineData(70, 30)]
+    [InlineData(0, 0)]
+    public void Dealer_ManyPositions_DealsLikeAssigneeFor(int first, int second)
+    {
+        TaskAssignee[] assignees = [new("u_a", first), new("u_b", second), new("u_c", 100 - first - second)];
+        var dealer = TaskSplitOrchestrator.Dealer(assignees);
+        Assert.All(Enumerable.Range(0, 250), i => Assert.Equal(TaskSplitOrchestrator.AssigneeFor(i, assignees), dealer(i)));
+    }
+
+    [Fact]
+    public async Task SplitTaskPage_PageRunAgainAfterACrash_AddsNothingAndKeepsAssigneesAndCounters()
+    {
+        // Arrange: a split done; then its first page runs again, as a redelivered activity would, with other assignees.
+        var w = await WorldAsync("split-retry", 30);
+        var (task, _) = await CreateTaskAsync(w, new { name = "label", datasetId = w.Scene.DatasetId, assignees = new[] { new { userId = w.A.Id }, new { userId = w.B.Id } } });
+        var before = await WaitOpenAsync(w, task);
+        var services = _app.Factory.Services;
+        var activity = new SplitTaskPage(services.GetRequiredService<ItemStore>(), services.GetRequiredService<TaskStore>());
+
+        // Act
+        var again = await activity.RunAsync(new TaskActivityContext(nameof(SplitTaskPage), "i", "e", 1),
+            new SplitTaskPageRequest(task, w.Scene.DatasetId, null, null, null, 20, 0, [new TaskAssignee(w.B.Id, 0)]));
+
+        // Assert
+        var after = await GetTaskAsync(w, task);
+        Assert.Equal(20, again.Seen);
+        Assert.Equal(0, again.Added);
+        Assert.NotNull(again.NextToken);
+        Assert.Equal(30, after.Progress.Total);
+        Assert.Equal(before.Progress.ByAssignee[w.A.Id].Total, after.Progress.ByAssignee[w.A.Id].Total);
+        Assert.Equal(15, after.Progress.ByAssignee[w.A.Id].Total);
     }
 
     private static string Tasks(World w) => TaskHarness.Tasks(w);

@@ -241,6 +241,45 @@ public sealed class SqliteDocumentStoreTests : IDisposable
         Assert.All(indexes, i => Assert.Contains("IS NOT NULL", i.Sql, StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task QueryPlan_IdInListWithIndexedFilter_SeeksEachIdInsteadOfScanningThePartition()
+    {
+        var path = _files.NewPath();
+        await using var store = new SqliteDocumentStore(new SqliteDocumentStoreOptions(path));
+        await store.EnsureContainerAsync(new ContainerSpec("items", ["kind"]));
+        var container = store.Container("items");
+        await container.ExecuteBatchAsync("p1", [.. Enumerable.Range(0, 100).Select(i => BatchOperation.Create($"d{i:D3}", new JsonObject { ["kind"] = "item" }))]);
+        var query = new DocumentQuery("p1", Filter.And(Filter.Eq("kind", "item"), Filter.In("id", "d007", "d042", "absent")), PageSize: 100);
+        var page = SqliteQueryBuilder.BuildPage("items", query);
+
+        var plan = ExplainQueryPlan(path, page);
+
+        // Before, ids were read from each body: the plan searched (pk=? AND <expr>=?), i.e. every item of the partition.
+        Assert.Matches(@"USING (INDEX doc_items_ix_kind \(pk=\? AND <expr>=\? AND id=\?\)|PRIMARY KEY|INDEX sqlite_autoindex_doc_items_1 \(pk=\? AND id=\?\))", plan);
+        Assert.Equal(["d007", "d042"], (await container.QueryAsync(query)).Items.Select(d => d.Id));
+    }
+
+    [Fact]
+    public async Task Query_IdFilters_MatchLikeAnyStringField()
+    {
+        await using var store = new SqliteDocumentStore(new SqliteDocumentStoreOptions(_files.NewPath()));
+        await store.EnsureContainerAsync(new ContainerSpec("items"));
+        var container = store.Container("items");
+        string[] ids = ["a1", "a2", "b1"];
+        await container.ExecuteBatchAsync("p1", [.. ids.Select(id => BatchOperation.Create(id, new JsonObject { ["n"] = 1 }))]);
+
+        async Task<string[]> Ids(Filter filter) => [.. (await container.QueryAsync(new DocumentQuery("p1", filter))).Items.Select(d => d.Id)];
+
+        Assert.Equal(["a2", "b1"], await Ids(Filter.Gt("id", "a1")));
+        Assert.Equal(["a1", "a2"], await Ids(Filter.StartsWith("id", "a")));
+        Assert.Equal(["a2", "b1"], await Ids(Filter.Ne("id", "a1")));
+        Assert.Equal(["a1", "a2", "b1"], await Ids(Filter.Exists("id", true)));
+        Assert.Empty(await Ids(Filter.Exists("id", false)));
+        Assert.Empty(await Ids(Filter.Eq("id", 1)));
+        Assert.Equal(["b1"], await Ids(Filter.In("id", "b1", 1, null)));
+        Assert.Empty(await Ids(Filter.Eq("id", (JsonNode?)null)));
+    }
+
     private static SqliteConnection Open(string path)
     {
         var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
