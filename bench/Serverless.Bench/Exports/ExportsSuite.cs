@@ -456,7 +456,7 @@ internal sealed class ExportsSuite : IBenchSuite
     /// The resident set split as Linux accounts it (<c>/proc/self/status</c>: <c>RssAnon</c>, <c>RssFile</c>,
     /// <c>RssShmem</c>, in MB) and the GC's own view (heap bytes after the last collection, bytes committed).
     /// </summary>
-    internal sealed record MemoryBreakdown(double RssMb, double AnonMb, double FileMb, double ShmemMb, double GcHeapMb, double GcCommittedMb, string Generations)
+    internal sealed record MemoryBreakdown(double RssMb, double AnonMb, double FileMb, double ShmemMb, double GcHeapMb, double GcCommittedMb, string Generations, double SqliteMb, double SqliteHighMb, double DbMappedMb)
     {
         public static MemoryBreakdown Read()
         {
@@ -469,10 +469,41 @@ internal sealed class ExportsSuite : IBenchSuite
             return new MemoryBreakdown(
                 Field(status, "VmRSS"), Field(status, "RssAnon"), Field(status, "RssFile"), Field(status, "RssShmem"),
                 Math.Round(gc.HeapSizeBytes / 1e6, 1), Math.Round(gc.TotalCommittedBytes / 1e6, 1),
-                string.Join('/', gc.GenerationInfo.ToArray().Select(g => Math.Round(g.SizeAfterBytes / 1e6, 1).ToString(CultureInfo.InvariantCulture))));
+                string.Join('/', gc.GenerationInfo.ToArray().Select(g => Math.Round(g.SizeAfterBytes / 1e6, 1).ToString(CultureInfo.InvariantCulture))),
+                // SQLite's own allocator counters: page caches, statements, schema of every connection in the process.
+                SQLitePCL.raw.sqlite3_status(SQLitePCL.raw.SQLITE_STATUS_MEMORY_USED, out var used, out var high, 0) == 0 ? Math.Round(used / 1e6, 1) : double.NaN,
+                Math.Round(high / 1e6, 1),
+                DatabaseMappedMb());
+        }
+
+        /// <summary>Resident pages of memory-mapped database files (SQLite's mmap), from <c>/proc/self/smaps</c>.</summary>
+        private static double DatabaseMappedMb()
+        {
+            if (!File.Exists("/proc/self/smaps"))
+            {
+                return double.NaN;
+            }
+
+            long kb = 0;
+            var inDb = false;
+            foreach (var line in File.ReadLines("/proc/self/smaps"))
+            {
+                // A mapping's header line starts with its address range ("7f..-7f.. r--s ... /path"); field lines with "Name:".
+                var header = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (header.Length >= 5 && header[0].Contains('-', StringComparison.Ordinal) && !header[0].EndsWith(':'))
+                {
+                    inDb = header.Length >= 6 && header[5].EndsWith(".db", StringComparison.Ordinal);
+                }
+                else if (inDb && line.StartsWith("Rss:", StringComparison.Ordinal))
+                {
+                    kb += long.Parse(line[4..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+                }
+            }
+
+            return Math.Round(kb * 1024 / 1e6, 1);
         }
 
         public override string ToString() =>
-            $"rss {RssMb} MB = anon {AnonMb} + file {FileMb} + shmem {ShmemMb}; GC heap {GcHeapMb} MB (gen0/1/2/LOH/POH after the last collection {Generations} MB), committed {GcCommittedMb} MB";
+            $"rss {RssMb} MB = anon {AnonMb} + file {FileMb} + shmem {ShmemMb}; GC heap {GcHeapMb} MB (gen0/1/2/LOH/POH after the last collection {Generations} MB), committed {GcCommittedMb} MB; SQLite allocations {SqliteMb} MB (high-water {SqliteHighMb}); database file pages mapped {DbMappedMb} MB";
     }
 }
