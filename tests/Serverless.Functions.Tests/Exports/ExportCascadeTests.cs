@@ -20,6 +20,7 @@ namespace Serverless.Functions.Tests.Exports;
 /// export still running when the delete starts.
 /// </summary>
 [Collection(AzuriteFixture.Collection)]
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "xunit disposes the app through IAsyncLifetime.DisposeAsync.")]
 public sealed class ExportCascadeTests(AzuriteFixture azurite) : IAsyncLifetime
 {
     private readonly ExportsApp _app = new();
