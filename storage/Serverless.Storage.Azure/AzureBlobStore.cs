@@ -65,6 +65,14 @@ public sealed class AzureBlobStore : IBlobStore
         ArgumentNullException.ThrowIfNull(content);
         options ??= new BlobUploadOptions();
         ValidateUploadOptions(options);
+        if (content.CanSeek && content.Length - content.Position < options.BlockSize)
+        {
+            // A seekable stream that fits in one block is sent as it is (rewound for each attempt): no block-sized
+            // copy, so a stream of many small uploads does not keep block-sized buffers alive in the pool.
+            var start = content.Position;
+            var length = content.Length - start;
+            return await PutBlobAsync(container, name, () => new SeekableRangeContent(content, start, length), length, options, cancellationToken).ConfigureAwait(false);
+        }
 
         // One block-sized buffer, pooled: many small uploads should not each allocate 4 MiB.
         var buffer = ArrayPool<byte>.Shared.Rent(options.BlockSize);
@@ -75,7 +83,8 @@ public sealed class AzureBlobStore : IBlobStore
             if (filled < block.Length)
             {
                 // The whole stream fits in one block: a single Put Blob is atomic and saves a round-trip.
-                return await PutBlobAsync(container, name, block[..filled], options, cancellationToken).ConfigureAwait(false);
+                var data = block[..filled];
+                return await PutBlobAsync(container, name, () => new ReadOnlyMemoryContent(data), filled, options, cancellationToken).ConfigureAwait(false);
             }
 
             var prefix = Guid.NewGuid().ToString("N");
@@ -84,7 +93,8 @@ public sealed class AzureBlobStore : IBlobStore
             while (filled > 0)
             {
                 var blockId = Convert.ToBase64String(Encoding.ASCII.GetBytes($"{prefix}{blockIds.Count:D8}"));
-                await PutBlockAsync(container, name, blockId, block[..filled], cancellationToken).ConfigureAwait(false);
+                var data = block[..filled];
+                await PutBlockAsync(container, name, blockId, () => new ReadOnlyMemoryContent(data), filled, cancellationToken).ConfigureAwait(false);
                 blockIds.Add(blockId);
                 total += filled;
                 filled = await FillAsync(content, block, cancellationToken).ConfigureAwait(false);
@@ -105,9 +115,19 @@ public sealed class AzureBlobStore : IBlobStore
         ValidateBlob(container, name);
         ArgumentException.ThrowIfNullOrEmpty(blockId);
         ArgumentNullException.ThrowIfNull(content);
+        if (content.CanSeek && content.Length - content.Position <= MaxBlockSize)
+        {
+            // Sent as it is (rewound for each attempt) rather than copied into a growing buffer.
+            var start = content.Position;
+            var length = content.Length - start;
+            await PutBlockAsync(container, name, blockId, () => new SeekableRangeContent(content, start, length), length, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         using var memory = new MemoryStream();
         await CopyBoundedAsync(content, memory, MaxBlockSize, cancellationToken).ConfigureAwait(false);
-        await PutBlockAsync(container, name, blockId, memory.GetBuffer().AsMemory(0, (int)memory.Length), cancellationToken).ConfigureAwait(false);
+        var data = memory.GetBuffer().AsMemory(0, (int)memory.Length);
+        await PutBlockAsync(container, name, blockId, () => new ReadOnlyMemoryContent(data), data.Length, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -371,13 +391,13 @@ public sealed class AzureBlobStore : IBlobStore
         return sb.ToString();
     }
 
-    private async Task<BlobProperties> PutBlobAsync(string container, string name, ReadOnlyMemory<byte> data, BlobUploadOptions options, CancellationToken cancellationToken)
+    private async Task<BlobProperties> PutBlobAsync(string container, string name, Func<HttpContent> body, long length, BlobUploadOptions options, CancellationToken cancellationToken)
     {
         using var response = await _client.SendAsync(
             () =>
             {
-                var request = new HttpRequestMessage(HttpMethod.Put, _client.BuildUri(BlobPath(container, name))) { Content = new ReadOnlyMemoryContent(data) };
-                request.Content.Headers.ContentLength = data.Length;
+                var request = new HttpRequestMessage(HttpMethod.Put, _client.BuildUri(BlobPath(container, name))) { Content = body() };
+                request.Content.Headers.ContentLength = length;
                 request.Headers.TryAddWithoutValidation("x-ms-blob-type", "BlockBlob");
                 AddUploadHeaders(request, options);
                 return request;
@@ -388,20 +408,20 @@ public sealed class AzureBlobStore : IBlobStore
         return new BlobProperties(
             container,
             name,
-            data.Length,
+            length,
             options.ContentType ?? "application/octet-stream",
             RawHeader(response, "ETag") ?? string.Empty,
             response.Content.Headers.LastModified ?? AzureRestClient.ParseDate(RawHeader(response, "Last-Modified")),
             options.Metadata ?? new Dictionary<string, string>());
     }
 
-    private async Task PutBlockAsync(string container, string name, string blockId, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    private async Task PutBlockAsync(string container, string name, string blockId, Func<HttpContent> body, long length, CancellationToken cancellationToken)
     {
         using var response = await _client.SendAsync(
             () =>
             {
-                var request = new HttpRequestMessage(HttpMethod.Put, _client.BuildUri(BlobPath(container, name), ("comp", "block"), ("blockid", blockId))) { Content = new ReadOnlyMemoryContent(data) };
-                request.Content.Headers.ContentLength = data.Length;
+                var request = new HttpRequestMessage(HttpMethod.Put, _client.BuildUri(BlobPath(container, name), ("comp", "block"), ("blockid", blockId))) { Content = body() };
+                request.Content.Headers.ContentLength = length;
                 return request;
             },
             true,
@@ -567,4 +587,45 @@ public sealed class AzureBlobStore : IBlobStore
         string.Join('&', pairs.Select(p => $"{p.Name}={Uri.EscapeDataString(p.Value)}"));
 
     private sealed record UserDelegationKey(string ObjectId, string TenantId, string Start, string Expiry, string Service, string Version, string Value, DateTimeOffset ExpiresOn);
+
+    /// <summary>
+    /// A range of a caller's seekable stream as a request body: rewound to its start each time it is sent (so retries
+    /// resend the same bytes) and never disposed with the request (the caller owns the stream).
+    /// </summary>
+    private sealed class SeekableRangeContent(Stream stream, long start, long length) : HttpContent
+    {
+        protected override Task SerializeToStreamAsync(Stream target, TransportContext? context) =>
+            SerializeToStreamAsync(target, context, CancellationToken.None);
+
+        protected override async Task SerializeToStreamAsync(Stream target, TransportContext? context, CancellationToken cancellationToken)
+        {
+            stream.Position = start;
+            var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+            try
+            {
+                var left = length;
+                while (left > 0)
+                {
+                    var read = await stream.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, left)), cancellationToken).ConfigureAwait(false);
+                    if (read == 0)
+                    {
+                        throw new IOException($"The stream ended {left} bytes before the {length} bytes it announced.");
+                    }
+
+                    await target.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                    left -= read;
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+
+        protected override bool TryComputeLength(out long size)
+        {
+            size = length;
+            return true;
+        }
+    }
 }

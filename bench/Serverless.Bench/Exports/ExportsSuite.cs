@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Runtime;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Hosting;
@@ -13,6 +14,7 @@ using Serverless.Core.Exports.Zip;
 using Serverless.Core.Filters;
 using Serverless.Core.Media;
 using Serverless.Core.Storage.Documents;
+using Serverless.Storage.Sqlite;
 using Serverless.Durable;
 using Serverless.Testing;
 using functions::Serverless.Functions.Datasets;
@@ -101,14 +103,39 @@ internal sealed class ExportsSuite : IBenchSuite
                 attached.EnsureSuccessStatusCode();
             }
 
-            await SeedAsync(app.Services.GetRequiredService<IDocumentStore>(), projectId, datasetId, log, figures);
+            var dbPath = Path.Combine(folder, "platform.db");
+            if (Environment.GetEnvironmentVariable("EXPORTS_BENCH_SEED_IN_APP") == "1")
+            {
+                // The earlier way: the app's own writer connection keeps the page cache the seeding filled (~64 MB).
+                await SeedAsync(app.Services.GetRequiredService<IDocumentStore>(), projectId, datasetId, log, figures);
+            }
+            else
+            {
+                // The 1.1M documents are the fixture, as if written earlier by other instances: they go through a store
+                // of their own on the same file, closed before the export, so its writer's page cache (SQLite's
+                // cache_size, 64 MiB, filled by the seeding) is not counted as the export's. The app's own
+                // connections stay open and are measured.
+                var seeder = new SqliteDocumentStore(new SqliteDocumentStoreOptions(dbPath));
+                await using (seeder)
+                {
+                    foreach (var spec in DatasetContainers.All)
+                    {
+                        await seeder.EnsureContainerAsync(spec);
+                    }
+
+                    await SeedAsync(seeder, projectId, datasetId, log, figures);
+                }
+            }
+
+            figures["coco_db_mb"] = Math.Round(new FileInfo(dbPath).Length / 1e6, 1);
+            await log.WriteLineAsync($"database file: {figures["coco_db_mb"]} MB");
             // Aggressive: compacts and gives the seeding's memory back to the OS, so the export's peak is its own.
             GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
             GC.WaitForPendingFinalizers();
             using (var process = Process.GetCurrentProcess())
             {
                 figures["coco_baseline_working_set_mb"] = Math.Round(process.WorkingSet64 / 1e6, 1);
-                await log.WriteLineAsync($"working set before the export: {figures["coco_baseline_working_set_mb"]} MB");
+                await log.WriteLineAsync($"working set before the export: {figures["coco_baseline_working_set_mb"]} MB ({MemoryBreakdown.Read()})");
             }
 
             using var sampler = new MemorySampler();
@@ -144,6 +171,11 @@ internal sealed class ExportsSuite : IBenchSuite
             }
 
             await CheckFileAsync(client, projectId, exportId, size);
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+            await log.WriteLineAsync($"after the export and a full collection (what stays live): {MemoryBreakdown.Read()}");
+            await log.WriteLineAsync($"at the peak ({sampler.PeakAt.TotalSeconds:0.0} s into {watch.Elapsed.TotalSeconds:0.0} s): {sampler.AtPeak}; GC: {(GCSettings.IsServerGC ? "server" : "workstation")}, {GCSettings.LatencyMode}, collections gen0/1/2 {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}");
+            figures["coco_peak_rss_anon_mb"] = sampler.AtPeak.AnonMb;
+            figures["coco_peak_rss_file_mb"] = sampler.AtPeak.FileMb;
             await log.WriteLineAsync($"coco (export orchestration on SQLite + Azurite): {images:N0} images, {annotations:N0} annotations, {size / 1e6:0} MB in {watch.Elapsed.TotalSeconds:0.00} s; peak managed {managed:0} MB, peak working set {workingSet:0} MB (targets < 60 s, < 300 MB)");
             // The machine is shared: CPU time of this process (the app, SQLite and the writer; Azurite runs apart) is the steadier figure.
             await log.WriteLineAsync($"coco export used {cpuSeconds:0.0} CPU-s in this process ({cpuSeconds / watch.Elapsed.TotalSeconds:0.00} cores busy on average), {images / cpuSeconds:0} images and {annotations / cpuSeconds:0} annotations per CPU-s");
@@ -382,7 +414,12 @@ internal sealed class ExportsSuite : IBenchSuite
         }
     }
 
-    /// <summary>Samples managed heap and working set every 20 ms until stopped; reports peaks in MB.</summary>
+    /// <summary>
+    /// Samples managed heap and working set every 20 ms until stopped; reports peaks in MB. The working set is the
+    /// kernel's resident set (<c>VmRSS</c>); at its peak the sampler keeps how it splits (<see cref="MemoryBreakdown"/>),
+    /// so a figure can be traced to anonymous memory (managed heap, SQLite's page caches, native buffers) or to
+    /// file pages mapped into the process (assemblies, SQLite's memory-mapped database).
+    /// </summary>
     private sealed class MemorySampler : IDisposable
     {
         private readonly CancellationTokenSource _stop = new();
@@ -391,6 +428,14 @@ internal sealed class ExportsSuite : IBenchSuite
         private long _peakWorkingSet;
 
         public MemorySampler() => _loop = Task.Run(LoopAsync);
+
+        /// <summary>The split of the resident set at its peak.</summary>
+        public MemoryBreakdown AtPeak { get; private set; } = MemoryBreakdown.Read();
+
+        /// <summary>When the peak was reached, from the sampler's start.</summary>
+        public TimeSpan PeakAt { get; private set; }
+
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
 
         public (double ManagedMb, double WorkingSetMb) Stop()
         {
@@ -422,7 +467,67 @@ internal sealed class ExportsSuite : IBenchSuite
         {
             using var process = Process.GetCurrentProcess();
             _peakManaged = Math.Max(_peakManaged, GC.GetTotalMemory(false));
-            _peakWorkingSet = Math.Max(_peakWorkingSet, process.WorkingSet64);
+            if (process.WorkingSet64 > _peakWorkingSet)
+            {
+                _peakWorkingSet = process.WorkingSet64;
+                AtPeak = MemoryBreakdown.Read();
+                PeakAt = _clock.Elapsed;
+            }
         }
+    }
+
+    /// <summary>
+    /// The resident set split as Linux accounts it (<c>/proc/self/status</c>: <c>RssAnon</c>, <c>RssFile</c>,
+    /// <c>RssShmem</c>, in MB) and the GC's own view (heap bytes after the last collection, bytes committed).
+    /// </summary>
+    internal sealed record MemoryBreakdown(double RssMb, double AnonMb, double FileMb, double ShmemMb, double GcHeapMb, double GcCommittedMb, string Generations, double SqliteMb, double SqliteHighMb, double DbMappedMb)
+    {
+        public static MemoryBreakdown Read()
+        {
+            double Field(string[] lines, string name) =>
+                lines.FirstOrDefault(l => l.StartsWith(name + ":", StringComparison.Ordinal)) is { } line
+                    ? Math.Round(long.Parse(line[(name.Length + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024 / 1e6, 1)
+                    : double.NaN;
+            var status = File.Exists("/proc/self/status") ? File.ReadAllLines("/proc/self/status") : [];
+            var gc = GC.GetGCMemoryInfo();
+            return new MemoryBreakdown(
+                Field(status, "VmRSS"), Field(status, "RssAnon"), Field(status, "RssFile"), Field(status, "RssShmem"),
+                Math.Round(gc.HeapSizeBytes / 1e6, 1), Math.Round(gc.TotalCommittedBytes / 1e6, 1),
+                string.Join('/', gc.GenerationInfo.ToArray().Select(g => Math.Round(g.SizeAfterBytes / 1e6, 1).ToString(CultureInfo.InvariantCulture))),
+                // SQLite's own allocator counters: page caches, statements, schema of every connection in the process.
+                SQLitePCL.raw.sqlite3_status(SQLitePCL.raw.SQLITE_STATUS_MEMORY_USED, out var used, out var high, 0) == 0 ? Math.Round(used / 1e6, 1) : double.NaN,
+                Math.Round(high / 1e6, 1),
+                DatabaseMappedMb());
+        }
+
+        /// <summary>Resident pages of memory-mapped database files (SQLite's mmap), from <c>/proc/self/smaps</c>.</summary>
+        private static double DatabaseMappedMb()
+        {
+            if (!File.Exists("/proc/self/smaps"))
+            {
+                return double.NaN;
+            }
+
+            long kb = 0;
+            var inDb = false;
+            foreach (var line in File.ReadLines("/proc/self/smaps"))
+            {
+                // A mapping's header line starts with its address range ("7f..-7f.. r--s ... /path"); field lines with "Name:".
+                var header = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (header.Length >= 5 && header[0].Contains('-', StringComparison.Ordinal) && !header[0].EndsWith(':'))
+                {
+                    inDb = header.Length >= 6 && header[5].EndsWith(".db", StringComparison.Ordinal);
+                }
+                else if (inDb && line.StartsWith("Rss:", StringComparison.Ordinal))
+                {
+                    kb += long.Parse(line[4..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+                }
+            }
+
+            return Math.Round(kb * 1024 / 1e6, 1);
+        }
+
+        public override string ToString() =>
+            $"rss {RssMb} MB = anon {AnonMb} + file {FileMb} + shmem {ShmemMb}; GC heap {GcHeapMb} MB (gen0/1/2/LOH/POH after the last collection {Generations} MB), committed {GcCommittedMb} MB; SQLite allocations {SqliteMb} MB (high-water {SqliteHighMb}); database file pages mapped {DbMappedMb} MB";
     }
 }

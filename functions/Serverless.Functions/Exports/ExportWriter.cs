@@ -46,6 +46,9 @@ public sealed class ExportWriter(
     private const int FileFormatVersion = 1;
     private const int StageParallelism = 4;
 
+    /// <summary>Bytes a JSON writer may hold before it is flushed into its pooled stream.</summary>
+    private const int FlushThreshold = 16 * 1024;
+
     /// <summary>Most values of one IN filter the store accepts.</summary>
     private const int MaxInList = 256;
     private static readonly Filter ItemsOnly = Filter.Eq("kind", "item");
@@ -141,6 +144,9 @@ public sealed class ExportWriter(
         ArgumentNullException.ThrowIfNull(input);
         if (await exports.GetWithPlanAsync(input.ProjectId, input.ExportId, ct) is not { Plan: { } plan } found)
         {
+            // Deleted (alone, or with its project) while running: parts the previous page uploaded after the
+            // delete swept the blobs would otherwise stay behind.
+            await DeleteBlobsAsync(input.ProjectId, input.ExportId, ct);
             return new ExportPageResult(true, null, 0, 0, 0, 0, 0, 0, 0, 0, null);
         }
 
@@ -152,8 +158,9 @@ public sealed class ExportWriter(
         var links = export.SignedItemUrls ? await LinksAsync(selected, export, ct) : null;
 
         await EnsureContainerAsync(ct);
-        using var itemsPart = new MemoryStream();
-        using var annotationsPart = new MemoryStream();
+        // Pooled chunks, not MemoryStreams: see PooledBufferStream for why (large-object-heap garbage per page).
+        using var itemsPart = new PooledBufferStream();
+        using var annotationsPart = new PooledBufferStream();
         ExportPageResult result;
         try
         {
@@ -190,8 +197,16 @@ public sealed class ExportWriter(
         var target = BlobName(input.ProjectId, input.ExportId);
         await Parallel.ForEachAsync(input.Pages, new ParallelOptions { MaxDegreeOfParallelism = StageParallelism, CancellationToken = ct }, async (page, token) =>
         {
-            await using var part = await blobs.DownloadAsync(Options.BlobContainer, PartName(input.ProjectId, input.ExportId, input.Kind, page), null, token);
-            await blobs.StageBlockAsync(Options.BlobContainer, target, BlockId(input.Kind, page), part.Content, token);
+            // Read into pooled chunks first: a seekable body is staged as it is, where the download stream would be
+            // copied into a buffer grown by doubling (large-object-heap garbage for every part).
+            using var buffer = new PooledBufferStream();
+            await using (var part = await blobs.DownloadAsync(Options.BlobContainer, PartName(input.ProjectId, input.ExportId, input.Kind, page), null, token))
+            {
+                await part.Content.CopyToAsync(buffer, PooledBufferStream.ChunkSize, token);
+            }
+
+            buffer.Position = 0;
+            await blobs.StageBlockAsync(Options.BlobContainer, target, BlockId(input.Kind, page), buffer, token);
         });
     }
 
@@ -204,6 +219,7 @@ public sealed class ExportWriter(
         ArgumentNullException.ThrowIfNull(input);
         if (await exports.GetWithPlanAsync(input.ProjectId, input.ExportId, ct) is not { Plan: { } plan } found)
         {
+            await DeleteBlobsAsync(input.ProjectId, input.ExportId, ct);
             return -1;
         }
 
@@ -237,7 +253,13 @@ public sealed class ExportWriter(
 
         var committed = await blobs.CommitBlocksAsync(Options.BlobContainer, target, blocks, new BlobUploadOptions("application/json"), ct);
         var counts = new ExportCounts(run.Items, run.Annotations, run.SkippedItems, run.SkippedLabels, run.Issues);
-        await exports.CompleteAsync(input.ProjectId, input.ExportId, committed.Length, counts, run.ItemsScanned, ct);
+        if (!await exports.CompleteAsync(input.ProjectId, input.ExportId, committed.Length, counts, run.ItemsScanned, ct))
+        {
+            // Deleted between the check above and the commit: the file just committed belongs to nobody.
+            await DeleteBlobsAsync(input.ProjectId, input.ExportId, ct);
+            return -1;
+        }
+
         await DeletePartsAsync(input.ProjectId, input.ExportId, ct);
         return committed.Length;
     }
@@ -539,10 +561,11 @@ public sealed class ExportWriter(
 
     private static ExportPageResult WriteJsonPage(
         List<StoredDocument> selected, Dictionary<string, List<JsonObject>> annotations, Dictionary<string, List<JsonObject>> issues,
-        Dictionary<string, string>? links, ExportPageInput input, MemoryStream output)
+        Dictionary<string, string>? links, ExportPageInput input, PooledBufferStream output)
     {
         long annotationCount = 0, issueCount = 0;
-        using (var json = new Utf8JsonWriter(output))
+        using var array = new PooledBufferStream();
+        using (var json = new Utf8JsonWriter(array))
         {
             // Elements go between the header's '[' and the footer's ']': written inside an array that is cut off below.
             json.WriteStartArray();
@@ -611,12 +634,18 @@ public sealed class ExportWriter(
 
                 json.WriteEndArray();
                 json.WriteEndObject();
+
+                // The writer buffers until flushed, growing by doubling: flushing keeps the bytes in pooled chunks.
+                if (json.BytesPending > FlushThreshold)
+                {
+                    json.Flush();
+                }
             }
 
             json.WriteEndArray();
         }
 
-        CutArray(output, input.ItemsBefore > 0 && selected.Count > 0);
+        CutArray(array, output, input.ItemsBefore > 0 && selected.Count > 0);
         return new ExportPageResult(false, null, 0, selected.Count, annotationCount, 0, 0, issueCount, 0, 0, null);
     }
 
@@ -642,7 +671,7 @@ public sealed class ExportWriter(
 
     private static ExportPageResult WriteCocoPage(
         Export export, ExportPlan plan, List<StoredDocument> selected, Dictionary<string, List<CocoAnnotationSource>> annotations,
-        Dictionary<string, string>? links, ExportPageInput input, MemoryStream images, MemoryStream annotationPart)
+        Dictionary<string, string>? links, ExportPageInput input, Stream images, Stream annotationPart)
     {
         var pageImages = new List<CocoImage>(selected.Count);
         long skippedItems = 0, unknownLabels = 0;
@@ -702,13 +731,10 @@ public sealed class ExportWriter(
         }
     }
 
-    /// <summary>Turns a compact JSON array in the stream into its elements, after a comma when <paramref name="leadingComma"/>.</summary>
-    private static void CutArray(MemoryStream output, bool leadingComma)
+    /// <summary>Writes the elements of the compact JSON <paramref name="array"/> to <paramref name="output"/>, after a comma when <paramref name="leadingComma"/>.</summary>
+    private static void CutArray(PooledBufferStream array, PooledBufferStream output, bool leadingComma)
     {
-        var bytes = output.ToArray();
-        output.SetLength(0);
-        var body = bytes.AsSpan(1, bytes.Length - 2);
-        if (body.IsEmpty)
+        if (array.Length <= 2)
         {
             return;
         }
@@ -718,7 +744,7 @@ public sealed class ExportWriter(
             output.WriteByte((byte)',');
         }
 
-        output.Write(body);
+        array.CopyTo(output, 1, array.Length - 2);
     }
 
     private static byte[] JsonHeader(Export export, ExportPlan plan)
@@ -819,7 +845,7 @@ public sealed class ExportWriter(
         return found;
     }
 
-    private async Task UploadPartAsync(string name, MemoryStream part, CancellationToken ct)
+    private async Task UploadPartAsync(string name, PooledBufferStream part, CancellationToken ct)
     {
         if (part.Length == 0)
         {

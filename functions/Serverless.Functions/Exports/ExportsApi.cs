@@ -8,6 +8,7 @@ using Serverless.Functions.Datasets;
 using Serverless.Functions.Durable;
 using Serverless.Functions.Http;
 using Serverless.Functions.Identity;
+using Serverless.Functions.Projects;
 using Serverless.Functions.Tasks;
 
 namespace Serverless.Functions.Exports;
@@ -280,6 +281,10 @@ public static class ExportsRegistration
         builder.Services.AddSingleton<ExportStore>();
         builder.Services.AddSingleton<ExportWriter>();
         builder.Services.AddSingleton(sp => new ExportClock(sp.GetRequiredService<TimeProvider>()));
+
+        // Deleting a project deletes its exports, label versions and their claims (one partition) and their files.
+        builder.Services.AddSingleton(new ProjectCascadeTarget(ExportContainers.Exports, ExportContainers.Partition));
+        builder.Services.AddSingleton(sp => new ProjectCascadeBlobs(sp.GetRequiredService<IOptions<ExportsOptions>>().Value.BlobContainer));
         builder.Services.AddDurableTasks(r => r
             .AddOrchestrator<ExportLabels>()
             .AddActivity<PrepareExport>()

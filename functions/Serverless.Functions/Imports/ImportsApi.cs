@@ -8,6 +8,7 @@ using Serverless.Functions.Datasets;
 using Serverless.Functions.Durable;
 using Serverless.Functions.Http;
 using Serverless.Functions.Identity;
+using Serverless.Functions.Projects;
 
 namespace Serverless.Functions.Imports;
 
@@ -124,6 +125,10 @@ public static class ImportsRegistration
         builder.Services.AddDocumentContainers([.. ImportContainers.All]);
         builder.Services.AddSingleton<ImportStore>();
         builder.Services.AddSingleton<ImportRunner>();
+
+        // Deleting a project deletes its import records (one partition) and the uploaded files.
+        builder.Services.AddSingleton(new ProjectCascadeTarget(ImportContainers.Imports, ImportContainers.Partition));
+        builder.Services.AddSingleton(sp => new ProjectCascadeBlobs(sp.GetRequiredService<IOptions<ImportsOptions>>().Value.BlobContainer));
         builder.Services.AddDurableTasks(r => r
             .AddOrchestrator<ImportLabels>()
             .AddActivity<RunImport>()

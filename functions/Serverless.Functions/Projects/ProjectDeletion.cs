@@ -26,6 +26,13 @@ public sealed record DatasetRef(string ProjectId, string DatasetId);
 public sealed record ProjectCascadeTarget(string Container, Func<string, string> Partition);
 
 /// <summary>
+/// A blob container where another feature keeps a project's files under <c>{projectId}/</c> (exports, imports, raw
+/// zips): the cascade deletes every blob under that prefix, as it does in the item and recipe containers. Registered
+/// from options (<c>services.AddSingleton(sp =&gt; new ProjectCascadeBlobs(...BlobContainer))</c>).
+/// </summary>
+public sealed record ProjectCascadeBlobs(string Container);
+
+/// <summary>
 /// Partitions a feature keeps per child of a project (e.g. one per task), listed when the cascade starts and emptied
 /// before the registered <see cref="ProjectCascadeTarget"/> partitions (which may hold the list itself).
 /// </summary>
@@ -34,8 +41,9 @@ public sealed record ProjectCascadeChildren(Func<string, CancellationToken, Task
 /// <summary>
 /// Deletes a project and everything in it: marks it deleting (hidden at once), then for each dataset empties its
 /// item partition (items, path claims, counter) and deletes the dataset, empties every registered project-scoped
-/// partition (recipes, ...), deletes the project's files (every blob under <c>{projectId}/</c> in the item and
-/// recipe containers, which also catches files a crash left unreferenced), and last removes members, index entries
+/// partition (recipes, exports, imports, ...), deletes the project's files (every blob under <c>{projectId}/</c> in
+/// the item and recipe containers and every registered <see cref="ProjectCascadeBlobs"/> container, which also
+/// catches files a crash left unreferenced), and last removes members, index entries
 /// and the project document. Each step re-reads what is left, so the whole flow is idempotent and a crash or a
 /// second start just continues; it continues as new every <see cref="CallsPerExecution"/> calls to keep history small.
 /// </summary>
@@ -132,7 +140,8 @@ public sealed class ProjectCascade(
     IOptions<ItemsOptions> items,
     IOptions<RecipeOptions> recipes,
     IEnumerable<ProjectCascadeTarget> targets,
-    IEnumerable<ProjectCascadeChildren> children)
+    IEnumerable<ProjectCascadeChildren> children,
+    IEnumerable<ProjectCascadeBlobs> blobContainers)
 {
     /// <summary>Documents deleted per activity call.</summary>
     public const int DocumentsPerCall = 200;
@@ -183,11 +192,15 @@ public sealed class ProjectCascade(
     public Task DeleteDatasetAsync(string projectId, string datasetId, CancellationToken ct) =>
         IdentityStore.DeleteIfExistsAsync(store.Container(DatasetContainers.Datasets), DatasetContainers.ProjectPartition(projectId), datasetId, ct);
 
-    /// <summary>Deletes up to <see cref="BlobsPerCall"/> blobs under <c>{projectId}/</c> in the item and recipe containers; returns how many.</summary>
+    /// <summary>
+    /// Deletes up to <see cref="BlobsPerCall"/> blobs under <c>{projectId}/</c> in the item and recipe containers and
+    /// every registered <see cref="ProjectCascadeBlobs"/> container; returns how many.
+    /// </summary>
     public async Task<int> PurgeBlobsAsync(string projectId, CancellationToken ct)
     {
         var deleted = 0;
-        foreach (var container in new[] { items.Value.BlobContainer, recipes.Value.BlobContainer }.Distinct(StringComparer.Ordinal))
+        string[] containers = [items.Value.BlobContainer, recipes.Value.BlobContainer, .. blobContainers.Select(b => b.Container)];
+        foreach (var container in containers.Distinct(StringComparer.Ordinal))
         {
             BlobPage page;
             try

@@ -121,6 +121,14 @@ public sealed class RawZipBuilder(
                         ["builtat"] = builtAt.ToString("O", CultureInfo.InvariantCulture),
                     };
                     var committed = await output.CommitAsync(new BlobUploadOptions("application/zip", metadata), ct);
+                    if (!await datasets.ExistsAsync(input.ProjectId, input.DatasetId, ct))
+                    {
+                        // The dataset (or its project) was deleted while the zip was built: the delete's sweep of
+                        // the zip container may have run before this commit, so the zip is removed here.
+                        await blobs.DeleteAsync(o.BlobContainer, blobName, ct);
+                        return RawZipResult.Refused($"Dataset '{input.DatasetId}' no longer exists.");
+                    }
+
                     return new RawZipResult(summary.Entries, summary.TotalBytes, committed.Length, summary.Zip64, renamed, missing, builtAt, null);
                 }
                 catch (ZipLimitExceededException e) when (e.Limit == ZipLimit.TotalBytes)

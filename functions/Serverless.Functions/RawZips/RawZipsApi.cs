@@ -12,6 +12,7 @@ using Serverless.Functions.Datasets;
 using Serverless.Functions.Durable;
 using Serverless.Functions.Http;
 using Serverless.Functions.Identity;
+using Serverless.Functions.Projects;
 
 namespace Serverless.Functions.RawZips;
 
@@ -167,6 +168,10 @@ public static class RawZipsRegistration
             .Validate(o => o.Validate().Count == 0, "RawZips settings are invalid: see RawZipOptions.Validate.")
             .ValidateOnStart();
         builder.Services.AddSingleton<RawZipBuilder>();
+
+        // A zip is only a blob ({projectId}/{datasetId}/raw.zip; its state is the orchestration and the blob's
+        // metadata): deleting a project deletes the blobs under its prefix.
+        builder.Services.AddSingleton(sp => new ProjectCascadeBlobs(sp.GetRequiredService<IOptions<RawZipOptions>>().Value.BlobContainer));
         builder.Services.AddDurableTasks(r => r.AddOrchestrator<BuildRawZip>().AddActivity<WriteRawZip>());
         return builder;
     }

@@ -47,6 +47,35 @@ public sealed class CocoPartsTests
     }
 
     [Fact]
+    public async Task Pages_LargerThanSeveralPooledChunks_EqualOnePassWriterBytes()
+    {
+        // Arrange: pages of ~1 MB of annotations, so each spans many pooled chunks and writer flushes.
+        var images = Enumerable.Range(0, 900).Select(i => new CocoImage($"folder/img{i:D4}.png", 1920, 1080,
+            [.. Enumerable.Range(0, 10).Select(a => new CocoAnnotationInput(1 + (a % 2), a % 2 == 0 ? new BoxShape(i % 1800, a, 17.5, 9) : new PointShape(a, i % 1000)))])).ToList();
+        using var whole = new MemoryStream();
+        await CocoWriter.WriteAsync(whole, Header, images.ToAsyncEnumerable(), new CocoWriterOptions(AnnotationBuffer: () => new MemoryStream()));
+
+        // Act
+        var parts = new CocoParts(Header);
+        using var imageParts = new MemoryStream();
+        using var annotationParts = new MemoryStream();
+        long imagesBefore = 0, annotationsBefore = 0;
+        foreach (var page in images.Chunk(450))
+        {
+            var written = parts.WritePage(page, imagesBefore + 1, annotationsBefore + 1, imagesBefore > 0, annotationsBefore > 0, imageParts, annotationParts);
+            imagesBefore += written.Images;
+            annotationsBefore += written.Annotations;
+        }
+
+        byte[] assembled = [.. parts.Prefix(), .. imageParts.ToArray(), .. CocoParts.Separator.Span, .. annotationParts.ToArray(), .. parts.Suffix()];
+
+        // Assert
+        Assert.True(annotationParts.Length > 8 * PooledBufferStream.ChunkSize, $"{annotationParts.Length} bytes");
+        Assert.Equal(whole.ToArray(), assembled);
+        Assert.Equal(9000, annotationsBefore);
+    }
+
+    [Fact]
     public void WritePage_MaskWrappingIntoNextColumn_BoxSpansBothColumnsAndAllRows()
     {
         // Arrange: a 4×3 image (height 4); foreground pixels 3..5 run from the bottom of column 0 into column 1.

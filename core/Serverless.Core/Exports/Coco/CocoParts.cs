@@ -79,8 +79,8 @@ public sealed class CocoParts
         ArgumentNullException.ThrowIfNull(page);
         ArgumentNullException.ThrowIfNull(images);
         ArgumentNullException.ThrowIfNull(annotations);
-        using var imageBuffer = new MemoryStream();
-        using var annotationBuffer = new MemoryStream();
+        using var imageBuffer = new PooledBufferStream();
+        using var annotationBuffer = new PooledBufferStream();
         long imageCount = 0, annotationCount = 0, skipped = 0;
         using (var imageJson = new Utf8JsonWriter(imageBuffer))
         using (var annotationJson = new Utf8JsonWriter(annotationBuffer))
@@ -104,6 +104,11 @@ public sealed class CocoParts
                         skipped++;
                     }
                 }
+
+                // The writers buffer what they write until flushed, growing by doubling: flushing every few
+                // images keeps that buffer small and the bytes in pooled chunks.
+                FlushIfLarge(imageJson);
+                FlushIfLarge(annotationJson);
             }
 
             imageJson.WriteEndArray();
@@ -115,12 +120,22 @@ public sealed class CocoParts
         return new CocoPageResult(imageCount, annotationCount, skipped);
     }
 
-    /// <summary>Copies a compact JSON array's elements (all but its brackets), after a comma when asked.</summary>
-    private static void WriteElements(MemoryStream array, bool leadingComma, Stream output)
+    /// <summary>Bytes a JSON writer may hold before <see cref="FlushIfLarge"/> hands them to its stream.</summary>
+    private const int FlushThreshold = 16 * 1024;
+
+    /// <summary>Hands the writer's pending bytes to its stream once they pass <see cref="FlushThreshold"/>.</summary>
+    private static void FlushIfLarge(Utf8JsonWriter json)
     {
-        var bytes = array.GetBuffer().AsSpan(0, (int)array.Length);
-        var body = bytes[1..^1];
-        if (body.IsEmpty)
+        if (json.BytesPending > FlushThreshold)
+        {
+            json.Flush();
+        }
+    }
+
+    /// <summary>Copies a compact JSON array's elements (all but its brackets), after a comma when asked.</summary>
+    private static void WriteElements(PooledBufferStream array, bool leadingComma, Stream output)
+    {
+        if (array.Length <= 2)
         {
             return;
         }
@@ -130,7 +145,7 @@ public sealed class CocoParts
             output.WriteByte((byte)',');
         }
 
-        output.Write(body);
+        array.CopyTo(output, 1, array.Length - 2);
     }
 }
 
