@@ -139,17 +139,36 @@ public static partial class TasksApi
         return TypedResults.Ok(new Page<LabelingTask>([.. page.Items.Where(t => t.Assignees.Any(a => visible.Contains(a.UserId)))], page.ContinuationToken));
     }
 
-    /// <summary><c>GET .../tasks/{taskId}</c>: a task the caller's organization may not see (see <see cref="ListAsync"/>) is a 404.</summary>
+    /// <summary>
+    /// <c>GET .../tasks/{taskId}</c>: a task the caller's organization may not see (see <see cref="ListAsync"/>) is a 404;
+    /// in one it may see, the per-assignee progress holds only its own company's assignees (the task's totals stay whole).
+    /// </summary>
     internal static async Task<Results<Ok<TaskWithProgress>, ProblemHttpResult>> GetAsync(
         string projectId, string taskId, ClaimsPrincipal principal, [AsParameters] TaskServices services, CancellationToken ct)
     {
         var task = await services.Tasks.GetAsync(projectId, taskId, ct);
-        if (task is null || (await ScopeAsync(projectId, principal, services, ct) is { } scope && (await VisibleAssigneesAsync(task, scope, services, ct)).Count == 0))
+        if (task is null)
         {
             return TaskNotFound(projectId, taskId);
         }
 
-        return TypedResults.Ok(new TaskWithProgress(task, await services.Tasks.GetProgressAsync(taskId, ct)));
+        IReadOnlySet<string>? visible = null;
+        if (await ScopeAsync(projectId, principal, services, ct) is { } scope)
+        {
+            visible = await VisibleAssigneesAsync(task, scope, services, ct);
+            if (visible.Count == 0)
+            {
+                return TaskNotFound(projectId, taskId);
+            }
+        }
+
+        var progress = await services.Tasks.GetProgressAsync(taskId, ct);
+        if (visible is not null)
+        {
+            progress = progress with { ByAssignee = progress.ByAssignee.Where(p => visible.Contains(p.Key)).ToDictionary(StringComparer.Ordinal) };
+        }
+
+        return TypedResults.Ok(new TaskWithProgress(task, progress));
     }
 
     /// <summary>The caller's organization restriction in this project; null when they see every organization's work.</summary>

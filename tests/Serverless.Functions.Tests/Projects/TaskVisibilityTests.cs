@@ -46,6 +46,8 @@ public sealed class TaskVisibilityTests(AzuriteFixture azurite, ItemsApp shared)
         var sharedItems = await manager.GetFromJsonAsync<JsonElement>($"{tasks}/{sharedTask}/items?pageSize=100");
         using var othersItems = await manager.GetAsync(new Uri($"{tasks}/{sharedTask}/items?assignee={w.A.Id}", UriKind.Relative));
         var ownerSharedItems = await owner.GetFromJsonAsync<JsonElement>($"{tasks}/{sharedTask}/items?pageSize=100");
+        var sharedRead = await manager.GetFromJsonAsync<JsonElement>($"{tasks}/{sharedTask}");
+        var ownerSharedRead = await owner.GetFromJsonAsync<JsonElement>($"{tasks}/{sharedTask}");
 
         // Assert
         Assert.Equal(HttpStatusCode.OK, setOn.StatusCode);
@@ -59,6 +61,9 @@ public sealed class TaskVisibilityTests(AzuriteFixture azurite, ItemsApp shared)
         Assert.Equal(5, sharedItems.GetProperty("items").GetArrayLength());
         await IdentityApp.AssertProblemAsync(othersItems, HttpStatusCode.Forbidden);
         Assert.Equal(10, ownerSharedItems.GetProperty("items").GetArrayLength());
+        Assert.Equal([vendorWorker.Id], sharedRead.GetProperty("progress").GetProperty("byAssignee").EnumerateObject().Select(p => p.Name));
+        Assert.Equal(10, sharedRead.GetProperty("progress").GetProperty("total").GetInt64());
+        Assert.Equal(new[] { w.A.Id, vendorWorker.Id }.Order(), ownerSharedRead.GetProperty("progress").GetProperty("byAssignee").EnumerateObject().Select(p => p.Name).Order());
         Assert.NotEqual(vendor, w.Scene.Owner.OrgId);
     }
 
