@@ -409,14 +409,6 @@ public static class AnalyticsProjection
     public const string AnnotationStage = "annotation";
     public const string QaStage = "qa";
 
-    /// <summary>Adds the event's contributions to <paramref name="deltas"/>.</summary>
-    public static void Apply(JsonObject e, CubeDeltas deltas)
-    {
-        ArgumentNullException.ThrowIfNull(e);
-        ArgumentNullException.ThrowIfNull(deltas);
-        Project(new ProjectedEvent().From(e), deltas);
-    }
-
     /// <summary>The event's contributions, as (cell, counter, amount).</summary>
     public static IReadOnlyList<(CubeKey Key, Metric Metric, long By)> Contributions(JsonObject e)
     {

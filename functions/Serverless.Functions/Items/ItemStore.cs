@@ -428,13 +428,7 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
                 var stats = await Items.ReadAsync(partition, DatasetContainers.StatsId, ct);
                 if (stats is null)
                 {
-                    var counts = new JsonObject();
-                    foreach (var type in FieldCatalogs.ItemTypes)
-                    {
-                        counts[type] = 0;
-                    }
-
-                    await Items.CreateAsync(partition, DatasetContainers.StatsId, new JsonObject { ["kind"] = "stats", ["itemCount"] = 0, ["byType"] = counts }, ct);
+                    await Items.CreateAsync(partition, DatasetContainers.StatsId, NewCounter(new Dictionary<string, long>()), ct);
                     return;
                 }
 
@@ -458,15 +452,7 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
             operations.Add(BatchOperation.Create(ClaimId(items[k].Item.Path), claims[k]));
         }
 
-        var byType = new Dictionary<string, long>(StringComparer.Ordinal);
-        for (var k = start; k < start + count; k++)
-        {
-            byType[items[k].Item.Type] = byType.GetValueOrDefault(items[k].Item.Type) + 1;
-        }
-
-        var increments = new List<PatchOperation>(byType.Count + 1) { PatchOperation.Increment("itemCount", count) };
-        increments.AddRange(byType.Select(p => PatchOperation.Increment("byType." + p.Key, p.Value)));
-        operations.Add(BatchOperation.PatchOf(DatasetContainers.StatsId, increments));
+        operations.Add(BatchOperation.PatchOf(DatasetContainers.StatsId, CounterIncrements(TypeCounts(items.Skip(start).Take(count).Select(i => i.Item.Type), +1))));
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -603,17 +589,10 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
     /// </summary>
     private static BatchOperation CounterChange(StoredDocument? stats, IEnumerable<string> types, int sign)
     {
-        var byType = types.GroupBy(t => t, StringComparer.Ordinal).ToDictionary(g => g.Key, g => (long)g.Count() * sign, StringComparer.Ordinal);
-        var total = byType.Values.Sum();
+        var byType = TypeCounts(types, sign);
         if (stats is null)
         {
-            var counts = new JsonObject();
-            foreach (var type in FieldCatalogs.ItemTypes)
-            {
-                counts[type] = Math.Max(0, byType.GetValueOrDefault(type));
-            }
-
-            return BatchOperation.Create(DatasetContainers.StatsId, new JsonObject { ["kind"] = "stats", ["itemCount"] = Math.Max(0, total), ["byType"] = counts });
+            return BatchOperation.Create(DatasetContainers.StatsId, NewCounter(byType));
         }
 
         if (stats.Body["byType"] is not JsonObject)
@@ -621,9 +600,30 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
             throw new InvalidOperationException($"The item counter of partition '{stats.PartitionKey}' has no per-type counts; UpgradeCounterAsync adds them before any write.");
         }
 
-        var operations = new List<PatchOperation> { PatchOperation.Increment("itemCount", total) };
+        return BatchOperation.PatchOf(DatasetContainers.StatsId, CounterIncrements(byType));
+    }
+
+    private static Dictionary<string, long> TypeCounts(IEnumerable<string> types, int sign) =>
+        types.GroupBy(t => t, StringComparer.Ordinal).ToDictionary(g => g.Key, g => (long)g.Count() * sign, StringComparer.Ordinal);
+
+    /// <summary>A new counter holding <paramref name="byType"/> (negative counts floored at zero), every known type present.</summary>
+    private static JsonObject NewCounter(IReadOnlyDictionary<string, long> byType)
+    {
+        var counts = new JsonObject();
+        foreach (var type in FieldCatalogs.ItemTypes)
+        {
+            counts[type] = Math.Max(0, byType.GetValueOrDefault(type));
+        }
+
+        return new JsonObject { ["kind"] = "stats", ["itemCount"] = Math.Max(0, byType.Values.Sum()), ["byType"] = counts };
+    }
+
+    /// <summary>Patch increments of <c>itemCount</c> and <c>byType.{type}</c>, which concurrent writers never conflict on.</summary>
+    private static List<PatchOperation> CounterIncrements(IReadOnlyDictionary<string, long> byType)
+    {
+        var operations = new List<PatchOperation>(byType.Count + 1) { PatchOperation.Increment("itemCount", byType.Values.Sum()) };
         operations.AddRange(byType.Select(p => PatchOperation.Increment("byType." + p.Key, p.Value)));
-        return BatchOperation.PatchOf(DatasetContainers.StatsId, operations);
+        return operations;
     }
 
     private static Item ToItem(StoredDocument doc) => doc.Body.Deserialize<Item>(DocumentJson.Options)!;

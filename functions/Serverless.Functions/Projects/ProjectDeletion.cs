@@ -27,7 +27,7 @@ public sealed record ProjectCascadeTarget(string Container, Func<string, string>
 
 /// <summary>
 /// A blob container where another feature keeps a project's files under <c>{projectId}/</c> (exports, imports, raw
-/// zips): the cascade deletes every blob under that prefix, as it does in the item and recipe containers. Registered
+/// zips; items and recipes register theirs in <c>AddProjectDeletion</c>): the cascade deletes every blob under that prefix. Registered
 /// from options (<c>services.AddSingleton(sp =&gt; new ProjectCascadeBlobs(...BlobContainer))</c>).
 /// </summary>
 public sealed record ProjectCascadeBlobs(string Container);
@@ -42,7 +42,7 @@ public sealed record ProjectCascadeChildren(Func<string, CancellationToken, Task
 /// Deletes a project and everything in it: marks it deleting (hidden at once), then for each dataset empties its
 /// item partition (items, path claims, counter) and deletes the dataset, empties every registered project-scoped
 /// partition (recipes, exports, imports, ...), deletes the project's files (every blob under <c>{projectId}/</c> in
-/// the item and recipe containers and every registered <see cref="ProjectCascadeBlobs"/> container, which also
+/// every registered <see cref="ProjectCascadeBlobs"/> container (items, recipes, exports, imports, zips), which also
 /// catches files a crash left unreferenced), and last removes members, index entries
 /// and the project document. Each step re-reads what is left, so the whole flow is idempotent and a crash or a
 /// second start just continues; it continues as new every <see cref="CallsPerExecution"/> calls to keep history small.
@@ -137,8 +137,6 @@ public sealed class ProjectCascade(
     IDocumentStore store,
     IBlobStore blobs,
     ProjectStore projects,
-    IOptions<ItemsOptions> items,
-    IOptions<RecipeOptions> recipes,
     IEnumerable<ProjectCascadeTarget> targets,
     IEnumerable<ProjectCascadeChildren> children,
     IEnumerable<ProjectCascadeBlobs> blobContainers)
@@ -193,14 +191,13 @@ public sealed class ProjectCascade(
         IdentityStore.DeleteIfExistsAsync(store.Container(DatasetContainers.Datasets), DatasetContainers.ProjectPartition(projectId), datasetId, ct);
 
     /// <summary>
-    /// Deletes up to <see cref="BlobsPerCall"/> blobs under <c>{projectId}/</c> in the item and recipe containers and
+    /// Deletes up to <see cref="BlobsPerCall"/> blobs under <c>{projectId}/</c> in
     /// every registered <see cref="ProjectCascadeBlobs"/> container; returns how many.
     /// </summary>
     public async Task<int> PurgeBlobsAsync(string projectId, CancellationToken ct)
     {
         var deleted = 0;
-        string[] containers = [items.Value.BlobContainer, recipes.Value.BlobContainer, .. blobContainers.Select(b => b.Container)];
-        foreach (var container in containers.Distinct(StringComparer.Ordinal))
+        foreach (var container in blobContainers.Select(b => b.Container).Distinct(StringComparer.Ordinal))
         {
             BlobPage page;
             try
@@ -284,6 +281,8 @@ public static class ProjectDeletionRegistration
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddSingleton(new ProjectCascadeTarget(RecipeContainers.Recipes, RecipeContainers.Partition));
+        builder.Services.AddSingleton(sp => new ProjectCascadeBlobs(sp.GetRequiredService<IOptions<ItemsOptions>>().Value.BlobContainer));
+        builder.Services.AddSingleton(sp => new ProjectCascadeBlobs(sp.GetRequiredService<IOptions<RecipeOptions>>().Value.BlobContainer));
         builder.Services.AddSingleton<ProjectCascade>();
         builder.Services.AddDurableTasks(r => r
             .AddOrchestrator<DeleteProject>()

@@ -152,14 +152,10 @@ public static partial class TasksApi
             return TaskNotFound(projectId, taskId);
         }
 
-        IReadOnlySet<string>? visible = null;
-        if (await ScopeAsync(projectId, principal, services, ct) is { } scope)
+        var visible = await VisibleAssigneesAsync(projectId, task, principal, services, ct);
+        if (visible is { Count: 0 })
         {
-            visible = await VisibleAssigneesAsync(task, scope, services, ct);
-            if (visible.Count == 0)
-            {
-                return TaskNotFound(projectId, taskId);
-            }
+            return TaskNotFound(projectId, taskId);
         }
 
         var progress = await services.Tasks.GetProgressAsync(taskId, ct);
@@ -184,8 +180,11 @@ public static partial class TasksApi
         return scope.AllOrganizations ? null : (scope, project.Project);
     }
 
-    private static Task<IReadOnlySet<string>> VisibleAssigneesAsync(LabelingTask task, (WorkScope Scope, Project Project) scope, TaskServices services, CancellationToken ct) =>
-        WorkVisibility.VisibleWorkersAsync(scope.Scope, services.Projects, scope.Project, task.Assignees.Select(a => a.UserId), ct);
+    /// <summary>The task's assignees the caller's organization may see; null when the caller sees every organization's work.</summary>
+    private static async Task<IReadOnlySet<string>?> VisibleAssigneesAsync(string projectId, LabelingTask task, ClaimsPrincipal principal, TaskServices services, CancellationToken ct) =>
+        await ScopeAsync(projectId, principal, services, ct) is { } scope
+            ? await WorkVisibility.VisibleWorkersAsync(scope.Scope, services.Projects, scope.Project, task.Assignees.Select(a => a.UserId), ct)
+            : null;
 
     /// <summary><c>GET .../items?assignee=&amp;open=true</c>: by name; annotators and reviewers see only their own.</summary>
     internal static async Task<Results<Ok<Page<TaskItem>>, ValidationProblem, ProblemHttpResult>> ListItemsAsync(
@@ -217,19 +216,15 @@ public static partial class TasksApi
         }
 
         // The organization rule on top of the role rule: only items assigned to users of the caller's company.
-        IReadOnlySet<string>? visible = null;
-        if (await ScopeAsync(projectId, principal, services, ct) is { } scope)
+        var visible = await VisibleAssigneesAsync(projectId, task, principal, services, ct);
+        if (visible is { Count: 0 })
         {
-            visible = await VisibleAssigneesAsync(task, scope, services, ct);
-            if (visible.Count == 0)
-            {
-                return TaskNotFound(projectId, taskId);
-            }
+            return TaskNotFound(projectId, taskId);
+        }
 
-            if (assignee is not null && !visible.Contains(assignee))
-            {
-                return Problems.Forbidden("With 'showTasksByOrganization' on, a labeling company's users see only the work of their own company.");
-            }
+        if (visible is not null && assignee is not null && !visible.Contains(assignee))
+        {
+            return Problems.Forbidden("With 'showTasksByOrganization' on, a labeling company's users see only the work of their own company.");
         }
 
         var page = await services.Tasks.ListItemsAsync(taskId, assignee, open ?? false, size, continuationToken, ct);
