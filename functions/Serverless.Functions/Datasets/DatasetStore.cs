@@ -126,12 +126,11 @@ public sealed class DatasetStore(IDocumentStore store, TimeProvider time)
     }
 
     /// <summary>
-    /// Deletes the dataset document and its counter. Refuses a dataset with items unless
-    /// <paramref name="force"/>; with it, the items and their blobs stay behind, unreachable (no route
-    /// resolves them without the dataset), until the cascade orchestration that removes them exists.
+    /// Whether the dataset may be deleted: false when it does not exist. Refuses a dataset with items unless
+    /// <paramref name="force"/> (the <see cref="DeleteDataset"/> cascade then removes them).
     /// </summary>
     /// <exception cref="DatasetNotEmptyException">Items remain and <paramref name="force"/> is false.</exception>
-    public async Task<bool> DeleteAsync(string projectId, string datasetId, bool force, CancellationToken ct)
+    public async Task<bool> CheckDeletableAsync(string projectId, string datasetId, bool force, CancellationToken ct)
     {
         if (!await ExistsAsync(projectId, datasetId, ct))
         {
@@ -139,31 +138,12 @@ public sealed class DatasetStore(IDocumentStore store, TimeProvider time)
         }
 
         var count = await CountAsync(datasetId, ct);
-        if (count > 0 && !force)
-        {
-            throw new DatasetNotEmptyException(datasetId, count);
-        }
-
-        try
-        {
-            await Datasets.DeleteAsync(DatasetContainers.ProjectPartition(projectId), datasetId, cancellationToken: ct);
-        }
-        catch (DocumentNotFoundException)
-        {
-            return false;
-        }
-
-        try
-        {
-            await Items.DeleteAsync(DatasetContainers.ItemPartition(datasetId), DatasetContainers.StatsId, cancellationToken: ct);
-        }
-        catch (DocumentNotFoundException)
-        {
-            // An empty dataset never had a counter.
-        }
-
-        return true;
+        return count == 0 || force ? true : throw new DatasetNotEmptyException(datasetId, count);
     }
+
+    /// <summary>Removes the dataset document, so every route answers 404 for it; its contents are the cascade's (idempotent).</summary>
+    public Task RemoveAsync(string projectId, string datasetId, CancellationToken ct) =>
+        IdentityStore.DeleteIfExistsAsync(Datasets, DatasetContainers.ProjectPartition(projectId), datasetId, ct);
 
     /// <summary>The dataset's item count: its counter document (missing = 0).</summary>
     public async Task<long> CountAsync(string datasetId, CancellationToken ct)

@@ -31,7 +31,8 @@ public static class DatasetsApi
         datasets.MapGet("/", ListAsync).WithName("ListDatasets").RequirePermission(Permission.DatasetsRead);
         datasets.MapGet("/{datasetId}", GetAsync).WithName("GetDataset").RequirePermission(Permission.DatasetsRead);
         datasets.MapPatch("/{datasetId}", RenameAsync).WithName("RenameDataset").RequirePermission(Permission.DatasetsManage);
-        datasets.MapDelete("/{datasetId}", DeleteAsync).WithName("DeleteDataset").RequirePermission(Permission.DatasetsDelete);
+        datasets.MapDelete("/{datasetId}", DeleteAsync).WithName("DeleteDataset").RequirePermission(Permission.DatasetsDelete)
+            .Produces<OrchestrationAccepted>(StatusCodes.Status202Accepted).ProducesProblem(StatusCodes.Status409Conflict);
         datasets.MapPost("/{datasetId}/clone", CloneAsync).WithName("CloneDataset").RequirePermission(Permission.DatasetsCopy)
             .Produces<OrchestrationAccepted>(StatusCodes.Status202Accepted).ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
         datasets.MapPost("/merge", MergeAsync).WithName("MergeDatasets").RequirePermission(Permission.DatasetsCopy)
@@ -87,19 +88,28 @@ public static class DatasetsApi
         return dataset is null ? NotFound(projectId, datasetId) : TypedResults.Ok(dataset);
     }
 
-    internal static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
-        string projectId, string datasetId, bool? force, [AsParameters] DatasetServices services, CancellationToken ct)
+    /// <summary>
+    /// Starts the <see cref="DeleteDataset"/> cascade (one instance per dataset), then removes the dataset document, so
+    /// from this <c>202</c> on the dataset is 404 everywhere while its tasks, items, annotations and files are deleted.
+    /// </summary>
+    internal static async Task<IResult> DeleteAsync(
+        string projectId, string datasetId, bool? force, HttpRequest http, [AsParameters] DatasetServices services, ProjectOrchestrations orchestrations, CancellationToken ct)
     {
         try
         {
-            return await services.Datasets.DeleteAsync(projectId, datasetId, force ?? false, ct)
-                ? TypedResults.NoContent()
-                : NotFound(projectId, datasetId);
+            if (!await services.Datasets.CheckDeletableAsync(projectId, datasetId, force ?? false, ct))
+            {
+                return NotFound(projectId, datasetId);
+            }
         }
         catch (DatasetNotEmptyException ex)
         {
             return Problems.Conflict(ex.Message);
         }
+
+        var instanceId = await orchestrations.StartAsync(projectId, nameof(DeleteDataset), nameof(DeleteDataset), new Projects.DatasetRef(projectId, datasetId), datasetId, ct);
+        await services.Datasets.RemoveAsync(projectId, datasetId, ct);
+        return OrchestrationAccepted.Result(http, projectId, instanceId);
     }
 
     /// <summary>
@@ -210,7 +220,12 @@ public static class DatasetsRegistration
             .AddActivity<CreateCopyTarget>()
             .AddActivity<CountCopySource>()
             .AddActivity<CopyItemsPage>()
-            .AddActivity<CompleteCopyTarget>());
+            .AddActivity<CompleteCopyTarget>()
+            .AddOrchestrator<DeleteDataset>()
+            .AddActivity<RemoveDatasetDocument>()
+            .AddActivity<ListDatasetChildren>()
+            .AddActivity<DeleteDocument>()
+            .AddActivity<PurgeDatasetBlobs>());
         return builder;
     }
 }

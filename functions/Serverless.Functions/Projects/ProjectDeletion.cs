@@ -59,18 +59,7 @@ public sealed class DeleteProject : TaskOrchestrator<DeleteProjectInput, bool>
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(input);
-        var calls = 0;
-        bool Budget()
-        {
-            if (++calls < CallsPerExecution)
-            {
-                return true;
-            }
-
-            context.ContinueAsNew(input);
-            return false;
-        }
-
+        var budget = new CallBudget(context, input, CallsPerExecution);
         context.SetCustomStatus(new { phase = "datasets" });
         if (!await context.CallActivityAsync<bool>(nameof(MarkProjectDeleting), input, Retry))
         {
@@ -90,14 +79,14 @@ public sealed class DeleteProject : TaskOrchestrator<DeleteProjectInput, bool>
                 var partition = new PartitionRef(DatasetContainers.Items, DatasetContainers.ItemPartition(datasetId));
                 while (await context.CallActivityAsync<int>(nameof(PurgePartition), partition, Retry) > 0)
                 {
-                    if (!Budget())
+                    if (!budget.Spend())
                     {
                         return true;
                     }
                 }
 
                 await context.CallActivityAsync(nameof(DeleteDatasetDocument), new DatasetRef(input.ProjectId, datasetId), Retry);
-                if (!Budget())
+                if (!budget.Spend())
                 {
                     return true;
                 }
@@ -109,7 +98,7 @@ public sealed class DeleteProject : TaskOrchestrator<DeleteProjectInput, bool>
         {
             while (await context.CallActivityAsync<int>(nameof(PurgePartition), partition, Retry) > 0)
             {
-                if (!Budget())
+                if (!budget.Spend())
                 {
                     return true;
                 }
@@ -119,7 +108,7 @@ public sealed class DeleteProject : TaskOrchestrator<DeleteProjectInput, bool>
         context.SetCustomStatus(new { phase = "files" });
         while (await context.CallActivityAsync<int>(nameof(PurgeProjectBlobs), input, Retry) > 0)
         {
-            if (!Budget())
+            if (!budget.Spend())
             {
                 return true;
             }
@@ -191,10 +180,10 @@ public sealed class ProjectCascade(
         IdentityStore.DeleteIfExistsAsync(store.Container(DatasetContainers.Datasets), DatasetContainers.ProjectPartition(projectId), datasetId, ct);
 
     /// <summary>
-    /// Deletes up to <see cref="BlobsPerCall"/> blobs under <c>{projectId}/</c> in
-    /// every registered <see cref="ProjectCascadeBlobs"/> container; returns how many.
+    /// Deletes up to <see cref="BlobsPerCall"/> blobs whose names start with <paramref name="prefix"/> (<c>{projectId}/</c>,
+    /// or <c>{projectId}/{datasetId}/</c> for one dataset) in every registered <see cref="ProjectCascadeBlobs"/> container; returns how many.
     /// </summary>
-    public async Task<int> PurgeBlobsAsync(string projectId, CancellationToken ct)
+    public async Task<int> PurgeBlobsAsync(string prefix, CancellationToken ct)
     {
         var deleted = 0;
         foreach (var container in blobContainers.Select(b => b.Container).Distinct(StringComparer.Ordinal))
@@ -202,7 +191,7 @@ public sealed class ProjectCascade(
             BlobPage page;
             try
             {
-                page = await blobs.ListAsync(container, projectId + "/", BlobsPerCall - deleted, cancellationToken: ct);
+                page = await blobs.ListAsync(container, prefix, BlobsPerCall - deleted, cancellationToken: ct);
             }
             catch (BlobNotFoundException)
             {
@@ -262,7 +251,7 @@ public sealed class DeleteDatasetDocument(ProjectCascade cascade) : TaskActivity
 /// <summary>Deletes one page of the project's files.</summary>
 public sealed class PurgeProjectBlobs(ProjectCascade cascade) : TaskActivity<DeleteProjectInput, int>
 {
-    public override Task<int> RunAsync(TaskActivityContext context, DeleteProjectInput input) => cascade.PurgeBlobsAsync(input.ProjectId, CancellationToken.None);
+    public override Task<int> RunAsync(TaskActivityContext context, DeleteProjectInput input) => cascade.PurgeBlobsAsync(input.ProjectId + "/", CancellationToken.None);
 }
 
 /// <summary>Removes members, index entries and the project document.</summary>

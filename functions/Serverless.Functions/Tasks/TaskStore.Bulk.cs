@@ -178,6 +178,19 @@ public sealed partial class TaskStore
         return partitions;
     }
 
+    /// <summary>
+    /// Up to 50 tasks (annotation and QA) over the dataset, as the dataset delete cascade empties them: the task's
+    /// partition (items, progress, issues), then its document.
+    /// </summary>
+    public async Task<IReadOnlyList<DatasetChild>> ListDatasetTasksAsync(Projects.DatasetRef dataset, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(dataset);
+        var project = TaskContainers.ProjectPartition(dataset.ProjectId);
+        var page = await Tasks.QueryAsync(new DocumentQuery(project, Filter.And(Filter.Eq("kind", TaskKind), Filter.Eq("datasetId", dataset.DatasetId)), null, 50, null), ct);
+        return [.. page.Items.Select(d => new DatasetChild(
+            new Projects.PartitionRef(TaskContainers.Tasks, TaskContainers.TaskPartition(d.Id)), new DocumentRef(TaskContainers.Tasks, project, d.Id)))];
+    }
+
     /// <summary>Replaces the task's assignee list with what <paramref name="change"/> makes of it (ETag-guarded read-modify-write).</summary>
     public async Task SetAssigneesAsync(string projectId, string taskId, Func<IReadOnlyList<TaskAssignee>, IReadOnlyList<TaskAssignee>> change, CancellationToken ct)
     {

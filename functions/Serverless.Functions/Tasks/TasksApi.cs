@@ -416,6 +416,7 @@ public static class TasksRegistration
         // Each task's own partition (items, progress, issues), then the task documents.
         builder.Services.AddSingleton(sp => new ProjectCascadeChildren(sp.GetRequiredService<TaskStore>().ListTaskPartitionsAsync));
         builder.Services.AddSingleton(new ProjectCascadeTarget(TaskContainers.Tasks, TaskContainers.ProjectPartition));
+        builder.Services.AddSingleton(sp => new DatasetCascadeChildren(sp.GetRequiredService<TaskStore>().ListDatasetTasksAsync));
         builder.Services.AddDurableTasks(r => r
             .AddOrchestrator<TaskSplitOrchestrator>()
             .AddActivity<ReadTaskSourcePage>()

@@ -123,13 +123,13 @@ public sealed class DatasetTests(AzuriteFixture azurite, ItemsApp shared) : ICla
         var problem = await IdentityApp.AssertProblemAsync(refused, HttpStatusCode.Conflict);
         Assert.Contains("force=true", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, stillThere.StatusCode);
-        Assert.Equal(HttpStatusCode.NoContent, forced.StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, forced.StatusCode);
         await IdentityApp.AssertProblemAsync(gone, HttpStatusCode.NotFound);
         await IdentityApp.AssertProblemAsync(again, HttpStatusCode.NotFound);
     }
 
     [Fact]
-    public async Task Delete_Empty_204()
+    public async Task Delete_Empty_202AndGoneFromList()
     {
         // Arrange
         var scene = await _app.SceneAsync("dsdelempty");
@@ -140,7 +140,7 @@ public sealed class DatasetTests(AzuriteFixture azurite, ItemsApp shared) : ICla
         var list = await client.GetFromJsonAsync<JsonElement>($"/api/projects/{scene.ProjectId}/datasets");
 
         // Assert
-        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         Assert.Equal(0, list.GetProperty("items").GetArrayLength());
     }
 
