@@ -123,7 +123,7 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
         }
 
         await EnsureBlobContainerAsync(ct);
-        var itemId = Ids.New("i");
+        var itemId = Ids.NewTimeOrdered("i", time.GetUtcNow());
         var blobName = BlobName(projectId, datasetId, itemId);
         await using var limited = new LimitedReadStream(content, Options.MaxUploadBytes);
         var (sniffed, replay) = await ContentSniffer.SniffAsync(limited, ct);
@@ -231,7 +231,7 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
             }
 
             var system = new JsonObject { ["mimetype"] = "application/json" };
-            var item = NewItemRecord(projectId, datasetId, Ids.New("i"), folder, name, "text", bytes.Length, system, entry.Metadata?.DeepClone().AsObject(), userId);
+            var item = NewItemRecord(projectId, datasetId, Ids.NewTimeOrdered("i", time.GetUtcNow()), folder, name, "text", bytes.Length, system, entry.Metadata?.DeepClone().AsObject(), userId);
             pending.Add((i, item, bytes));
         }
 
