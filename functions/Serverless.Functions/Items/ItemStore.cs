@@ -45,7 +45,7 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
     private const int MaxAttempts = 30;
 
     /// <summary>Batches of one write in flight at once: enough to keep the store's group commit fed, few enough to bound memory.</summary>
-    private const int WriteParallelism = 8;
+    private const int WriteParallelism = 64;
     private const string ItemKind = "item";
     private static readonly Filter ItemsOnly = Filter.Eq("kind", ItemKind);
 
