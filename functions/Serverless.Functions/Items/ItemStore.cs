@@ -182,21 +182,21 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
     }
 
     /// <summary>
-    /// Creates JSON text items, one blob each, reporting per entry. An entry either has its blob and
-    /// its documents, or neither: a failed write deletes the entry's blob.
+    /// Creates JSON text items, reporting per entry. Each entry's content is held inline in its item document (its blob
+    /// is written on the first download link); an entry either has its item, path claim and count, or none of them.
     /// </summary>
     public async Task<BulkItemsResponse> BulkCreateJsonAsync(string projectId, string datasetId, IReadOnlyList<BulkItemEntry?> entries, string userId, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(entries);
         var results = new BulkItemResult?[entries.Count];
-        var pending = new List<(int Index, Item Item, byte[] Bytes)>();
+        var pending = new List<(int Index, NewItem Item)>(entries.Count);
         var seen = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < entries.Count; i++)
         {
             var entry = entries[i];
             if (entry?.Path is null || entry.Content is null)
             {
-                results[i] = Failed(i, StatusCodes.Status400BadRequest, "Each entry needs 'path' and 'content' (any JSON value except null).");
+                results[i] = Failed(i, StatusCodes.Status400BadRequest, null, "Each entry needs 'path' and 'content' (any JSON value except null).");
                 continue;
             }
 
@@ -207,52 +207,54 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
             }
             catch (ItemPathException ex)
             {
-                results[i] = Failed(i, StatusCodes.Status400BadRequest, ex.Message);
+                results[i] = Failed(i, StatusCodes.Status400BadRequest, null, ex.Message);
                 continue;
             }
 
             var path = folder == ItemPath.Root ? ItemPath.Root + name : folder + "/" + name;
             if (!seen.Add(path))
             {
-                results[i] = Failed(i, StatusCodes.Status409Conflict, $"Path '{path}' appears more than once in this request.");
+                results[i] = Failed(i, StatusCodes.Status409Conflict, path, $"Path '{path}' appears more than once in this request.");
                 continue;
             }
 
             if (entry.Metadata is not null && JsonSerializer.SerializeToUtf8Bytes(entry.Metadata).Length > MaxUserMetadataBytes)
             {
-                results[i] = Failed(i, StatusCodes.Status400BadRequest, $"'metadata' is larger than {MaxUserMetadataBytes} bytes.");
+                results[i] = Failed(i, StatusCodes.Status400BadRequest, path, $"'metadata' is larger than {MaxUserMetadataBytes} bytes.");
                 continue;
             }
 
             var bytes = JsonSerializer.SerializeToUtf8Bytes(entry.Content);
             if (bytes.Length > MaxInlineContentBytes)
             {
-                results[i] = Failed(i, StatusCodes.Status413PayloadTooLarge, $"'content' is {bytes.Length} bytes serialized; bulk entries hold at most {MaxInlineContentBytes} (upload larger files one by one).");
+                results[i] = Failed(i, StatusCodes.Status413PayloadTooLarge, path, $"'content' is {bytes.Length} bytes serialized; bulk entries hold at most {MaxInlineContentBytes} (upload larger files one by one).");
                 continue;
             }
 
+            // The request's metadata node becomes the item's own (no copy): it was parsed for this entry alone and is only written.
             var system = new JsonObject { ["mimetype"] = "application/json" };
-            var item = NewItemRecord(projectId, datasetId, Ids.NewTimeOrdered("i", time.GetUtcNow()), folder, name, "text", bytes.Length, system, entry.Metadata?.DeepClone().AsObject(), userId);
-            pending.Add((i, item, bytes));
+            var item = NewItemRecord(projectId, datasetId, Ids.NewTimeOrdered("i", time.GetUtcNow()), folder, name, "text", bytes.Length, system, entry.Metadata, userId);
+            pending.Add((i, new NewItem(item, BlobName(projectId, datasetId, item.Id), bytes)));
         }
 
         // One atomic batch per ItemsPerBatch entries: a path already taken fails its batch, which is then
         // retried entry by entry, so only that entry reports 409 (no read per entry beforehand).
-        var errors = await WriteAsync(datasetId, [.. pending.Select(p => new NewItem(p.Item, BlobName(projectId, datasetId, p.Item.Id), p.Bytes))], ct);
+        var errors = await WriteAsync(datasetId, [.. pending.Select(p => p.Item)], ct);
+        var created = 0;
         for (var k = 0; k < pending.Count; k++)
         {
-            var (index, item, _) = pending[k];
+            var (index, entry) = pending[k];
+            var item = entry.Item;
             results[index] = errors[k] switch
             {
-                null => new BulkItemResult(index, item, StatusCodes.Status201Created, null),
-                ItemPathTakenException taken => Failed(index, StatusCodes.Status409Conflict, taken.Message),
-                var error => Failed(index, StatusCodes.Status500InternalServerError, error.Message),
+                null => new BulkItemResult(index, StatusCodes.Status201Created, item.Id, item.Path, null),
+                ItemPathTakenException taken => Failed(index, StatusCodes.Status409Conflict, item.Path, taken.Message),
+                var error => Failed(index, StatusCodes.Status500InternalServerError, item.Path, error.Message),
             };
+            created += errors[k] is null ? 1 : 0;
         }
 
-        var all = results.Select(r => r!).ToList();
-        var created = all.Count(r => r.Item is not null);
-        return new BulkItemsResponse(created, all.Count - created, all);
+        return new BulkItemsResponse(created, entries.Count - created, [.. results.Select(r => r!)]);
     }
 
     /// <summary>
@@ -604,7 +606,7 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
 
     private static Item ToItem(StoredDocument doc) => doc.Body.Deserialize<Item>(DocumentJson.Options)!;
 
-    private static BulkItemResult Failed(int index, int status, string message) => new(index, null, status, message);
+    private static BulkItemResult Failed(int index, int status, string? path, string message) => new(index, status, null, path, message);
 
     /// <summary>
     /// Serializes the documents of new items (for <see cref="BatchOperation.CreateRaw"/>) through one reused buffer.
@@ -655,10 +657,13 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
         }
 
         /// <summary>The path claim: its id is derived from the path, so a second claim of the path conflicts in the store.</summary>
+        /// <remarks>
+        /// No <c>kind</c> (claims written before this have <c>"path"</c>): claims are only read by id, and the id, a hash,
+        /// is random, so an entry in the container's <c>kind</c> index put each write on a random page of that index.
+        /// </remarks>
         public byte[] Claim(Item item)
         {
             var w = Start(ClaimId(item.Path));
-            w.WriteString("kind"u8, "path");
             w.WriteString("itemId"u8, item.Id);
             w.WriteString("path"u8, item.Path);
             return End(w);
