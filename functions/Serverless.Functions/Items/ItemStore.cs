@@ -45,7 +45,12 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
 
     private const int MaxAttempts = 30;
 
-    /// <summary>Batches of one write in flight at once: enough to keep the store's group commit fed, few enough to bound memory.</summary>
+    /// <summary>
+    /// Batches of one write in flight at once: as many as SQLite's group commit puts in one transaction, so most of a
+    /// 5,000-entry request commits together and each index page it touches is written once (bulk with 8: 3,410 items/s,
+    /// with 64: 5,306, single runs at load 5-8). The documents are serialized before any batch is submitted, so more in
+    /// flight costs little memory; on Cosmos DB they are concurrent requests to one partition, whose throttling the SDK retries.
+    /// </summary>
     private const int WriteParallelism = 64;
     private const string ItemKind = "item";
     private static readonly Filter ItemsOnly = Filter.Eq("kind", ItemKind);
