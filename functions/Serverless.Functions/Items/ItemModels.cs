@@ -90,8 +90,9 @@ public sealed record BulkItemsRequest(IReadOnlyList<BulkItemEntry?>? Items);
 
 /// <summary>
 /// The outcome of one bulk entry: <c>201</c> with the new item's id and path, or an error status with its message.
-/// The created items are not echoed in full: they hold what the request sent plus server fields, and echoing 5,000 of
-/// them cost more CPU than writing them; <c>GET …/items/{id}</c> or <c>items/query</c> reads them back.
+/// The created items are not echoed in full: they hold what the request sent plus server fields, and a result is
+/// ~100 bytes instead of ~460 (a 5,000-entry response of ~0.5 MB instead of ~2.3 MB to build, send and parse);
+/// <c>GET …/items/{id}</c> or <c>items/query</c> reads them back.
 /// </summary>
 /// <param name="Index">The entry's position in the request.</param>
 /// <param name="Status">201, or 400 (bad entry), 409 (path taken or repeated), 413 (content too large), 500.</param>
