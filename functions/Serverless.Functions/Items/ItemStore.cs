@@ -284,13 +284,14 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
 
         var partition = DatasetContainers.ItemPartition(datasetId);
         var bodies = new byte[items.Count][];
-        var claims = new byte[items.Count][];
+        var claims = new (string Id, byte[] Body)[items.Count];
         using var documents = new DocumentWriter(partition);
         for (var k = 0; k < items.Count; k++)
         {
-            // Serialized once: a batch redone entry by entry reuses them.
+            // Serialized (and the claim's id hashed) once: a batch redone entry by entry reuses them.
             bodies[k] = documents.Item(items[k]);
-            claims[k] = documents.Claim(items[k].Item);
+            var claimId = ClaimId(items[k].Item.Path);
+            claims[k] = (claimId, documents.Claim(claimId, items[k].Item));
         }
 
         await EnsureCounterAsync(partition, ct);
@@ -452,13 +453,13 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
     }
 
     /// <summary>One atomic batch: items [start, start + count) with their path claims, and the counter's increments.</summary>
-    private async Task<Exception?> TryWriteChunkAsync(string partition, IReadOnlyList<NewItem> items, byte[][] bodies, byte[][] claims, int start, int count, CancellationToken ct)
+    private async Task<Exception?> TryWriteChunkAsync(string partition, IReadOnlyList<NewItem> items, byte[][] bodies, (string Id, byte[] Body)[] claims, int start, int count, CancellationToken ct)
     {
         var operations = new List<BatchOperation>((count * 2) + 1);
         for (var k = start; k < start + count; k++)
         {
             operations.Add(BatchOperation.CreateRaw(items[k].Item.Id, bodies[k]));
-            operations.Add(BatchOperation.CreateRaw(ClaimId(items[k].Item.Path), claims[k]));
+            operations.Add(BatchOperation.CreateRaw(claims[k].Id, claims[k].Body));
         }
 
         operations.Add(BatchOperation.PatchOf(DatasetContainers.StatsId, CounterIncrements(TypeCounts(items.Skip(start).Take(count).Select(i => i.Item.Type), +1))));
@@ -666,9 +667,9 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
         /// No <c>kind</c> (claims written before this have <c>"path"</c>): claims are only read by id, and the id, a hash,
         /// is random, so an entry in the container's <c>kind</c> index put each write on a random page of that index.
         /// </remarks>
-        public byte[] Claim(Item item)
+        public byte[] Claim(string claimId, Item item)
         {
-            var w = Start(ClaimId(item.Path));
+            var w = Start(claimId);
             w.WriteString("itemId"u8, item.Id);
             w.WriteString("path"u8, item.Path);
             return End(w);
