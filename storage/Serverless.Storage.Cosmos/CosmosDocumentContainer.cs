@@ -203,7 +203,12 @@ internal sealed class CosmosDocumentContainer(Container container, ILogger logge
                 {
                     ArgumentNullException.ThrowIfNull(op);
                     DocumentRules.ValidateKey(op.Id, "document id");
-                    if (op.Kind is not (BatchKind.Delete or BatchKind.Patch))
+                    if (op.Kind == BatchKind.Create && op.Utf8Body is { } utf8)
+                    {
+                        DocumentRules.ValidateRaw(partitionKey, op.Id, utf8);
+                        bodies[i] = utf8;
+                    }
+                    else if (op.Kind is not (BatchKind.Delete or BatchKind.Patch))
                     {
                         bodies[i] = DocumentRules.Serialize(partitionKey, op.Id, op.Body ?? throw new InvalidDocumentException($"Batch operation {op.Kind} on '{op.Id}' needs a body."));
                     }
@@ -243,7 +248,8 @@ internal sealed class CosmosDocumentContainer(Container container, ILogger logge
             var results = new StoredDocument?[operations.Count];
             for (var i = 0; i < operations.Count; i++)
             {
-                results[i] = bodies[i] is { } bytes
+                // A raw create's result is null (see BatchOperation.CreateRaw), like a delete's.
+                results[i] = bodies[i] is { } bytes && operations[i].Utf8Body is null
                     ? Stored(partitionKey, operations[i].Id, bytes, response[i].ETag)
                     : operations[i].Kind == BatchKind.Patch && response[i].ResourceStream is { } patched
                         ? FromBody((JsonObject)(await JsonNode.ParseAsync(patched, cancellationToken: cancellationToken).ConfigureAwait(false))!)

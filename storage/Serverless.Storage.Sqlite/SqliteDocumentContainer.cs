@@ -235,6 +235,11 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
                 {
                     SqlitePatch.Validate(op.Patch ?? throw new InvalidDocumentException($"Batch operation Patch of '{op.Id}' needs its operations."));
                 }
+                else if (op.Kind == BatchKind.Create && op.Utf8Body is { } utf8)
+                {
+                    DocumentRules.ValidateRaw(partitionKey, op.Id, utf8);
+                    writes[i] = new PreparedWrite(null, utf8, NewETag());
+                }
                 else if (op.Kind != BatchKind.Delete)
                 {
                     writes[i] = Prepare(partitionKey, op.Id, op.Body ?? throw new InvalidDocumentException($"Batch operation {op.Kind} of '{op.Id}' needs a body."));
@@ -345,7 +350,8 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
                 throw new InvalidDocumentException($"Unknown batch operation kind {kind}.");
         }
 
-        return new StoredDocument(partitionKey, id, write!.Body, write.ETag);
+        // A raw create has no tree to return (see BatchOperation.CreateRaw).
+        return write!.Body is { } body ? new StoredDocument(partitionKey, id, body, write.ETag) : null;
     }
 
     private static int Execute(SqliteSession session, string sql, string partitionKey, string id, PreparedWrite write, string? ifMatch)
@@ -399,5 +405,6 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
     private string NewETag() =>
         string.Create(CultureInfo.InvariantCulture, $"\"{_etagPrefix}{Interlocked.Increment(ref _etagCounter):x}\"");
 
-    private sealed record PreparedWrite(JsonObject Body, byte[] Utf8, string ETag);
+    /// <summary>What one write binds; <see cref="Body"/> is null for a raw create (BatchOperation.CreateRaw).</summary>
+    private sealed record PreparedWrite(JsonObject? Body, byte[] Utf8, string ETag);
 }

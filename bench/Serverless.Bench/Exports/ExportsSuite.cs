@@ -215,7 +215,7 @@ internal sealed class ExportsSuite : IBenchSuite
                 var dir = $"/folder{i / 1000:D3}";
                 var metadata = new JsonObject { ["system"] = new JsonObject { ["mimetype"] = "image/jpeg", ["width"] = 1920, ["height"] = 1080 } };
                 var item = new Item(id, projectId, datasetId, name, dir, dir + "/" + name, "image", 100_000, true, [], metadata, "u_bench", now, now);
-                var body = ItemStore.ItemBody(new NewItem(item, ItemStore.BlobName(projectId, datasetId, id)));
+                var body = JsonNode.Parse(ItemStore.ItemDocument(new NewItem(item, ItemStore.BlobName(projectId, datasetId, id)), partition))!.AsObject();
                 body["annotationCount"] = AnnotationsPerImage;
                 batch.Add(BatchOperation.Create(id, body));
                 for (var a = 0; a < AnnotationsPerImage; a++)

@@ -25,7 +25,8 @@ namespace Serverless.Bench.Items;
 /// <c>bulk_items_per_s</c>: <c>POST .../items/bulk</c> with <see cref="BulkEntries"/> JSON entries per call;
 /// <c>list_p50_ms</c>/<c>list_p99_ms</c> (and per filter): <c>POST .../items/query</c> over HTTP on a dataset
 /// of <see cref="ListedItems"/> items, seeded through <see cref="ItemStore.WriteAsync"/> (the store path
-/// bulk uses, without HTTP), first page of 100.
+/// bulk uses, without HTTP), first page of 100; <c>dashboard_p50_ms</c>/<c>dashboard_p99_ms</c>: the project's
+/// dashboard over HTTP once both datasets are filled.
 /// </summary>
 internal sealed class ItemsSuite : IBenchSuite
 {
@@ -38,6 +39,7 @@ internal sealed class ItemsSuite : IBenchSuite
     private const int SeedChunk = 5000;
     private const int Folders = 100;
     private const int QueriesPerFilter = 200;
+    private const int DashboardCalls = 200;
     private const string AdminKey = "ak_bench-admin-key-0000000000000000000000000000";
 
     public string Name => "items";
@@ -63,9 +65,7 @@ internal sealed class ItemsSuite : IBenchSuite
             var projectId = await BenchApp.CreateAsync(client, "/api/projects", new { name = "bench" });
             await BulkAsync(client, projectId, log, figures);
             await ListingAsync(app, client, projectId, log, figures);
-
-            // Dashboard counters over 1M items: measured here once the dashboard endpoint exists
-            // (another change adds it), on the same seeded dataset, as dashboard_p50_ms / dashboard_p99_ms.
+            await DashboardAsync(client, projectId, log, figures);
         }
         finally
         {
@@ -74,6 +74,40 @@ internal sealed class ItemsSuite : IBenchSuite
         }
 
         return figures;
+    }
+
+    /// <summary>
+    /// <c>GET .../dashboard</c> over HTTP on the project holding the bulk dataset and the seeded one
+    /// (<see cref="ListedItems"/> items): <c>dashboard_p50_ms</c>, <c>dashboard_p99_ms</c>, <c>dashboard_cpu_ms</c>.
+    /// </summary>
+    private static async Task DashboardAsync(HttpClient client, string projectId, TextWriter log, Dictionary<string, double> figures)
+    {
+        var url = new Uri($"/api/projects/{projectId}/dashboard", UriKind.Relative);
+        var samples = new List<double>(DashboardCalls);
+        using var process = Process.GetCurrentProcess();
+        var cpuBefore = process.TotalProcessorTime;
+        for (var call = 0; call < DashboardCalls + 10; call++)
+        {
+            var started = Stopwatch.GetTimestamp();
+            using var response = await client.GetAsync(url);
+            var text = await response.Content.ReadAsStringAsync();
+            if (!response.IsSuccessStatusCode)
+            {
+                throw new InvalidOperationException($"dashboard failed: {text}");
+            }
+
+            if (call >= 10)
+            {
+                samples.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            }
+        }
+
+        process.Refresh();
+        samples.Sort();
+        figures["dashboard_p50_ms"] = Math.Round(BenchApp.Percentile(samples, 0.50), 2);
+        figures["dashboard_p99_ms"] = Math.Round(BenchApp.Percentile(samples, 0.99), 2);
+        figures["dashboard_cpu_ms"] = Math.Round((process.TotalProcessorTime - cpuBefore).TotalMilliseconds / (DashboardCalls + 10), 2);
+        await log.WriteLineAsync($"dashboard over {ListedItems:N0} + bulk items: p50 {figures["dashboard_p50_ms"]} ms, p99 {figures["dashboard_p99_ms"]} ms, {figures["dashboard_cpu_ms"]} CPU-ms per call");
     }
 
     private static async Task BulkAsync(HttpClient client, string projectId, TextWriter log, Dictionary<string, double> figures)

@@ -65,6 +65,26 @@ public static class Ids
 {
     public static string New(string prefix) => prefix + "_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(10));
 
+    /// <summary>
+    /// A type prefix, 12 hex digits of <paramref name="now"/> in Unix milliseconds, then 64 random bits: ids created
+    /// together sort together. For documents written in bulk (items): the store's indexes end in the id, so random ids
+    /// put every insert on a random B-tree page and each commit rewrote hundreds of scattered pages; these append.
+    /// The creation time they reveal is the item's <c>createdAt</c> anyway.
+    /// </summary>
+    public static string NewTimeOrdered(string prefix, DateTimeOffset now)
+    {
+        Span<byte> bytes = stackalloc byte[14];
+        var milliseconds = now.ToUnixTimeMilliseconds();
+        for (var i = 5; i >= 0; i--)
+        {
+            bytes[i] = (byte)milliseconds;
+            milliseconds >>= 8;
+        }
+
+        RandomNumberGenerator.Fill(bytes[6..]);
+        return prefix + "_" + Convert.ToHexStringLower(bytes);
+    }
+
     /// <summary>Route ids are checked before they reach the store, so a malformed id is a clean 404, not a store error.</summary>
     public static bool IsWellFormed(string? id) =>
         id is { Length: > 0 and <= 64 } && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-');

@@ -88,8 +88,18 @@ public sealed record BulkItemEntry(string? Path, JsonNode? Content, JsonObject? 
 /// <summary>Body of <c>POST .../items/bulk</c>.</summary>
 public sealed record BulkItemsRequest(IReadOnlyList<BulkItemEntry?>? Items);
 
-/// <summary>The outcome of one bulk entry: the item, or an error (status and message).</summary>
-public sealed record BulkItemResult(int Index, Item? Item, int? Status, string? Error);
+/// <summary>
+/// The outcome of one bulk entry: <c>201</c> with the new item's id and path, or an error status with its message.
+/// The created items are not echoed in full: they hold what the request sent plus server fields, and a result is
+/// ~100 bytes instead of ~460 (a 5,000-entry response of ~0.5 MB instead of ~2.3 MB to build, send and parse);
+/// <c>GET …/items/{id}</c> or <c>items/query</c> reads them back.
+/// </summary>
+/// <param name="Index">The entry's position in the request.</param>
+/// <param name="Status">201, or 400 (bad entry), 409 (path taken or repeated), 413 (content too large), 500.</param>
+/// <param name="Id">The created item's id (201 only).</param>
+/// <param name="Path">The normalized path, once the entry's path was valid.</param>
+/// <param name="Error">Why the entry failed (not 201).</param>
+public sealed record BulkItemResult(int Index, int Status, string? Id, string? Path, string? Error);
 
 /// <summary>Response of the bulk endpoint, one result per entry in request order.</summary>
 public sealed record BulkItemsResponse(int Created, int Failed, IReadOnlyList<BulkItemResult> Results);

@@ -53,7 +53,7 @@ public sealed partial class ItemStore
             throw new ItemPathTakenException(path);
         }
 
-        var itemId = Ids.New("i");
+        var itemId = Ids.NewTimeOrdered("i", time.GetUtcNow());
         var now = time.GetUtcNow();
         var expires = now.Add(validFor);
         var ticket = new JsonObject

@@ -82,7 +82,7 @@ public sealed class ExportResumeTests(AzuriteFixture azurite) : IAsyncLifetime
                 var id = "i_" + i.ToString("D5", CultureInfo.InvariantCulture);
                 var metadata = new JsonObject { ["system"] = new JsonObject { ["mimetype"] = "image/png", ["width"] = 640, ["height"] = 480 } };
                 var item = new Item(id, projectId, datasetId, id + ".png", "/", "/" + id + ".png", "image", 10, true, [], metadata, "u_seed", now, now);
-                batch.Add(BatchOperation.Create(id, ItemStore.ItemBody(new NewItem(item, ItemStore.BlobName(projectId, datasetId, id)))));
+                batch.Add(BatchOperation.CreateRaw(id, ItemStore.ItemDocument(new NewItem(item, ItemStore.BlobName(projectId, datasetId, id)), partition)));
                 for (var a = 0; a < AnnotationsPerItem; a++)
                 {
                     JsonNode geometry = a < 2

@@ -1,6 +1,9 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Serverless.Core.Storage.Documents;
+using Serverless.Functions.Datasets;
 using Serverless.Functions.Items;
 using Serverless.Functions.Tests.Datasets;
 using Serverless.Functions.Tests.Identity;
@@ -38,22 +41,31 @@ public sealed class BulkItemTests(AzuriteFixture azurite, ItemsApp shared) : ICl
         using var response = await client.PostAsync(new Uri(scene.Items + "/bulk", UriKind.Relative), new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
         var result = (await response.Content.ReadFromJsonAsync<BulkItemsResponse>(IdentityApp.Json))!;
         var dataset = await client.GetFromJsonAsync<JsonElement>(scene.Dataset);
-        var a = result.Results[0].Item!;
+        var a = (await client.GetFromJsonAsync<Item>($"{scene.Items}/{result.Results[0].Id}", IdentityApp.Json))!;
         var link = await client.GetFromJsonAsync<SignedLink>($"{scene.Items}/{a.Id}/download-url", IdentityApp.Json);
         using var raw = new HttpClient();
         var stored = await raw.GetStringAsync(link!.Url);
+        var claim = await _app.Factory.Services.GetRequiredService<IDocumentStore>().Container(DatasetContainers.Items)
+            .ReadAsync(DatasetContainers.ItemPartition(scene.DatasetId), ItemStore.ClaimId("/texts/a.json"));
 
         // Assert
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(2, result.Created);
         Assert.Equal(6, result.Failed);
-        Assert.Equal([201, 400, 409, 409, 400, 400, 201, 400], result.Results.Select(r => r.Status ?? 0));
+        Assert.Equal([201, 400, 409, 409, 400, 400, 201, 400], result.Results.Select(r => r.Status));
         Assert.Equal(Enumerable.Range(0, 8), result.Results.Select(r => r.Index));
-        Assert.All(result.Results.Where(r => r.Item is null), r => Assert.False(string.IsNullOrWhiteSpace(r.Error)));
+        Assert.Equal(["/texts/a.json", null, "/texts/a.json", "/taken.json", null, null, "/texts/d.json", "/texts/e.json"], result.Results.Select(r => r.Path));
+        Assert.All(result.Results.Where(r => r.Status != 201), r => Assert.False(string.IsNullOrWhiteSpace(r.Error)));
+        Assert.All(result.Results, r => Assert.Equal(r.Status == 201, r.Id is not null));
+        Assert.Equal("/texts/a.json", a.Path);
         Assert.Equal("text", a.Type);
         Assert.Equal("unit", a.Metadata["user"]!["source"]!.GetValue<string>());
         Assert.Equal("{\"text\":\"hello\"}", stored);
         Assert.Equal(3, dataset.GetProperty("itemCount").GetInt64());
+
+        // The claim is read by id only; without "kind" it stays out of the container's kind index.
+        Assert.Equal(a.Id, claim!.Body["itemId"]!.GetValue<string>());
+        Assert.Null(claim.Body["kind"]);
     }
 
     [Fact]
@@ -123,7 +135,7 @@ public sealed class BulkItemTests(AzuriteFixture azurite, ItemsApp shared) : ICl
         var result = (await response.Content.ReadFromJsonAsync<BulkItemsResponse>(IdentityApp.Json))!;
 
         // Assert
-        Assert.Equal([201, 413], result.Results.Select(r => r.Status ?? 0));
+        Assert.Equal([201, 413], result.Results.Select(r => r.Status));
     }
 
     [Fact]
@@ -133,7 +145,7 @@ public sealed class BulkItemTests(AzuriteFixture azurite, ItemsApp shared) : ICl
         var scene = await _app.SceneAsync("bulkcontent");
         using var client = _app.Client(scene.Owner.Key);
         using var created = await client.PostAsJsonAsync(scene.Items + "/bulk", new { items = new[] { new { path = "/t/note.json", content = new { text = "<b>hi</b>" } } } });
-        var item = (await created.Content.ReadFromJsonAsync<BulkItemsResponse>(IdentityApp.Json))!.Results[0].Item!;
+        var item = (await created.Content.ReadFromJsonAsync<BulkItemsResponse>(IdentityApp.Json))!.Results[0];
 
         // Act
         using var response = await client.GetAsync(new Uri($"{scene.Items}/{item.Id}/content", UriKind.Relative));
@@ -155,7 +167,7 @@ public sealed class BulkItemTests(AzuriteFixture azurite, ItemsApp shared) : ICl
         var scene = await _app.SceneAsync("bulklink");
         using var client = _app.Client(scene.Owner.Key);
         using var created = await client.PostAsJsonAsync(scene.Items + "/bulk", new { items = new[] { new { path = "/t/ünïcode note.json", content = 42 } } });
-        var item = (await created.Content.ReadFromJsonAsync<BulkItemsResponse>(IdentityApp.Json))!.Results[0].Item!;
+        var item = (await created.Content.ReadFromJsonAsync<BulkItemsResponse>(IdentityApp.Json))!.Results[0];
         using var raw = new HttpClient();
 
         // Act: two links; the second finds the blob already written.

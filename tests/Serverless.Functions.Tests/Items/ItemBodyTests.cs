@@ -1,15 +1,16 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Serverless.Core.Storage.Documents;
 using Serverless.Functions.Identity;
 using Serverless.Functions.Items;
 
 namespace Serverless.Functions.Tests.Items;
 
-/// <summary>The hand-built item document stays what the serializer would write.</summary>
+/// <summary>The hand-written item document stays what the serializer would write.</summary>
 public sealed class ItemBodyTests
 {
     [Fact]
-    public void ItemBody_AnyItem_MatchesSerializerPlusStoredFields()
+    public void ItemDocument_AnyItem_MatchesSerializerPlusStoredFields()
     {
         // Arrange
         var metadata = new JsonObject { ["system"] = new JsonObject { ["mimetype"] = "image/png", ["width"] = 3 }, ["user"] = new JsonObject { ["k"] = new JsonArray(1, "x") } };
@@ -18,12 +19,14 @@ public sealed class ItemBodyTests
         expected["kind"] = "item";
         expected["blob"] = "p_1/d_1/i_1";
         expected["inline"] = Convert.ToBase64String([1, 2, 3]);
+        expected["pk"] = "dataset:d_1";
 
         // Act
-        var body = ItemStore.ItemBody(new NewItem(item, "p_1/d_1/i_1", [1, 2, 3]));
+        var bytes = ItemStore.ItemDocument(new NewItem(item, "p_1/d_1/i_1", [1, 2, 3]), "dataset:d_1");
 
         // Assert
+        var body = JsonNode.Parse(bytes)!;
         Assert.True(JsonNode.DeepEquals(expected, body), $"{expected.ToJsonString()}\n{body.ToJsonString()}");
-        Assert.NotSame(metadata, body["metadata"]);
+        DocumentRules.ValidateRaw("dataset:d_1", "i_1", bytes);
     }
 }

@@ -132,7 +132,7 @@ public sealed class ItemTagTests(AzuriteFixture azurite, ItemsApp shared) : ICla
         using var response = await client.PostAsJsonAsync(scene.Items + "/bulk", new { items = entries });
         var result = (await response.Content.ReadFromJsonAsync<BulkItemsResponse>(IdentityApp.Json))!;
         Assert.Equal(count, result.Created);
-        return [.. result.Results.Select(r => r.Item!.Id)];
+        return [.. result.Results.Select(r => r.Id!)];
     }
 
     private static async Task<TagItemsResponse> TagAsync(HttpClient client, Scene scene, object body)

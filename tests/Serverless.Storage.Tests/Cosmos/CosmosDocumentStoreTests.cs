@@ -38,6 +38,20 @@ public sealed class CosmosDocumentStoreTests(CosmosServerFixture server) : IAsyn
         Assert.Null(await _container.ReadAsync(Pk, "u"));
     }
 
+    [Fact]
+    public async Task ExecuteBatchAsync_RawBodyOfAnotherPartition_FailsBeforeAnyRequest()
+    {
+        // Arrange: the server cannot run batches, so this pins the check that runs before the batch is sent.
+        var body = """{"id":"r","pk":"project:2"}"""u8.ToArray();
+
+        // Act
+        var error = await Assert.ThrowsAsync<DocumentBatchFailedException>(() => _container.ExecuteBatchAsync(Pk, [BatchOperation.CreateRaw("r", body)]));
+
+        // Assert
+        Assert.Equal(0, error.OperationIndex);
+        Assert.IsType<InvalidDocumentException>(error.InnerException);
+    }
+
     [Theory]
     [InlineData("id")]
     [InlineData("pk")]

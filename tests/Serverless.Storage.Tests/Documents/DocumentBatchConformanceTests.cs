@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Serverless.Core.Storage.Documents;
 
 namespace Serverless.Storage.Tests.Documents;
@@ -26,6 +27,65 @@ public abstract class DocumentBatchConformanceTests : DocumentConformanceBase
         Assert.Equal(results[2]!.ETag, (await container.ReadAsync("p1", "new"))!.ETag);
         Assert.Equal(2, (long?)(await container.ReadAsync("p1", "old"))!.Body["v"]);
         Assert.Null(await container.ReadAsync("p1", "doomed"));
+    }
+
+    [Fact]
+    public async Task ExecuteBatch_RawCreate_StoresTheBytesAsADocumentAndReturnsNull()
+    {
+        var container = await NewContainerAsync("size");
+
+        var results = await container.ExecuteBatchAsync("p1",
+        [
+            BatchOperation.CreateRaw("raw", """{"id":"raw","size":7,"tags":["a"],"pk":"p1"}"""u8.ToArray()),
+            BatchOperation.Create("tree", Json("""{"size":8}""")),
+        ]);
+
+        Assert.Null(results[0]);
+        Assert.NotNull(results[1]);
+        var raw = await container.ReadAsync("p1", "raw");
+        Assert.True(JsonNode.DeepEquals(Json("""{"id":"raw","size":7,"tags":["a"],"pk":"p1"}"""), raw!.Body), raw.Body.ToJsonString());
+        var page = await container.QueryAsync(new DocumentQuery("p1", Filter.Lt("size", 8)));
+        Assert.Equal(["raw"], page.Items.Select(d => d.Id));
+    }
+
+    [Theory]
+    [InlineData("""{"id":"raw","pk":"p2"}""")]
+    [InlineData("""{"id":"other","pk":"p1"}""")]
+    [InlineData("""{"pk":"p1"}""")]
+    [InlineData("""{"id":"raw","id":"raw","pk":"p1"}""")]
+    [InlineData("""{"id":"raw","pk":"p1"} {}""")]
+    [InlineData("""["id","raw"]""")]
+    [InlineData("""{"id":"raw","pk":"p1",""")]
+    public async Task ExecuteBatch_RawCreateNotMatchingItsKeys_FailsAndAppliesNothing(string body)
+    {
+        var container = await NewContainerAsync();
+
+        var error = await Assert.ThrowsAsync<DocumentBatchFailedException>(() => container.ExecuteBatchAsync("p1",
+        [
+            BatchOperation.Create("first", Json("{}")),
+            BatchOperation.CreateRaw("raw", System.Text.Encoding.UTF8.GetBytes(body)),
+        ]));
+
+        Assert.Equal(1, error.OperationIndex);
+        Assert.IsType<InvalidDocumentException>(error.InnerException);
+        Assert.Null(await container.ReadAsync("p1", "first"));
+        Assert.Null(await container.ReadAsync("p1", "raw"));
+    }
+
+    [Fact]
+    public async Task ExecuteBatch_RawCreateOfExistingId_FailsWithConflict()
+    {
+        var container = await NewContainerAsync();
+        await container.CreateAsync("p1", "taken", Json("""{"v":1}"""));
+
+        var error = await Assert.ThrowsAsync<DocumentBatchFailedException>(() => container.ExecuteBatchAsync("p1",
+        [
+            BatchOperation.CreateRaw("taken", """{"id":"taken","pk":"p1","v":2}"""u8.ToArray()),
+        ]));
+
+        Assert.Equal(0, error.OperationIndex);
+        Assert.IsType<DocumentConflictException>(error.InnerException);
+        Assert.Equal(1, (long?)(await container.ReadAsync("p1", "taken"))!.Body["v"]);
     }
 
     [Fact]

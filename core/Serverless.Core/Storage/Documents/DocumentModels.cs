@@ -41,7 +41,8 @@ public enum PatchKind
 /// <param name="Body">The whole document for create, upsert and replace.</param>
 /// <param name="IfMatch">When set, the operation applies only to this version (ETag).</param>
 /// <param name="Patch">The partial updates of a <see cref="BatchKind.Patch"/> (at most 10, as in <see cref="IDocumentContainer.PatchAsync"/>).</param>
-public sealed record BatchOperation(BatchKind Kind, string Id, JsonObject? Body = null, string? IfMatch = null, IReadOnlyList<PatchOperation>? Patch = null)
+/// <param name="Utf8Body">Instead of <paramref name="Body"/>: the document already serialized (see <see cref="CreateRaw"/>).</param>
+public sealed record BatchOperation(BatchKind Kind, string Id, JsonObject? Body = null, string? IfMatch = null, IReadOnlyList<PatchOperation>? Patch = null, byte[]? Utf8Body = null)
 {
     /// <summary>
     /// Partial update of an existing document inside the batch: counters incremented this way need no
@@ -50,6 +51,14 @@ public sealed record BatchOperation(BatchKind Kind, string Id, JsonObject? Body 
     public static BatchOperation PatchOf(string id, IReadOnlyList<PatchOperation> operations, string? ifMatch = null) => new(BatchKind.Patch, id, null, ifMatch, operations);
 
     public static BatchOperation Create(string id, JsonObject body) => new(BatchKind.Create, id, body);
+
+    /// <summary>
+    /// Create from a body the caller serialized: a UTF-8 JSON object that already holds <c>id</c> and <c>pk</c> (the
+    /// operation's id and the batch's partition key; <see cref="DocumentRules.ValidateRaw"/> checks them). Bulk writers
+    /// build thousands of documents per call, and a <see cref="JsonObject"/> per document, copied and serialized again by
+    /// the adapter, cost more than the insert. The batch's result for this operation is null: the caller has the body.
+    /// </summary>
+    public static BatchOperation CreateRaw(string id, byte[] utf8Body) => new(BatchKind.Create, id, Utf8Body: utf8Body);
     public static BatchOperation Upsert(string id, JsonObject body, string? ifMatch = null) => new(BatchKind.Upsert, id, body, ifMatch);
     public static BatchOperation Replace(string id, JsonObject body, string? ifMatch = null) => new(BatchKind.Replace, id, body, ifMatch);
     public static BatchOperation Delete(string id, string? ifMatch = null) => new(BatchKind.Delete, id, null, ifMatch);

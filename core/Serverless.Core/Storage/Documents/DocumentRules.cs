@@ -79,6 +79,66 @@ public static class DocumentRules
         return bytes;
     }
 
+    /// <summary>
+    /// Checks a body serialized by the caller (<see cref="BatchOperation.CreateRaw"/>) in one forward-only pass: a single
+    /// JSON object of at most <see cref="DocumentLimits.MaxDocumentBytes"/> whose top-level <c>id</c> and <c>pk</c> are
+    /// <paramref name="id"/> and <paramref name="partitionKey"/>, as <see cref="Serialize"/> would have set them.
+    /// </summary>
+    public static void ValidateRaw(string partitionKey, string id, ReadOnlySpan<byte> utf8)
+    {
+        ValidateKey(partitionKey, "partition key");
+        ValidateKey(id, "document id");
+        if (utf8.Length > DocumentLimits.MaxDocumentBytes)
+        {
+            throw new InvalidDocumentException($"Document '{id}' is {utf8.Length} bytes; the limit is {DocumentLimits.MaxDocumentBytes} bytes.");
+        }
+
+        bool idSeen = false, pkSeen = false;
+        try
+        {
+            var reader = new Utf8JsonReader(utf8);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                throw new InvalidDocumentException($"Document '{id}' is not a JSON object.");
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isId = reader.ValueTextEquals("id"u8);
+                var isPk = !isId && reader.ValueTextEquals("pk"u8);
+                reader.Read();
+                if (isId || isPk)
+                {
+                    var expected = isId ? id : partitionKey;
+                    if ((isId ? idSeen : pkSeen) || reader.TokenType != JsonTokenType.String || !reader.ValueTextEquals(expected))
+                    {
+                        throw new InvalidDocumentException($"Document '{id}' must hold \"{(isId ? "id" : "pk")}\": \"{Printable(expected)}\" once.");
+                    }
+
+                    idSeen |= isId;
+                    pkSeen |= isPk;
+                }
+
+                reader.Skip();
+            }
+
+            // Anything after the object (another value) makes Read throw.
+            if (reader.Read())
+            {
+                throw new InvalidDocumentException($"Document '{id}' holds more than one JSON value.");
+            }
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDocumentException($"Document '{id}' is not valid JSON: {e.Message}");
+        }
+
+        if (!idSeen || !pkSeen)
+        {
+            throw new InvalidDocumentException($"Document '{id}' must hold \"id\" and \"pk\".");
+        }
+    }
+
     private static string Printable(string s) =>
         new(s.Select(c => char.IsControl(c) ? '?' : c).Take(80).ToArray());
 }
