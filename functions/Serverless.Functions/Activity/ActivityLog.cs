@@ -38,13 +38,11 @@ public sealed class ActivityLog(IDocumentStore store, IEnumerable<IActivityHook>
 
         foreach (var group in events.GroupBy(e => e.ProjectId, StringComparer.Ordinal))
         {
-            foreach (var chunk in group.Chunk(DocumentLimits.MaxBatchOperations))
-            {
-                await Container.ExecuteBatchAsync(
-                    ActivityContainers.Partition(group.Key),
-                    [.. chunk.Select(e => BatchOperation.Upsert(e.Id, Body(e)))],
-                    ct);
-            }
+            // Batches side by side: SQLite commits the ones that queue up together in one transaction.
+            await Task.WhenAll(group.Chunk(DocumentLimits.MaxBatchOperations).Select(chunk => Container.ExecuteBatchAsync(
+                ActivityContainers.Partition(group.Key),
+                [.. chunk.Select(e => BatchOperation.Upsert(e.Id, Body(e)))],
+                ct)));
 
             foreach (var hook in _hooks)
             {
