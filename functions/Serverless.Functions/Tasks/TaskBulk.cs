@@ -282,8 +282,8 @@ public sealed class ApplyTaskBulkChunk(TaskStore tasks, ActivityLog activity, Du
 
 /// <summary>
 /// Applies a bulk change to a list of a task's items: chunks of <see cref="TaskStore.BulkChunk"/> in parallel (on
-/// SQLite they share commits), then, for a status, mirrors the statuses on the items, feeds QA and writes the
-/// activity log. Every step is idempotent, so the whole may run again.
+/// SQLite they share commits), each followed, for a status, by the statuses' mirror on the items; then feeds QA and
+/// writes the activity log. Every step is idempotent, so the whole may run again.
 /// </summary>
 internal sealed class TaskBulkApplier(TaskStore tasks, ActivityLog activity, DurableClient durable, TimeProvider time)
 {
@@ -298,7 +298,7 @@ internal sealed class TaskBulkApplier(TaskStore tasks, ActivityLog activity, Dur
 
         var conflicts = 0;
         var now = Serverless.Core.Filters.StoredTimestamp.Format(time.GetUtcNow());
-        var results = await Task.WhenAll(itemIds.Chunk(TaskStore.BulkChunk).Select(chunk => tasks.ApplyChunkAsync(bulk.TaskId, chunk, item =>
+        ItemDecision Decide(TaskItem item)
         {
             var decision = TaskBulkRules.Decide(bulk, item, positions[item.ItemId], now);
             if (decision.Conflict)
@@ -307,6 +307,22 @@ internal sealed class TaskBulkApplier(TaskStore tasks, ActivityLog activity, Dur
             }
 
             return decision.Decision;
+        }
+
+        // Each chunk on a pool thread: the SQLite store completes a write synchronously when its lock is free, so
+        // without Task.Run the chunks would run one after another on this thread. Side by side, their reads and JSON
+        // work use both cores and their writes queue up and share commits.
+        var results = await Task.WhenAll(itemIds.Chunk(TaskStore.BulkChunk).Select(chunk => Task.Run(async () =>
+        {
+            var result = await tasks.ApplyChunkAsync(bulk.TaskId, chunk, Decide, ct);
+            if (bulk.Kind == TaskBulkKinds.Status)
+            {
+                // Mirrors every item as it stands, not only the ones this run changed: a retry after a crash between
+                // the two writes finds its items "unchanged" and must still mirror them.
+                await tasks.MirrorStatusesAsync(bulk.DatasetId, bulk.TaskId, [.. result.Final.Select(i => (i.ItemId, i.Status))], ct);
+            }
+
+            return result;
         }, ct)));
 
         if (bulk.Kind == TaskBulkKinds.Status)
@@ -320,14 +336,8 @@ internal sealed class TaskBulkApplier(TaskStore tasks, ActivityLog activity, Dur
 
     private async Task AfterStatusesAsync(TaskBulkInput bulk, BulkChunkResult[] results, string instanceId, string now, CancellationToken ct)
     {
-        // Mirrors every item as it stands, not only the ones this run changed: a retry after a crash between the two
-        // writes finds its items "unchanged" and must still mirror them. The chunks' mirrors and the task read run
-        // side by side (on SQLite the mirrors share commits).
-        var mirrored = Task.WhenAll(results.Select(r => tasks.MirrorStatusesAsync(bulk.DatasetId, bulk.TaskId, [.. r.Final.Select(i => (i.ItemId, i.Status))], ct)));
         var changes = results.SelectMany(r => r.Changed).ToList();
-        var read = changes.Count == 0 ? Task.FromResult<LabelingTask?>(null) : tasks.GetAsync(bulk.ProjectId, bulk.TaskId, ct);
-        await Task.WhenAll(mirrored, read);
-        if (await read is not { } task)
+        if (changes.Count == 0 || await tasks.GetAsync(bulk.ProjectId, bulk.TaskId, ct) is not { } task)
         {
             return;
         }
