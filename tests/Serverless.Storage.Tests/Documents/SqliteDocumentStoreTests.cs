@@ -70,6 +70,47 @@ public sealed class SqliteDocumentStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Write_StoreStaysOpen_WalCopiedIntoDatabaseInTheBackground()
+    {
+        // Arrange: the writer never checkpoints (wal_autocheckpoint=0), so only the background checkpointer can move
+        // the ~4 MB written below from the WAL into the database file while the store is open.
+        var path = _files.NewPath();
+        await using var store = new SqliteDocumentStore(new SqliteDocumentStoreOptions(path));
+        await store.EnsureContainerAsync(new ContainerSpec("items", []));
+        var before = new FileInfo(path).Length;
+        var padding = new string('x', 4000);
+
+        // Act
+        for (var batch = 0; batch < 10; batch++)
+        {
+            await store.Container("items").ExecuteBatchAsync("p1", [.. Enumerable.Range(0, 100).Select(i => BatchOperation.Create($"d{batch}-{i}", new JsonObject { ["pad"] = padding }))]);
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (new FileInfo(path).Length < before + 4_000_000 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        // Assert
+        Assert.InRange(new FileInfo(path).Length, before + 4_000_000, long.MaxValue);
+        Assert.Equal(1000L, await store.Container("items").CountAsync("p1", null));
+    }
+
+    [Fact]
+    public async Task Dispose_Twice_SecondIsNoOp()
+    {
+        var store = new SqliteDocumentStore(new SqliteDocumentStoreOptions(_files.NewPath()));
+        await store.EnsureContainerAsync(new ContainerSpec("items", []));
+        await store.Container("items").CreateAsync("p1", "d1", []);
+
+        await store.DisposeAsync();
+        var second = await Record.ExceptionAsync(async () => await store.DisposeAsync());
+
+        Assert.Null(second);
+    }
+
+    [Fact]
     public async Task Reopen_AfterDispose_KeepsDocumentsAndContainers()
     {
         var path = _files.NewPath();
