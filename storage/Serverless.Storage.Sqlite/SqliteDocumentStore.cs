@@ -132,6 +132,24 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
                     session.Execute(sql);
                 }
 
+                // An index the spec no longer declares costs every write and serves no query: drop it.
+                var stale = session.Command("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = @p0 AND name LIKE @p1 ESCAPE '\\'");
+                stale.Parameters.AddWithValue("@p0", "doc_" + spec.Name);
+                stale.Parameters.AddWithValue("@p1", SqliteSql.IndexName(spec.Name, string.Empty).Trim('"').Replace("_", "\\_", StringComparison.Ordinal) + "%");
+                var declared = indexes.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
+                var drop = new List<string>();
+                using (var reader = stale.ExecuteReader())
+                {
+                    while (reader.Read())
+                    {
+                        if (!declared.Contains(reader.GetString(0)))
+                        {
+                            drop.Add(reader.GetString(0));
+                        }
+                    }
+                }
+
+                drop.ForEach(name => session.Execute($"DROP INDEX \"{name}\""));
                 return 0;
             },
             cancellationToken);

@@ -213,6 +213,38 @@ public sealed class SqliteDocumentStoreTests : IDisposable
         Assert.DoesNotContain("TEMP B-TREE", plan, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task EnsureContainer_PathNoLongerDeclared_IndexDroppedOthersKept()
+    {
+        // Arrange: a file whose "items" container was indexed on kind and status, and another container's index.
+        var path = _files.NewPath();
+        await using (var old = new SqliteDocumentStore(new SqliteDocumentStoreOptions(path)))
+        {
+            await old.EnsureContainerAsync(new ContainerSpec("items", ["kind", "status"]));
+            await old.EnsureContainerAsync(new ContainerSpec("items-x", ["kind"]));
+            await old.Container("items").CreateAsync("p1", "d1", new JsonObject { ["kind"] = "a", ["status"] = "open" });
+        }
+
+        // Act
+        await using var store = new SqliteDocumentStore(new SqliteDocumentStoreOptions(path));
+        await store.EnsureContainerAsync(new ContainerSpec("items", ["status"]));
+        using var connection = Open(path);
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'doc_items%' ORDER BY name";
+        var names = new List<string>();
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                names.Add(reader.GetString(0));
+            }
+        }
+
+        // Assert
+        Assert.Equal(["doc_items-x_ix_kind", "doc_items_ix_status"], names);
+        Assert.Single((await store.Container("items").QueryAsync(new DocumentQuery("p1", Filter.Eq("kind", "a"), null, 10))).Items);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
