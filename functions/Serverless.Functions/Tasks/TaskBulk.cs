@@ -75,8 +75,8 @@ public sealed record TaskBulkPageResult(int Seen, TaskBulkCounts Counts, string?
 /// <remarks>
 /// Until an earlier version's instance reaches its next continue-as-new, it replays as it was scheduled: an
 /// activity reading the page's ids, then one <see cref="ApplyTaskBulkChunk"/> per chunk (<see cref="RunUnpagedAsync"/>).
-/// Reading and writing a page in one activity made batch status about ten times cheaper: ids no longer travel
-/// through history and queue messages, and the task, the mirror and the activity log are written per page.
+/// Reading and writing a page in one activity (with its chunks really in parallel) about halved the CPU per batch
+/// status: ids no longer travel through history and queue messages, and the task read and the activity log are per page.
 /// </remarks>
 public sealed class TaskBulkOrchestrator : TaskOrchestrator<TaskBulkInput, TaskBulkCounts>
 {
