@@ -296,18 +296,8 @@ internal sealed class TaskBulkApplier(TaskStore tasks, ActivityLog activity, Dur
             positions[itemIds[i]] = firstIndex + i;
         }
 
-        var conflicts = 0;
         var now = Serverless.Core.Filters.StoredTimestamp.Format(time.GetUtcNow());
-        ItemDecision Decide(TaskItem item)
-        {
-            var decision = TaskBulkRules.Decide(bulk, item, positions[item.ItemId], now);
-            if (decision.Conflict)
-            {
-                Interlocked.Increment(ref conflicts);
-            }
-
-            return decision.Decision;
-        }
+        ItemDecision Decide(TaskItem item) => TaskBulkRules.Decide(bulk, item, positions[item.ItemId], now).Decision;
 
         // Each chunk on a pool thread: the SQLite store completes a write synchronously when its lock is free, so
         // without Task.Run the chunks would run one after another on this thread. Side by side, their reads and JSON
@@ -330,6 +320,9 @@ internal sealed class TaskBulkApplier(TaskStore tasks, ActivityLog activity, Dur
             await AfterStatusesAsync(bulk, results, instanceId, now, ct);
         }
 
+        // Refusals counted on the items as they ended, not while deciding: a chunk that lost a race decides again, and
+        // counting then would count its refusals once per attempt.
+        var conflicts = results.Sum(r => r.Final.Count(i => TaskBulkRules.Decide(bulk, i, positions[i.ItemId], now).Conflict));
         var changed = results.Sum(r => r.Changed.Count);
         return new TaskBulkCounts(changed, results.Sum(r => r.Unchanged) - conflicts, conflicts, results.Sum(r => r.Missing));
     }
@@ -357,7 +350,7 @@ internal sealed class TaskBulkApplier(TaskStore tasks, ActivityLog activity, Dur
         }
 
         var stage = task.Type == "qa" ? "qa" : "annotation";
-        await activity.RecordAsync([.. changes.Select(c => new ActivityEvent($"{instanceId}.{c.Before.ItemId}", bulk.ProjectId, bulk.Status is null ? "status.cleared" : "status.set",
+        await activity.RecordAsync([.. changes.Select(c => new ActivityEvent(TaskBulkRules.EventId(instanceId, c.Before.ItemId), bulk.ProjectId, bulk.Status is null ? "status.cleared" : "status.set",
             bulk.By, bulk.Source, now, TaskId: bulk.TaskId, Stage: stage, DatasetId: bulk.DatasetId, ItemId: c.Before.ItemId,
             Data: new JsonObject { ["status"] = bulk.Status, ["previous"] = c.Before.Status, ["assignee"] = c.Before.Assignee, ["batch"] = true }))], ct);
     }
@@ -407,6 +400,15 @@ public static class TaskBulkRules
                     : (ItemDecision.Keep, true);
         }
     }
+
+    /// <summary>
+    /// The id of the activity event for <paramref name="itemId"/> in bulk change <paramref name="instanceId"/>: the same
+    /// on every retry, so a re-done page never records an event twice. A digest of the instance id rather than the id
+    /// itself (about 80 characters): the analytics projector's checkpoint holds the ids of its last 10 s of events, and at
+    /// a few thousand batch events a second the long ids took it past the 2 MB document limit.
+    /// </summary>
+    public static string EventId(string instanceId, string itemId) =>
+        $"b{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(instanceId)).AsSpan(0, 8))}.{itemId}";
 
     /// <summary>The assignee list after <paramref name="from"/>'s share moves to <paramref name="to"/> (merged when they already had one).</summary>
     public static IReadOnlyList<TaskAssignee> Reassigned(IReadOnlyList<TaskAssignee> current, string from, string to)

@@ -199,7 +199,8 @@ public sealed class TaskBulkTests(AzuriteFixture azurite, ItemsApp shared) : ICl
         Assert.Equal(new TaskBulkCounts(0, 15, 0, 0), again.Counts);
         Assert.Equal(even.Order(), mirrored.Order());
         Assert.Equal(even.Skip(5).Order(), events.Items.Select(e => e.ItemId!).Order());
-        Assert.All(events.Items, e => Assert.Equal($"bulk-instance.{e.ItemId}", e.Id));
+        Assert.All(events.Items, e => Assert.Equal(TaskBulkRules.EventId("bulk-instance", e.ItemId!), e.Id));
+        Assert.All(events.Items, e => Assert.InRange(e.Id.Length, 1, 20 + e.ItemId!.Length));
         Assert.Equal((15L, 15L), (after.Progress.Done, after.Progress.ByStatus["COMPLETED"]));
         AssertCountsMatch(after, await AllItemsAsync(w, task));
     }
