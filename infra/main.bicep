@@ -98,7 +98,7 @@ var cosmosContainers = [
   { name: 'recipes', partitionKeyPath: '/pk', indexedPaths: [ 'type', 'createdAt' ] }
   { name: 'groups', partitionKeyPath: '/pk', indexedPaths: [ 'type', 'addedAt' ] }
   { name: 'savedfilters', partitionKeyPath: '/pk', indexedPaths: [ 'type', 'createdAt' ] }
-  { name: 'tasks', partitionKeyPath: '/pk', indexedPaths: [ 'kind', 'createdAt', 'assignee', 'status', 'name', 'itemId' ] }
+  { name: 'tasks', partitionKeyPath: '/pk', indexedPaths: [ 'createdAt', 'assignee', 'status', 'name', 'itemId' ] }
   { name: 'activity', partitionKeyPath: '/pk', indexedPaths: [ 'at', 'kind', 'actor', 'taskId', 'itemId' ] }
   { name: 'exports', partitionKeyPath: '/pk', indexedPaths: [ 'kind', 'createdAt', 'versioned' ] }
   { name: 'analytics', partitionKeyPath: '/pk', indexedPaths: [ 'kind', 'g', 'v' ] }

@@ -38,13 +38,12 @@ public sealed class ActivityLog(IDocumentStore store, IEnumerable<IActivityHook>
 
         foreach (var group in events.GroupBy(e => e.ProjectId, StringComparer.Ordinal))
         {
-            foreach (var chunk in group.Chunk(DocumentLimits.MaxBatchOperations))
-            {
-                await Container.ExecuteBatchAsync(
-                    ActivityContainers.Partition(group.Key),
-                    [.. chunk.Select(e => BatchOperation.Upsert(e.Id, Body(e)))],
-                    ct);
-            }
+            // Several batches side by side on pool threads (the SQLite store completes a write synchronously when its
+            // lock is free): their serialization runs in parallel and their writes queue up and share commits.
+            var partition = ActivityContainers.Partition(group.Key);
+            var chunks = group.Chunk(DocumentLimits.MaxBatchOperations).ToList();
+            Task Write(ActivityEvent[] chunk) => Container.ExecuteBatchAsync(partition, [.. chunk.Select(e => BatchOperation.Upsert(e.Id, Body(e)))], ct);
+            await (chunks.Count == 1 ? Write(chunks[0]) : Task.WhenAll(chunks.Select(chunk => Task.Run(() => Write(chunk), ct))));
 
             foreach (var hook in _hooks)
             {

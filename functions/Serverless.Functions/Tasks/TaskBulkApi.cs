@@ -179,7 +179,7 @@ public static class TaskBulkApi
     private static TaskBulkInput BulkInput(LabelingTask task, string kind, ClaimsPrincipal principal)
     {
         var caller = Caller.From(principal);
-        return new TaskBulkInput(task.ProjectId, task.Id, task.DatasetId, kind, caller.UserId, "key:" + caller.KeyId);
+        return new TaskBulkInput(task.ProjectId, task.Id, task.DatasetId, kind, caller.UserId, "key:" + caller.KeyId, Paged: true);
     }
 
     /// <summary>404 for a task not in the project; 409 while its split still runs (its items are not all there yet).</summary>

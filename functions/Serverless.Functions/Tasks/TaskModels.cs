@@ -118,7 +118,12 @@ public static class TaskContainers
     /// <summary>Id of the progress document in each task's partition.</summary>
     public const string ProgressId = "progress";
 
-    public static IReadOnlyList<ContainerSpec> All { get; } = [new(Tasks, ["kind", "createdAt", "assignee", "status", "name", "itemId"])];
+    /// <remarks>
+    /// No index on <c>kind</c>: every task item has one, so each item write (a million per split, one per status)
+    /// paid for an entry no query needs. Tasks are listed through <c>createdAt</c> (which task items lack) or the
+    /// project partition's primary key; task items are read by id or through <c>assignee</c>, <c>status</c>, <c>name</c>.
+    /// </remarks>
+    public static IReadOnlyList<ContainerSpec> All { get; } = [new(Tasks, ["createdAt", "assignee", "status", "name", "itemId"])];
 
     public static string ProjectPartition(string projectId) => $"project:{projectId}";
 

@@ -106,6 +106,8 @@ public sealed partial class TaskStore
     /// <summary>
     /// Mirrors task statuses onto the item documents (<c>status.{taskId}</c>; null removes it), one batch per chunk
     /// guarded by each item's ETag, skipping items already mirrored; re-read and retried when an item changed meanwhile.
+    /// The items are replaced as read and changed here rather than patched: the ETag already makes the write safe, and
+    /// a patch would make SQLite's single writer read and parse each item again.
     /// </summary>
     public async Task MirrorStatusesAsync(string datasetId, string taskId, IReadOnlyList<(string ItemId, string? Status)> changes, CancellationToken ct)
     {
@@ -121,20 +123,8 @@ public sealed partial class TaskStore
             var ids = changes.Select(c => (JsonNode?)c.ItemId).ToArray();
             var docs = await Items.QueryAsync(new DocumentQuery(partition, Filter.In("id", ids), null, changes.Count, null), ct);
             var wanted = changes.ToDictionary(c => c.ItemId, c => c.Status, StringComparer.Ordinal);
-            var operations = docs.Items.Where(doc => doc.Body["status"]?[taskId]?.GetValue<string>() != wanted[doc.Id]).Select(doc =>
-            {
-                var statuses = doc.Body["status"] is JsonObject existing ? (JsonObject)existing.DeepClone() : [];
-                if (wanted[doc.Id] is { } status)
-                {
-                    statuses[taskId] = status;
-                }
-                else
-                {
-                    statuses.Remove(taskId);
-                }
-
-                return BatchOperation.PatchOf(doc.Id, [PatchOperation.Set("status", statuses)], doc.ETag);
-            }).ToList();
+            var operations = docs.Items.Where(doc => doc.Body["status"]?[taskId]?.GetValue<string>() != wanted[doc.Id])
+                .Select(doc => BatchOperation.Replace(doc.Id, WithStatus(doc.Body, taskId, wanted[doc.Id]), doc.ETag)).ToList();
             if (operations.Count == 0)
             {
                 return;

@@ -126,8 +126,9 @@ public sealed partial class TaskStore(IDocumentStore store, TimeProvider time)
         ArgumentNullException.ThrowIfNull(items);
         var partition = TaskContainers.TaskPartition(taskId);
 
-        // Chunks in parallel: SQLite commits the batches that queue up together in one transaction, Cosmos runs them side by side.
-        var added = await Task.WhenAll(items.Chunk(BulkChunk).Select(chunk => AddChunkAsync(partition, chunk, ct)));
+        // Chunks in parallel on pool threads (the SQLite store completes a write synchronously when its lock is free):
+        // their serialization uses both cores, and SQLite commits the batches that queue up together in one transaction.
+        var added = await Task.WhenAll(items.Chunk(BulkChunk).Select(chunk => Task.Run(() => AddChunkAsync(partition, chunk, ct), ct)));
         return added.Sum();
     }
 
@@ -355,7 +356,10 @@ public sealed partial class TaskStore(IDocumentStore store, TimeProvider time)
         }
     }
 
-    /// <summary>Writes <c>status.{taskId}</c> on the item document (removed when cleared), re-read and retried on contention.</summary>
+    /// <summary>
+    /// Writes <c>status.{taskId}</c> on the item document (removed when cleared), re-read and retried on contention.
+    /// A replace guarded by the ETag rather than a patch: SQLite's single writer then need not read and parse the item again.
+    /// </summary>
     private async Task MirrorStatusAsync(string datasetId, string itemId, string taskId, string? status, CancellationToken ct)
     {
         var partition = DatasetContainers.ItemPartition(datasetId);
@@ -367,19 +371,9 @@ public sealed partial class TaskStore(IDocumentStore store, TimeProvider time)
                 return;
             }
 
-            var statuses = doc.Body["status"] is JsonObject existing ? (JsonObject)existing.DeepClone() : [];
-            if (status is null)
-            {
-                statuses.Remove(taskId);
-            }
-            else
-            {
-                statuses[taskId] = status;
-            }
-
             try
             {
-                await Items.PatchAsync(partition, itemId, [PatchOperation.Set("status", statuses)], doc.ETag, ct);
+                await Items.ReplaceAsync(partition, itemId, WithStatus(doc.Body, taskId, status), doc.ETag, ct);
                 return;
             }
             catch (DocumentPreconditionFailedException)
@@ -391,6 +385,27 @@ public sealed partial class TaskStore(IDocumentStore store, TimeProvider time)
                 return;
             }
         }
+    }
+
+    /// <summary><paramref name="item"/> (a body just read, changed in place) with <c>status.{taskId}</c> set, or removed when <paramref name="status"/> is null.</summary>
+    private static JsonObject WithStatus(JsonObject item, string taskId, string? status)
+    {
+        if (item["status"] is not JsonObject statuses)
+        {
+            statuses = [];
+            item["status"] = statuses;
+        }
+
+        if (status is null)
+        {
+            statuses.Remove(taskId);
+        }
+        else
+        {
+            statuses[taskId] = status;
+        }
+
+        return item;
     }
 
     private static JsonObject Body(TaskItem item)

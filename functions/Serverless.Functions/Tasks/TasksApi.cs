@@ -427,6 +427,7 @@ public static class TasksRegistration
             .AddActivity<ReadOpenTaskItems>()
             .AddActivity<BeginTaskBulk>()
             .AddActivity<ApplyTaskBulkChunk>()
+            .AddActivity<ApplyTaskBulkPage>()
             .AddActivity<FinishTaskBulk>()
             .AddOrchestrator<QaHandoffOrchestrator>()
             .AddActivity<SweepCompletedToQa>()

@@ -1,6 +1,12 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Serverless.Durable;
+using Serverless.Durable.History;
+using Serverless.Durable.Orchestration;
+using Serverless.Functions.Activity;
+using Serverless.Functions.Items;
 using Serverless.Functions.Http;
 using Serverless.Functions.Identity;
 using Serverless.Functions.Tasks;
@@ -125,6 +131,102 @@ public sealed class TaskBulkTests(AzuriteFixture azurite, ItemsApp shared) : ICl
         Assert.Equal("completed", done.Task.State);
         Assert.Equal(5, cleared.GetProperty("changed").GetInt64());
         Assert.Equal(("open", 35L), (reopened.Task.State, reopened.Progress.Done));
+    }
+
+    [Fact]
+    public async Task BatchStatus_WhileAnnotatorSetsStatuses_SingleStatusWinsCountsMirrorExact()
+    {
+        // Arrange: 200 items, all A's; the batch completes the 100 under /even while A discards 40 of them.
+        var w = await _h.WorldAsync("race-batch", 200);
+        var (task, _) = await _h.CreateTaskAsync(w, new { name = "rb", datasetId = w.Scene.DatasetId, assignees = new[] { new { userId = w.A.Id } } });
+        await _h.WaitOpenAsync(w, task);
+        var even = await _h.QueryItemsAsync(w, new { filter = new { dir = "/even" }, pageSize = 200 });
+        using var a = _app.Client(w.A.Key);
+        using var owner = _app.Client(w.Scene.Owner.Key);
+
+        // Act
+        using var start = await owner.PostAsJsonAsync($"{TaskHarness.Tasks(w)}/{task}/statuses", new { status = "COMPLETED", filter = new { dir = "/even" } }, IdentityApp.Json);
+        var sets = await Task.WhenAll(even.Take(40).Select(id => TaskHarness.SetAsync(a, w, task, id, "DISCARDED")));
+        var status = (await start.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("statusQueryGetUri").GetString()!;
+        var (_, done) = await OrchestrationsApp.UntilAsync(owner, status, "Completed");
+        var after = await _h.GetTaskAsync(w, task);
+        var all = await AllItemsAsync(w, task);
+        var completed = await _h.QueryItemsAsync(w, new { filter = new Dictionary<string, string> { [$"status.{task}"] = "COMPLETED" }, pageSize = 200 });
+        var discarded = await _h.QueryItemsAsync(w, new { filter = new Dictionary<string, string> { [$"status.{task}"] = "DISCARDED" }, pageSize = 200 });
+
+        // Assert: every 200 kept DISCARDED, every 409 lost to the batch; the batch counted the others as conflicts.
+        var accepted = even.Take(40).Where((_, i) => sets[i].StatusCode == HttpStatusCode.OK).ToHashSet();
+        Assert.All(sets, s => Assert.Contains(s.StatusCode, new[] { HttpStatusCode.OK, HttpStatusCode.Conflict }));
+        Assert.All(all.Where(i => accepted.Contains(i.ItemId)), i => Assert.Equal("DISCARDED", i.Status));
+        var output = done.GetProperty("output");
+        Assert.Equal((100 - accepted.Count, 0L, (long)accepted.Count), Counts(output));
+        Assert.Equal(all.Where(i => i.Status == "COMPLETED").Select(i => i.ItemId).Order(), completed.Order());
+        Assert.Equal(accepted.Order(), discarded.Order());
+        Assert.Equal(100, after.Progress.Done);
+        AssertCountsMatch(after, all);
+        foreach (var s in sets)
+        {
+            s.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task ApplyTaskBulkPage_PageRunAgainAfterACrash_ChangesNothingMoreMirrorAndEventsExact()
+    {
+        // Arrange: a batch status over /even whose first attempt crashed after writing 5 task items, before their mirror.
+        var w = await _h.WorldAsync("batch-retry", 30);
+        var (task, _) = await _h.CreateTaskAsync(w, new { name = "br", datasetId = w.Scene.DatasetId, assignees = new[] { new { userId = w.A.Id } } });
+        await _h.WaitOpenAsync(w, task);
+        var even = await _h.QueryItemsAsync(w, new { filter = new { dir = "/even" }, pageSize = 200 });
+        var services = _app.Factory.Services;
+        var tasks = services.GetRequiredService<TaskStore>();
+        var bulk = new TaskBulkInput(w.Scene.ProjectId, task, w.Scene.DatasetId, TaskBulkKinds.Status, w.Scene.Owner.Id, "test", Status: "COMPLETED", FilterJson: """{"dir":"/even"}""", Paged: true);
+        await tasks.ApplyChunkAsync(task, even.Take(5).ToList(), item => TaskBulkRules.Decide(bulk, item, 0, "2026-01-01T00:00:00.000Z").Decision, CancellationToken.None);
+        var page = new ApplyTaskBulkPage(services.GetRequiredService<ItemStore>(), tasks, services.GetRequiredService<ActivityLog>(),
+            services.GetRequiredService<DurableClient>(), TimeProvider.System);
+        var context = new TaskActivityContext(nameof(ApplyTaskBulkPage), "bulk-instance", "e", 1);
+        var request = new TaskBulkPageRequest(bulk, null, "bulk-instance");
+
+        // Act: the page runs again, then once more (a redelivered message).
+        var first = await page.RunAsync(context, request);
+        var again = await page.RunAsync(context, request);
+
+        // Assert
+        var after = await _h.GetTaskAsync(w, task);
+        var mirrored = await _h.QueryItemsAsync(w, new { filter = new Dictionary<string, string> { [$"status.{task}"] = "COMPLETED" }, pageSize = 200 });
+        var events = await services.GetRequiredService<ActivityLog>().QueryAsync(w.Scene.ProjectId, new ActivityQuery(null, null, null, task, "status.set", null), 200, null, CancellationToken.None);
+        Assert.Equal((15, new TaskBulkCounts(10, 5, 0, 0), (string?)null), (first.Seen, first.Counts, first.NextToken));
+        Assert.Equal(new TaskBulkCounts(0, 15, 0, 0), again.Counts);
+        Assert.Equal(even.Order(), mirrored.Order());
+        Assert.Equal(even.Skip(5).Order(), events.Items.Select(e => e.ItemId!).Order());
+        Assert.All(events.Items, e => Assert.Equal(TaskBulkRules.EventId("bulk-instance", e.ItemId!), e.Id));
+        Assert.All(events.Items, e => Assert.InRange(e.Id.Length, 1, 20 + e.ItemId!.Length));
+        Assert.Equal((15L, 15L), (after.Progress.Done, after.Progress.ByStatus["COMPLETED"]));
+        AssertCountsMatch(after, await AllItemsAsync(w, task));
+    }
+
+    [Fact]
+    public async Task Reassign_InstanceStartedByEarlierVersion_FinishesUnpagedWithExactCounts()
+    {
+        // Arrange: an instance whose input has no Paged flag, as the earlier version started it (one activity per chunk).
+        var (w, task, c) = await TaskWithThirdAsync("unpaged", 200);
+        var durable = _app.Factory.Services.GetRequiredService<DurableClient>();
+        var input = new TaskBulkInput(w.Scene.ProjectId, task, w.Scene.DatasetId, TaskBulkKinds.Reassign, w.Scene.Owner.Id, "test", From: w.A.Id, To: c.Id);
+        var instanceId = $"{w.Scene.ProjectId}.taskbulk.unpaged";
+
+        // Act
+        await durable.ScheduleNewOrchestrationInstanceAsync(nameof(TaskBulkOrchestrator), input, new StartOrchestrationOptions(instanceId));
+        var state = await durable.WaitForCompletionAsync(instanceId, TimeSpan.FromSeconds(60));
+        var history = (await durable.GetInstanceAsync(instanceId, includeHistory: true))!.History!;
+        var after = await _h.GetTaskAsync(w, task);
+
+        // Assert
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, state.Status);
+        Assert.Contains(history, e => e is TaskScheduled { Name: nameof(ApplyTaskBulkChunk) });
+        Assert.DoesNotContain(history, e => e is TaskScheduled { Name: nameof(ApplyTaskBulkPage) });
+        Assert.Equal(100, JsonDocument.Parse(state.Output!).RootElement.GetProperty("changed").GetInt64());
+        Assert.Equal(new AssigneeProgress(100, 0), after.Progress.ByAssignee[c.Id]);
+        AssertCountsMatch(after, await AllItemsAsync(w, task));
     }
 
     [Fact]

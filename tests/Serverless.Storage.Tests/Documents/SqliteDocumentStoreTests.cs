@@ -70,6 +70,47 @@ public sealed class SqliteDocumentStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Write_StoreStaysOpen_WalCopiedIntoDatabaseInTheBackground()
+    {
+        // Arrange: the writer never checkpoints (wal_autocheckpoint=0), so only the background checkpointer can move
+        // the ~4 MB written below from the WAL into the database file while the store is open.
+        var path = _files.NewPath();
+        await using var store = new SqliteDocumentStore(new SqliteDocumentStoreOptions(path));
+        await store.EnsureContainerAsync(new ContainerSpec("items", []));
+        var before = new FileInfo(path).Length;
+        var padding = new string('x', 4000);
+
+        // Act
+        for (var batch = 0; batch < 10; batch++)
+        {
+            await store.Container("items").ExecuteBatchAsync("p1", [.. Enumerable.Range(0, 100).Select(i => BatchOperation.Create($"d{batch}-{i}", new JsonObject { ["pad"] = padding }))]);
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (new FileInfo(path).Length < before + 4_000_000 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        // Assert
+        Assert.InRange(new FileInfo(path).Length, before + 4_000_000, long.MaxValue);
+        Assert.Equal(1000L, await store.Container("items").CountAsync("p1", null));
+    }
+
+    [Fact]
+    public async Task Dispose_Twice_SecondIsNoOp()
+    {
+        var store = new SqliteDocumentStore(new SqliteDocumentStoreOptions(_files.NewPath()));
+        await store.EnsureContainerAsync(new ContainerSpec("items", []));
+        await store.Container("items").CreateAsync("p1", "d1", []);
+
+        await store.DisposeAsync();
+        var second = await Record.ExceptionAsync(async () => await store.DisposeAsync());
+
+        Assert.Null(second);
+    }
+
+    [Fact]
     public async Task Reopen_AfterDispose_KeepsDocumentsAndContainers()
     {
         var path = _files.NewPath();
@@ -170,6 +211,38 @@ public sealed class SqliteDocumentStoreTests : IDisposable
 
         Assert.Contains("USING INDEX doc_items_ix_status", plan, StringComparison.Ordinal);
         Assert.DoesNotContain("TEMP B-TREE", plan, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task EnsureContainer_PathNoLongerDeclared_IndexDroppedOthersKept()
+    {
+        // Arrange: a file whose "items" container was indexed on kind and status, and another container's index.
+        var path = _files.NewPath();
+        await using (var old = new SqliteDocumentStore(new SqliteDocumentStoreOptions(path)))
+        {
+            await old.EnsureContainerAsync(new ContainerSpec("items", ["kind", "status"]));
+            await old.EnsureContainerAsync(new ContainerSpec("items-x", ["kind"]));
+            await old.Container("items").CreateAsync("p1", "d1", new JsonObject { ["kind"] = "a", ["status"] = "open" });
+        }
+
+        // Act
+        await using var store = new SqliteDocumentStore(new SqliteDocumentStoreOptions(path));
+        await store.EnsureContainerAsync(new ContainerSpec("items", ["status"]));
+        using var connection = Open(path);
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'doc_items%' ORDER BY name";
+        var names = new List<string>();
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                names.Add(reader.GetString(0));
+            }
+        }
+
+        // Assert
+        Assert.Equal(["doc_items-x_ix_kind", "doc_items_ix_status"], names);
+        Assert.Single((await store.Container("items").QueryAsync(new DocumentQuery("p1", Filter.Eq("kind", "a"), null, 10))).Items);
     }
 
     [Theory]
