@@ -47,12 +47,9 @@ public sealed class DeleteDataset : TaskOrchestrator<DatasetRef, bool>
         {
             foreach (var child in children)
             {
-                while (await context.CallActivityAsync<int>(nameof(PurgePartition), child.Contents, Retry) > 0)
+                if (!await budget.DrainAsync(nameof(PurgePartition), child.Contents, Retry))
                 {
-                    if (!budget.Spend())
-                    {
-                        return true;
-                    }
+                    return true;
                 }
 
                 await context.CallActivityAsync<bool>(nameof(DeleteDocument), child.Document, Retry);
@@ -65,21 +62,15 @@ public sealed class DeleteDataset : TaskOrchestrator<DatasetRef, bool>
 
         context.SetCustomStatus(new { phase = "items" });
         var items = new PartitionRef(DatasetContainers.Items, DatasetContainers.ItemPartition(input.DatasetId));
-        while (await context.CallActivityAsync<int>(nameof(PurgePartition), items, Retry) > 0)
+        if (!await budget.DrainAsync(nameof(PurgePartition), items, Retry))
         {
-            if (!budget.Spend())
-            {
-                return true;
-            }
+            return true;
         }
 
         context.SetCustomStatus(new { phase = "files" });
-        while (await context.CallActivityAsync<int>(nameof(PurgeDatasetBlobs), input, Retry) > 0)
+        if (!await budget.DrainAsync(nameof(PurgeDatasetBlobs), input, Retry))
         {
-            if (!budget.Spend())
-            {
-                return true;
-            }
+            return true;
         }
 
         context.SetCustomStatus(new { phase = "deleted" });

@@ -22,4 +22,21 @@ public sealed class CallBudget(TaskOrchestrationContext context, object input, i
         context.ContinueAsNew(input);
         return false;
     }
+
+    /// <summary>
+    /// Calls <paramref name="activity"/> (which deletes one page and returns how many it found) until it finds nothing,
+    /// spending one call each time it found some; false when the budget ran out meanwhile.
+    /// </summary>
+    public async Task<bool> DrainAsync(string activity, object input, TaskOptions options)
+    {
+        while (await context.CallActivityAsync<int>(activity, input, options) > 0)
+        {
+            if (!Spend())
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 }

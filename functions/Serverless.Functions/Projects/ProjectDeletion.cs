@@ -77,12 +77,9 @@ public sealed class DeleteProject : TaskOrchestrator<DeleteProjectInput, bool>
             foreach (var datasetId in datasets)
             {
                 var partition = new PartitionRef(DatasetContainers.Items, DatasetContainers.ItemPartition(datasetId));
-                while (await context.CallActivityAsync<int>(nameof(PurgePartition), partition, Retry) > 0)
+                if (!await budget.DrainAsync(nameof(PurgePartition), partition, Retry))
                 {
-                    if (!budget.Spend())
-                    {
-                        return true;
-                    }
+                    return true;
                 }
 
                 await context.CallActivityAsync(nameof(DeleteDatasetDocument), new DatasetRef(input.ProjectId, datasetId), Retry);
@@ -96,22 +93,16 @@ public sealed class DeleteProject : TaskOrchestrator<DeleteProjectInput, bool>
         context.SetCustomStatus(new { phase = "project data" });
         foreach (var partition in await context.CallActivityAsync<List<PartitionRef>>(nameof(ListProjectPartitions), input, Retry))
         {
-            while (await context.CallActivityAsync<int>(nameof(PurgePartition), partition, Retry) > 0)
+            if (!await budget.DrainAsync(nameof(PurgePartition), partition, Retry))
             {
-                if (!budget.Spend())
-                {
-                    return true;
-                }
+                return true;
             }
         }
 
         context.SetCustomStatus(new { phase = "files" });
-        while (await context.CallActivityAsync<int>(nameof(PurgeProjectBlobs), input, Retry) > 0)
+        if (!await budget.DrainAsync(nameof(PurgeProjectBlobs), input, Retry))
         {
-            if (!budget.Spend())
-            {
-                return true;
-            }
+            return true;
         }
 
         context.SetCustomStatus(new { phase = "members" });
