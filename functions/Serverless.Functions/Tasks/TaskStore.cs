@@ -162,13 +162,16 @@ public sealed partial class TaskStore(IDocumentStore store, TimeProvider time)
         return doc?.Body["kind"]?.GetValue<string>() == TaskItemKind ? (ToItem(doc), doc.ETag) : null;
     }
 
-    /// <summary>The task's items, optionally only one assignee's and/or only those without a status, by name.</summary>
-    public async Task<Page<TaskItem>> ListItemsAsync(string taskId, string? assignee, bool openOnly, int pageSize, string? continuationToken, CancellationToken ct)
+    /// <summary>
+    /// The task's items, optionally only those of some assignees (e.g. one user, or the users of one labeling company)
+    /// and/or only those without a status, by name.
+    /// </summary>
+    public async Task<Page<TaskItem>> ListItemsAsync(string taskId, IReadOnlyList<string>? assignees, bool openOnly, int pageSize, string? continuationToken, CancellationToken ct)
     {
         var filters = new List<Filter> { Filter.Eq("kind", TaskItemKind) };
-        if (assignee is not null)
+        if (assignees is not null)
         {
-            filters.Add(Filter.Eq("assignee", assignee));
+            filters.Add(assignees.Count == 1 ? Filter.Eq("assignee", assignees[0]) : Filter.In("assignee", [.. assignees.Select(a => (JsonNode?)a)]));
         }
 
         if (openOnly)
@@ -287,7 +290,7 @@ public sealed partial class TaskStore(IDocumentStore store, TimeProvider time)
     /// </summary>
     public async Task<TaskItem?> NextAsync(string taskId, string userId, CancellationToken ct)
     {
-        var own = await ListItemsAsync(taskId, userId, openOnly: true, 1, null, ct);
+        var own = await ListItemsAsync(taskId, [userId], openOnly: true, 1, null, ct);
         if (own.Items.Count > 0)
         {
             return own.Items[0];

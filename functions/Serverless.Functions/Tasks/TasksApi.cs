@@ -30,6 +30,9 @@ public static partial class TasksApi
     public const int MaxItemIds = 10_000;
     public const int MaxActions = 20;
 
+    /// <summary>Store pages read at most to fill one page of tasks a labeling company may see (bounds one request's work).</summary>
+    private const int MaxFilteredReads = 20;
+
     /// <summary>Default actions of an annotation task.</summary>
     public static readonly IReadOnlyList<TaskAction> DefaultActions = [new("COMPLETED", "Completed"), new("DISCARDED", "Discarded")];
 
@@ -129,14 +132,28 @@ public static partial class TasksApi
             return Problems.Validation(errors.ToDictionary());
         }
 
-        var page = await services.Tasks.ListAsync(projectId, size, continuationToken, ct);
         if (await ScopeAsync(projectId, principal, services, ct) is not { } scope)
         {
-            return TypedResults.Ok(page);
+            return TypedResults.Ok(await services.Tasks.ListAsync(projectId, size, continuationToken, ct));
         }
 
-        var visible = await WorkVisibility.VisibleWorkersAsync(scope.Scope, services.Projects, scope.Project, page.Items.SelectMany(t => t.Assignees.Select(a => a.UserId)), ct);
-        return TypedResults.Ok(new Page<LabelingTask>([.. page.Items.Where(t => t.Assignees.Any(a => visible.Contains(a.UserId)))], page.ContinuationToken));
+        // Which tasks a company sees depends on their assignee lists, so they are filtered after reading; reading on, a
+        // page of what is still missing at a time, keeps pages full (a short page only at the end or after the bounded reads).
+        var tasks = new List<LabelingTask>(size);
+        var token = continuationToken;
+        for (var reads = 0; reads < MaxFilteredReads && tasks.Count < size; reads++)
+        {
+            var page = await services.Tasks.ListAsync(projectId, size - tasks.Count, token, ct);
+            var visible = await WorkVisibility.VisibleWorkersAsync(scope.Scope, services.Projects, scope.Project, page.Items.SelectMany(t => t.Assignees.Select(a => a.UserId)), ct);
+            tasks.AddRange(page.Items.Where(t => t.Assignees.Any(a => visible.Contains(a.UserId))));
+            token = page.ContinuationToken;
+            if (token is null)
+            {
+                break;
+            }
+        }
+
+        return TypedResults.Ok(new Page<LabelingTask>(tasks, token));
     }
 
     /// <summary>
@@ -227,10 +244,9 @@ public static partial class TasksApi
             return Problems.Forbidden("With 'showTasksByOrganization' on, a labeling company's users see only the work of their own company.");
         }
 
-        var page = await services.Tasks.ListItemsAsync(taskId, assignee, open ?? false, size, continuationToken, ct);
-        return TypedResults.Ok(visible is null || assignee is not null
-            ? page
-            : new Page<TaskItem>([.. page.Items.Where(i => i.Assignee is not null && visible.Contains(i.Assignee))], page.ContinuationToken));
+        // The company's assignees go into the query (not a filter after reading), so pages are full and tokens exact.
+        IReadOnlyList<string>? assignees = assignee is not null ? [assignee] : visible?.Order(StringComparer.Ordinal).ToList();
+        return TypedResults.Ok(await services.Tasks.ListItemsAsync(taskId, assignees, open ?? false, size, continuationToken, ct));
     }
 
     /// <summary><c>PUT .../items/{itemId}/status</c> <c>{"status": "COMPLETED"}</c>, or <c>null</c> to clear.</summary>

@@ -67,6 +67,41 @@ public sealed class TaskVisibilityTests(AzuriteFixture azurite, ItemsApp shared)
         Assert.NotEqual(vendor, w.Scene.Owner.OrgId);
     }
 
+    [Fact]
+    public async Task ListTasksAndItems_SettingOnSmallPages_PagesFullOfVisibleWorkUntilTheEnd()
+    {
+        // Arrange: the first task (by creation) is the home company's; of the shared task's 10 items, 5 are the vendor's.
+        var w = await _h.WorldAsync("vispage", 10);
+        var (_, vendorWorker, vendorManager) = await VendorAsync(w, "vispage");
+        var (homeTask, _) = await _h.CreateTaskAsync(w, new { name = "home", datasetId = w.Scene.DatasetId, assignees = new[] { new { userId = w.A.Id } } });
+        var (vendorTask, _) = await _h.CreateTaskAsync(w, new { name = "vendor", datasetId = w.Scene.DatasetId, assignees = new[] { new { userId = vendorWorker.Id } } });
+        var (sharedTask, _) = await _h.CreateTaskAsync(w, new { name = "shared", datasetId = w.Scene.DatasetId, assignees = new[] { new { userId = w.A.Id }, new { userId = vendorWorker.Id } } });
+        foreach (var t in new[] { homeTask, vendorTask, sharedTask })
+        {
+            await _h.WaitOpenAsync(w, t);
+        }
+
+        using var owner = _app.Client(w.Scene.Owner.Key);
+        using var manager = _app.Client(vendorManager.Key);
+        var tasks = TaskHarness.Tasks(w);
+        using (var setOn = await owner.PatchAsJsonAsync($"/api/projects/{w.Scene.ProjectId}/settings", new { showTasksByOrganization = true }))
+        {
+            Assert.Equal(HttpStatusCode.OK, setOn.StatusCode);
+        }
+
+        // Act
+        var taskPages = await AllPagesAsync(manager, $"{tasks}?pageSize=1");
+        var itemPages = await AllPagesAsync(manager, $"{tasks}/{sharedTask}/items?pageSize=2");
+
+        // Assert: no empty or short page before the last; nothing of the home company; nothing missed.
+        // (Keyset pages cannot know a full page was the last one: an empty page may close the list, never come before.)
+        Assert.All(taskPages.SkipLast(1), p => Assert.Single(p));
+        Assert.Equal([vendorTask, sharedTask], taskPages.SelectMany(p => p).Select(t => t.GetProperty("id").GetString()!));
+        Assert.Equal([2, 2, 1], itemPages.Select(p => p.Count));
+        Assert.All(itemPages.SelectMany(p => p), i => Assert.Equal(vendorWorker.Id, i.GetProperty("assignee").GetString()));
+        Assert.Equal(5, itemPages.SelectMany(p => p).Select(i => i.GetProperty("itemId").GetString()).Distinct().Count());
+    }
+
     /// <summary>A labeling company with an annotator and an annotation manager, both members of the project.</summary>
     private async Task<(string OrgId, TestUser Worker, TestUser Manager)> VendorAsync(World w, string name)
     {
@@ -96,6 +131,21 @@ public sealed class TaskVisibilityTests(AzuriteFixture azurite, ItemsApp shared)
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         var created = (await response.Content.ReadFromJsonAsync<CreatedUser>(IdentityApp.Json))!;
         return new TestUser(created.User.Id, created.ApiKey.Key, orgId);
+    }
+
+    /// <summary>Every page of a list, following the continuation token (at most 20 pages).</summary>
+    private static async Task<List<List<JsonElement>>> AllPagesAsync(HttpClient client, string url)
+    {
+        var pages = new List<List<JsonElement>>();
+        string? token = null;
+        do
+        {
+            var page = await client.GetFromJsonAsync<JsonElement>(token is null ? url : $"{url}&continuationToken={Uri.EscapeDataString(token)}");
+            pages.Add([.. page.GetProperty("items").EnumerateArray()]);
+            token = page.TryGetProperty("continuationToken", out var next) && next.ValueKind == JsonValueKind.String ? next.GetString() : null;
+        }
+        while (token is not null && pages.Count < 20);
+        return pages;
     }
 
     private static async Task<List<string>> ListTaskIdsAsync(HttpClient client, string url)
