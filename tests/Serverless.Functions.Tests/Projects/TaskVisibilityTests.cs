@@ -22,15 +22,7 @@ public sealed class TaskVisibilityTests(AzuriteFixture azurite, ItemsApp shared)
     public async Task ListTasks_SettingOnCompanyManager_SeesOnlyTasksAndItemsOfOwnCompany()
     {
         // Arrange: a home annotator (A) and a vendor annotator, each with a task, plus a task shared by both.
-        var w = await _h.WorldAsync("vis", 10);
-        var (vendor, vendorWorker, vendorManager) = await VendorAsync(w, "vis");
-        var (homeTask, _) = await _h.CreateTaskAsync(w, new { name = "home", datasetId = w.Scene.DatasetId, assignees = new[] { new { userId = w.A.Id } } });
-        var (vendorTask, _) = await _h.CreateTaskAsync(w, new { name = "vendor", datasetId = w.Scene.DatasetId, assignees = new[] { new { userId = vendorWorker.Id } } });
-        var (sharedTask, _) = await _h.CreateTaskAsync(w, new { name = "shared", datasetId = w.Scene.DatasetId, assignees = new[] { new { userId = w.A.Id }, new { userId = vendorWorker.Id } } });
-        foreach (var t in new[] { homeTask, vendorTask, sharedTask })
-        {
-            await _h.WaitOpenAsync(w, t);
-        }
+        var (w, vendor, vendorWorker, vendorManager, homeTask, vendorTask, sharedTask) = await ThreeTasksAsync("vis");
 
         using var owner = _app.Client(w.Scene.Owner.Key);
         using var manager = _app.Client(vendorManager.Key);
@@ -71,15 +63,7 @@ public sealed class TaskVisibilityTests(AzuriteFixture azurite, ItemsApp shared)
     public async Task ListTasksAndItems_SettingOnSmallPages_PagesFullOfVisibleWorkUntilTheEnd()
     {
         // Arrange: the first task (by creation) is the home company's; of the shared task's 10 items, 5 are the vendor's.
-        var w = await _h.WorldAsync("vispage", 10);
-        var (_, vendorWorker, vendorManager) = await VendorAsync(w, "vispage");
-        var (homeTask, _) = await _h.CreateTaskAsync(w, new { name = "home", datasetId = w.Scene.DatasetId, assignees = new[] { new { userId = w.A.Id } } });
-        var (vendorTask, _) = await _h.CreateTaskAsync(w, new { name = "vendor", datasetId = w.Scene.DatasetId, assignees = new[] { new { userId = vendorWorker.Id } } });
-        var (sharedTask, _) = await _h.CreateTaskAsync(w, new { name = "shared", datasetId = w.Scene.DatasetId, assignees = new[] { new { userId = w.A.Id }, new { userId = vendorWorker.Id } } });
-        foreach (var t in new[] { homeTask, vendorTask, sharedTask })
-        {
-            await _h.WaitOpenAsync(w, t);
-        }
+        var (w, _, vendorWorker, vendorManager, _, vendorTask, sharedTask) = await ThreeTasksAsync("vispage");
 
         using var owner = _app.Client(w.Scene.Owner.Key);
         using var manager = _app.Client(vendorManager.Key);
@@ -100,6 +84,25 @@ public sealed class TaskVisibilityTests(AzuriteFixture azurite, ItemsApp shared)
         Assert.Equal([2, 2, 1], itemPages.Select(p => p.Count));
         Assert.All(itemPages.SelectMany(p => p), i => Assert.Equal(vendorWorker.Id, i.GetProperty("assignee").GetString()));
         Assert.Equal(5, itemPages.SelectMany(p => p).Select(i => i.GetProperty("itemId").GetString()).Distinct().Count());
+    }
+
+    /// <summary>
+    /// A world of 10 items, a labeling company, and three open tasks created in this order: the home annotator A's,
+    /// the vendor annotator's, and one shared by both (items dealt alternately).
+    /// </summary>
+    private async Task<(World W, string Vendor, TestUser VendorWorker, TestUser VendorManager, string HomeTask, string VendorTask, string SharedTask)> ThreeTasksAsync(string name)
+    {
+        var w = await _h.WorldAsync(name, 10);
+        var (vendor, vendorWorker, vendorManager) = await VendorAsync(w, name);
+        var (homeTask, _) = await _h.CreateTaskAsync(w, new { name = "home", datasetId = w.Scene.DatasetId, assignees = new[] { new { userId = w.A.Id } } });
+        var (vendorTask, _) = await _h.CreateTaskAsync(w, new { name = "vendor", datasetId = w.Scene.DatasetId, assignees = new[] { new { userId = vendorWorker.Id } } });
+        var (sharedTask, _) = await _h.CreateTaskAsync(w, new { name = "shared", datasetId = w.Scene.DatasetId, assignees = new[] { new { userId = w.A.Id }, new { userId = vendorWorker.Id } } });
+        foreach (var t in new[] { homeTask, vendorTask, sharedTask })
+        {
+            await _h.WaitOpenAsync(w, t);
+        }
+
+        return (w, vendor, vendorWorker, vendorManager, homeTask, vendorTask, sharedTask);
     }
 
     /// <summary>A labeling company with an annotator and an annotation manager, both members of the project.</summary>
