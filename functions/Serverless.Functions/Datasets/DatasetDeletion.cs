@@ -41,7 +41,7 @@ public sealed class DeleteDataset : TaskOrchestrator<DatasetRef, bool>
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(input);
         var budget = new CallBudget(context, input, CallsPerExecution);
-        await context.CallActivityAsync<bool>(nameof(RemoveDatasetDocument), input, Retry);
+        await context.CallActivityAsync<bool>(nameof(DeleteDatasetDocument), input, Retry);
         context.SetCustomStatus(new { phase = "tasks" });
         while (await context.CallActivityAsync<List<DatasetChild>>(nameof(ListDatasetChildren), input, Retry) is { Count: > 0 } children)
         {
@@ -74,17 +74,6 @@ public sealed class DeleteDataset : TaskOrchestrator<DatasetRef, bool>
         }
 
         context.SetCustomStatus(new { phase = "deleted" });
-        return true;
-    }
-}
-
-/// <summary>Removes the dataset document (idempotent).</summary>
-public sealed class RemoveDatasetDocument(DatasetStore datasets) : TaskActivity<DatasetRef, bool>
-{
-    public override async Task<bool> RunAsync(TaskActivityContext context, DatasetRef input)
-    {
-        ArgumentNullException.ThrowIfNull(input);
-        await datasets.RemoveAsync(input.ProjectId, input.DatasetId, CancellationToken.None);
         return true;
     }
 }

@@ -222,7 +222,6 @@ public static class DatasetsRegistration
             .AddActivity<CopyItemsPage>()
             .AddActivity<CompleteCopyTarget>()
             .AddOrchestrator<DeleteDataset>()
-            .AddActivity<RemoveDatasetDocument>()
             .AddActivity<ListDatasetChildren>()
             .AddActivity<DeleteDocument>()
             .AddActivity<PurgeDatasetBlobs>());

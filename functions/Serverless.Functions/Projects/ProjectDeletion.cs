@@ -167,9 +167,6 @@ public sealed class ProjectCascade(
         return page.Items.Count;
     }
 
-    public Task DeleteDatasetAsync(string projectId, string datasetId, CancellationToken ct) =>
-        IdentityStore.DeleteIfExistsAsync(store.Container(DatasetContainers.Datasets), DatasetContainers.ProjectPartition(projectId), datasetId, ct);
-
     /// <summary>
     /// Deletes up to <see cref="BlobsPerCall"/> blobs whose names start with <paramref name="prefix"/> (<c>{projectId}/</c>,
     /// or <c>{projectId}/{datasetId}/</c> for one dataset) in every registered <see cref="ProjectCascadeBlobs"/> container; returns how many.
@@ -228,13 +225,13 @@ public sealed class PurgePartition(ProjectCascade cascade) : TaskActivity<Partit
     public override Task<int> RunAsync(TaskActivityContext context, PartitionRef input) => cascade.PurgePartitionAsync(input, CancellationToken.None);
 }
 
-/// <summary>Deletes a dataset document once its items are gone.</summary>
-public sealed class DeleteDatasetDocument(ProjectCascade cascade) : TaskActivity<DatasetRef, bool>
+/// <summary>Deletes a dataset document (idempotent): once its items are gone (project cascade), or first (dataset cascade).</summary>
+public sealed class DeleteDatasetDocument(DatasetStore datasets) : TaskActivity<DatasetRef, bool>
 {
     public override async Task<bool> RunAsync(TaskActivityContext context, DatasetRef input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        await cascade.DeleteDatasetAsync(input.ProjectId, input.DatasetId, CancellationToken.None);
+        await datasets.RemoveAsync(input.ProjectId, input.DatasetId, CancellationToken.None);
         return true;
     }
 }
