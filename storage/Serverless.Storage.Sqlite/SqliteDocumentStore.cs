@@ -49,6 +49,7 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
 {
     private const int MaxPooledReaders = 8;
     private const int MaxGroupedWrites = 64;
+    private const long WalSizeLimit = 64L << 20;
 
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly ConcurrentQueue<WriteItem> _pending = new();
@@ -74,6 +75,9 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
             // up to 40 MB into the database file while every queued write waited (commits of 140-220 ms, the single
             // status p99). The checkpointer below does it on its own connection, beside the writer.
             _writer.Execute("PRAGMA wal_autocheckpoint=0");
+
+            // When the writer starts the WAL over, it also cuts the file back to this size: a burst leaves no huge file behind.
+            _writer.Execute($"PRAGMA journal_size_limit={WalSizeLimit}");
             if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
             {
                 throw new DocumentStoreUnavailableException($"SQLite database '{_path}' could not switch to WAL mode (journal_mode is '{mode}').");
@@ -293,6 +297,8 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
             return;
         }
 
+        FinishCheckpoint(writer);
+
         try
         {
             RunGroup(writer, group);
@@ -399,6 +405,27 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
             {
                 group[i].Succeed();
             }
+        }
+    }
+
+    /// <summary>
+    /// Copies the last few WAL frames when the checkpointer asks (see <see cref="SqliteCheckpointer"/>): with all of
+    /// the WAL in the database file, the transaction that follows starts the WAL over instead of appending to it.
+    /// </summary>
+    private void FinishCheckpoint(SqliteSession writer)
+    {
+        if (!_checkpointer.TakeFinishRequest())
+        {
+            return;
+        }
+
+        try
+        {
+            writer.Execute("PRAGMA wal_checkpoint(PASSIVE)");
+        }
+        catch (SqliteException e)
+        {
+            Log.SqliteError(_logger, e.SqliteErrorCode, e);
         }
     }
 

@@ -98,6 +98,36 @@ public sealed class SqliteDocumentStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Write_NeverPausing_WalStartsOverInsteadOfGrowing()
+    {
+        // Arrange: writes that follow each other without a pause for ~3 s (the checkpointer passes every 500 ms).
+        var path = _files.NewPath();
+        await using var store = new SqliteDocumentStore(new SqliteDocumentStoreOptions(path));
+        await store.EnsureContainerAsync(new ContainerSpec("items", []));
+        var padding = new string('x', 4000);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+
+        // Act
+        var written = 0L;
+        for (var batch = 0; watch.Elapsed < TimeSpan.FromSeconds(3) || batch < 50; batch++)
+        {
+            await store.Container("items").ExecuteBatchAsync("p1", [.. Enumerable.Range(0, 50).Select(i => BatchOperation.Create($"d{batch}-{i}", new JsonObject { ["pad"] = padding }))]);
+            written += 50 * 4000;
+        }
+
+        // Assert: the WAL header's checkpoint sequence number (bytes 12-15, big-endian) counts the times the WAL
+        // started over; before the writer finished checkpoints itself, it stayed 0 until writes paused.
+        var header = new byte[16];
+        await using (var wal = new FileStream(path + "-wal", FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+        {
+            await wal.ReadExactlyAsync(header);
+        }
+
+        var restarts = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(12));
+        Assert.True(restarts >= 2, $"The WAL started over {restarts} times while {written:N0} bytes were written.");
+    }
+
+    [Fact]
     public async Task Dispose_Twice_SecondIsNoOp()
     {
         var store = new SqliteDocumentStore(new SqliteDocumentStoreOptions(_files.NewPath()));
