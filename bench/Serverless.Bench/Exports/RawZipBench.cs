@@ -49,7 +49,7 @@ internal sealed class RawZipBench : IBenchSuite
             var datasets = new DatasetStore(store, TimeProvider.System);
             const string projectId = "p_bench";
             var datasetId = (await datasets.CreateAsync(projectId, "bench", "u_bench", CancellationToken.None)).Id;
-            var items = new ItemStore(store, blobs, itemsOptions, TimeProvider.System, []);
+            var items = new ItemStore(store, blobs, new PathClaims(store), itemsOptions, TimeProvider.System, []);
             var bytes = new byte[FileMiB * 1024 * 1024];
             var now = StoredTimestamp.Format(DateTimeOffset.UtcNow);
             var names = new List<string>();

@@ -32,7 +32,7 @@ public sealed class ImportRunner(
     RecipeStore recipes,
     ProjectStore projects,
     IBlobStore blobs,
-    IDocumentStore store,
+    PathClaims claims,
     IOptions<ImportsOptions> options,
     TimeProvider time)
 {
@@ -41,7 +41,7 @@ public sealed class ImportRunner(
 
     private AnnotationStore Annotations => annotations;
 
-    private IDocumentStore Store => store;
+    private PathClaims Claims => claims;
 
     /// <summary>Runs the import and records its outcome; returns its final state (null when the import is gone).</summary>
     public async Task<string?> RunAsync(string projectId, string importId, CancellationToken ct)
@@ -400,7 +400,7 @@ public sealed class ImportRunner(
         /// <summary>The dataset's item at <paramref name="path"/> (via its path claim), remembering its bounds; null when none.</summary>
         private async Task<string?> MatchAsync(string path, CancellationToken ct)
         {
-            var doc = await owner.Store.Container(DatasetContainers.Items).ReadAsync(DatasetContainers.ItemPartition(import.DatasetId), ItemStore.ClaimId(path), ct);
+            var doc = await owner.Claims.FindAsync(import.DatasetId, path, ct);
             if (Text(doc?.Body["itemId"]) is not { } claim)
             {
                 return null;

@@ -48,7 +48,7 @@ public sealed partial class ItemStore
     {
         var path = folder == ItemPath.Root ? ItemPath.Root + name : folder + "/" + name;
         var partition = DatasetContainers.ItemPartition(datasetId);
-        if (await Items.ReadAsync(partition, ClaimId(path), ct) is not null)
+        if (await claims.FindAsync(datasetId, path, ct) is not null)
         {
             throw new ItemPathTakenException(path);
         }

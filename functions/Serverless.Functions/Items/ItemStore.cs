@@ -25,7 +25,7 @@ namespace Serverless.Functions.Items;
 /// Order of writes: the blob first, then the batch. If the batch fails the blob is deleted, so a reader
 /// never finds an item without its file; a crash between the two leaves only an unreferenced blob.
 /// </remarks>
-public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IOptions<ItemsOptions> options, TimeProvider time, IEnumerable<IItemIngestionHook> hooks) : IDisposable
+public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, PathClaims claims, IOptions<ItemsOptions> options, TimeProvider time, IEnumerable<IItemIngestionHook> hooks) : IDisposable
 {
     /// <summary>Items per atomic batch: two operations each plus the counter, within the store's 100.</summary>
     public const int ItemsPerBatch = (DocumentLimits.MaxBatchOperations - 1) / 2;
@@ -62,9 +62,6 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
     private IDocumentContainer Items => store.Container(DatasetContainers.Items);
 
     private ItemsOptions Options => options.Value;
-
-    /// <summary>Id of the document that claims <paramref name="path"/> in a dataset.</summary>
-    public static string ClaimId(string path) => "path_" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(path)));
 
     /// <summary>The blob name of an item: chosen by the server, never derived from the user's path.</summary>
     public static string BlobName(string projectId, string datasetId, string itemId) => $"{projectId}/{datasetId}/{itemId}";
@@ -123,7 +120,7 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
     {
         ArgumentNullException.ThrowIfNull(content);
         var path = folder == ItemPath.Root ? ItemPath.Root + name : folder + "/" + name;
-        if (await Items.ReadAsync(DatasetContainers.ItemPartition(datasetId), ClaimId(path), ct) is not null)
+        if (await claims.FindAsync(datasetId, path, ct) is not null)
         {
             throw new ItemPathTakenException(path);
         }
@@ -276,22 +273,47 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
     public async Task<IReadOnlyList<Exception?>> WriteAsync(string datasetId, IReadOnlyList<NewItem> items, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(items);
+        var partition = DatasetContainers.ItemPartition(datasetId);
+        var taken = await claims.TakenByLegacyAsync(partition, [.. items.Select(i => i.Item.Path)], ct);
+        if (taken.Count == 0)
+        {
+            return await WriteClaimedAsync(partition, items, ct);
+        }
+
+        // Paths an item of a legacy dataset holds under a hashed claim (see PathClaims): refused here, the rest written.
+        var free = Enumerable.Range(0, items.Count).Where(k => !taken.Contains(k)).ToList();
+        var written = await WriteClaimedAsync(partition, [.. free.Select(k => items[k])], ct);
+        var errors = new Exception?[items.Count];
+        foreach (var k in taken)
+        {
+            errors[k] = new ItemPathTakenException(items[k].Item.Path);
+        }
+
+        for (var f = 0; f < free.Count; f++)
+        {
+            errors[free[f]] = written[f];
+        }
+
+        return errors;
+    }
+
+    private async Task<IReadOnlyList<Exception?>> WriteClaimedAsync(string partition, IReadOnlyList<NewItem> items, CancellationToken ct)
+    {
         var errors = new Exception?[items.Count];
         if (items.Count == 0)
         {
             return errors;
         }
 
-        var partition = DatasetContainers.ItemPartition(datasetId);
         var bodies = new byte[items.Count][];
-        var claims = new (string Id, byte[] Body)[items.Count];
+        var pathClaims = new (string Id, byte[] Body)[items.Count];
         using var documents = new DocumentWriter(partition);
         for (var k = 0; k < items.Count; k++)
         {
-            // Serialized (and the claim's id hashed) once: a batch redone entry by entry reuses them.
+            // Serialized (and the claim's id derived) once: a batch redone entry by entry reuses them.
             bodies[k] = documents.Item(items[k]);
-            var claimId = ClaimId(items[k].Item.Path);
-            claims[k] = (claimId, documents.Claim(claimId, items[k].Item));
+            var claimId = PathClaims.Id(items[k].Item.Path);
+            pathClaims[k] = (claimId, documents.Claim(claimId, items[k].Item));
         }
 
         await EnsureCounterAsync(partition, ct);
@@ -299,7 +321,7 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
             .Select(c => (Start: c * ItemsPerBatch, Count: Math.Min(ItemsPerBatch, items.Count - (c * ItemsPerBatch)))).ToList();
         var failed = new Exception?[chunks.Count];
         await Parallel.ForEachAsync(Enumerable.Range(0, chunks.Count), new ParallelOptions { MaxDegreeOfParallelism = WriteParallelism, CancellationToken = ct }, async (c, token) =>
-            failed[c] = await TryWriteChunkAsync(partition, items, bodies, claims, chunks[c].Start, chunks[c].Count, token));
+            failed[c] = await TryWriteChunkAsync(partition, items, bodies, pathClaims, chunks[c].Start, chunks[c].Count, token));
 
         var redo = new List<int>();
         for (var c = 0; c < chunks.Count; c++)
@@ -320,7 +342,7 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
         }
 
         await Parallel.ForEachAsync(redo, new ParallelOptions { MaxDegreeOfParallelism = WriteParallelism, CancellationToken = ct }, async (k, token) =>
-            errors[k] = await TryWriteChunkAsync(partition, items, bodies, claims, k, 1, token));
+            errors[k] = await TryWriteChunkAsync(partition, items, bodies, pathClaims, k, 1, token));
         return errors;
     }
 
@@ -344,10 +366,11 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
             try
             {
                 var stats = await UpgradeCounterAsync(partition, await Items.ReadAsync(partition, DatasetContainers.StatsId, ct), ct);
+                var claim = await claims.FindAsync(datasetId, doc.Body["path"]!.GetValue<string>(), ct);
                 await Items.ExecuteBatchAsync(partition,
                 [
                     BatchOperation.Delete(itemId, doc.ETag),
-                    BatchOperation.Delete(ClaimId(doc.Body["path"]!.GetValue<string>())),
+                    .. claim is null ? [] : new[] { BatchOperation.Delete(claim.Id) },
                     CounterChange(stats, [doc.Body["type"]?.GetValue<string>() ?? "other"], -1),
                 ], ct);
             }
@@ -453,13 +476,13 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, IO
     }
 
     /// <summary>One atomic batch: items [start, start + count) with their path claims, and the counter's increments.</summary>
-    private async Task<Exception?> TryWriteChunkAsync(string partition, IReadOnlyList<NewItem> items, byte[][] bodies, (string Id, byte[] Body)[] claims, int start, int count, CancellationToken ct)
+    private async Task<Exception?> TryWriteChunkAsync(string partition, IReadOnlyList<NewItem> items, byte[][] bodies, (string Id, byte[] Body)[] pathClaims, int start, int count, CancellationToken ct)
     {
         var operations = new List<BatchOperation>((count * 2) + 1);
         for (var k = start; k < start + count; k++)
         {
             operations.Add(BatchOperation.CreateRaw(items[k].Item.Id, bodies[k]));
-            operations.Add(BatchOperation.CreateRaw(claims[k].Id, claims[k].Body));
+            operations.Add(BatchOperation.CreateRaw(pathClaims[k].Id, pathClaims[k].Body));
         }
 
         operations.Add(BatchOperation.PatchOf(DatasetContainers.StatsId, CounterIncrements(TypeCounts(items.Skip(start).Take(count).Select(i => i.Item.Type), +1))));

@@ -407,6 +407,7 @@ public static class ItemsRegistration
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddOptions<ItemsOptions>().BindConfiguration(ItemsOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<ItemsOptions>>(new ItemsOptionsValidator());
+        builder.Services.AddSingleton<PathClaims>();
         builder.Services.AddSingleton<ItemStore>();
         builder.Services.AddSingleton<IBlobCreatedHandler, ItemIngestionHandler>();
         return builder;

@@ -46,7 +46,7 @@ public sealed class BulkItemTests(AzuriteFixture azurite, ItemsApp shared) : ICl
         using var raw = new HttpClient();
         var stored = await raw.GetStringAsync(link!.Url);
         var claim = await _app.Factory.Services.GetRequiredService<IDocumentStore>().Container(DatasetContainers.Items)
-            .ReadAsync(DatasetContainers.ItemPartition(scene.DatasetId), ItemStore.ClaimId("/texts/a.json"));
+            .ReadAsync(DatasetContainers.ItemPartition(scene.DatasetId), PathClaims.Id("/texts/a.json"));
 
         // Assert
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
