@@ -111,6 +111,24 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, Pa
     }
 
     /// <summary>
+    /// One page of the dataset's items matching a compiled filter, as ids and names only (what a task split deals out):
+    /// picked from the stored bytes where the store offers them, without building each item (a split reads a million).
+    /// </summary>
+    public async Task<Page<(string Id, string Name)>> QueryNamesAsync(string datasetId, FilterQuery query, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var documentQuery = query.ToDocumentQuery(DatasetContainers.ItemPartition(datasetId), ItemsOnly);
+        if (Items is IRawDocumentQuery raw)
+        {
+            var page = await raw.QueryRawAsync(documentQuery, ct);
+            return new Page<(string, string)>([.. page.Items.Select(d => (d.Id, NameOf(d)))], page.ContinuationToken);
+        }
+
+        var parsed = await Items.QueryAsync(documentQuery, ct);
+        return new Page<(string, string)>([.. parsed.Items.Select(d => (d.Id, d.Body["name"]!.GetValue<string>()))], parsed.ContinuationToken);
+    }
+
+    /// <summary>
     /// Streams <paramref name="content"/> into a new blob (refusing more than the configured bytes),
     /// sniffs its type, reads image dimensions, and records the item.
     /// </summary>
@@ -634,6 +652,26 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, Pa
     }
 
     private static Item ToItem(StoredDocument doc) => doc.Body.Deserialize<Item>(DocumentJson.Options)!;
+
+    /// <summary>The top-level <c>name</c> of an item document's bytes.</summary>
+    private static string NameOf(RawDocument doc)
+    {
+        var reader = new Utf8JsonReader(doc.Utf8Body.Span);
+        reader.Read();
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var isName = reader.ValueTextEquals("name"u8);
+            reader.Read();
+            if (isName && reader.TokenType == JsonTokenType.String)
+            {
+                return reader.GetString()!;
+            }
+
+            reader.Skip();
+        }
+
+        throw new DocumentStoreUnavailableException($"Item document '{doc.Id}' has no name.");
+    }
 
     private static BulkItemResult Failed(int index, int status, string? path, string message) => new(index, status, null, path, message);
 

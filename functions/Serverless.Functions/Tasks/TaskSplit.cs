@@ -39,8 +39,11 @@ public sealed record TaskSourceItem(string Id, string Name);
 /// <summary>Input of the assigning activity: items dealt out from position <c>FirstIndex</c> on.</summary>
 public sealed record AssignTaskItemsRequest(string TaskId, string DatasetId, long FirstIndex, IReadOnlyList<TaskSourceItem> Items, IReadOnlyList<TaskAssignee> Assignees);
 
-/// <summary>Input of the page activity: read one page of the source after <c>Token</c> and deal it out from position <c>FirstIndex</c> on.</summary>
-public sealed record SplitTaskPageRequest(string TaskId, string DatasetId, string? FilterJson, IReadOnlyList<string>? ItemIds, string? Token, int PageSize, long FirstIndex, IReadOnlyList<TaskAssignee> Assignees);
+/// <summary>
+/// Input of the page activity: read up to <c>Pages</c> pages of the source after <c>Token</c> and deal them out from
+/// position <c>FirstIndex</c> on (instances started before <c>Pages</c> existed ask for one).
+/// </summary>
+public sealed record SplitTaskPageRequest(string TaskId, string DatasetId, string? FilterJson, IReadOnlyList<string>? ItemIds, string? Token, int PageSize, long FirstIndex, IReadOnlyList<TaskAssignee> Assignees, int Pages = 1);
 
 /// <summary>What one page of a split did: items read, items new to the task, where the next page starts (null: the end).</summary>
 public sealed record SplitTaskPageResult(int Seen, int Added, string? NextToken);
@@ -49,7 +52,7 @@ public sealed record SplitTaskPageResult(int Seen, int Added, string? NextToken)
 public sealed record FinishTaskSplitRequest(string ProjectId, string TaskId);
 
 /// <summary>
-/// Creates a task's items in bounded batches: one activity per page of the source (a filter over the dataset, or
+/// Creates a task's items in bounded batches: one activity per few pages of the source (a filter over the dataset, or
 /// an explicit id list) reads it, deals it out among the assignees and writes it as parallel batches; the
 /// orchestration keeps only the cursor and the counts. Every few pages it continues as new, so its history stays
 /// small for a million items. Every step is idempotent (task items are keyed by item id), so a crash or a
@@ -68,8 +71,14 @@ public sealed class TaskSplitOrchestrator : TaskOrchestrator<TaskSplitInput, Tas
     /// <summary>Items read per page.</summary>
     public const int PageSize = 1000;
 
-    /// <summary>Pages per execution before continuing as new (two small events per page in history).</summary>
+    /// <summary>Activities per execution before continuing as new (two small events per activity in history).</summary>
     public const int PagesPerExecution = 50;
+
+    /// <summary>
+    /// Pages one activity deals out: each next page is read while the one before is written, so the reads (on
+    /// SQLite, reader connections) run beside the single writer instead of between its batches.
+    /// </summary>
+    public const int PagesPerActivity = 4;
 
     public override async Task<TaskSplitStatus> RunAsync(TaskOrchestrationContext context, TaskSplitInput input)
     {
@@ -80,7 +89,7 @@ public sealed class TaskSplitOrchestrator : TaskOrchestrator<TaskSplitInput, Tas
         {
             var ids = state.ItemIds?.Skip(state.Offset).Take(FilterLimits.MaxListValues).ToList();
             var written = await context.CallActivityAsync<SplitTaskPageResult>(nameof(SplitTaskPage),
-                new SplitTaskPageRequest(state.TaskId, state.DatasetId, state.FilterJson, ids, state.Token, PageSize, state.Seen, state.Assignees));
+                new SplitTaskPageRequest(state.TaskId, state.DatasetId, state.FilterJson, ids, state.Token, PageSize, state.Seen, state.Assignees, ids is null ? PagesPerActivity : 1));
             var more = state.ItemIds is not null ? state.Offset + (ids?.Count ?? 0) < state.ItemIds.Count : written.NextToken is not null;
             state = state with
             {
@@ -177,7 +186,7 @@ public sealed class ReadTaskSourcePage(ItemStore items) : TaskActivity<TaskSourc
         }
 
         var query = FilterCompiler.Compile(request.ToJsonString(), FieldCatalogs.Items);
-        var page = await items.QueryAsync(input.DatasetId, query, CancellationToken.None);
+        var page = await items.QueryNamesAsync(input.DatasetId, query, CancellationToken.None);
         return new TaskSourcePage([.. page.Items.Select(i => new TaskSourceItem(i.Id, i.Name))], page.ContinuationToken);
     }
 }
@@ -203,11 +212,37 @@ public sealed class SplitTaskPage(ItemStore items, TaskStore tasks) : TaskActivi
     public override async Task<SplitTaskPageResult> RunAsync(TaskActivityContext context, SplitTaskPageRequest input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var page = await ReadTaskSourcePage.ReadAsync(items, new TaskSourcePageRequest(input.DatasetId, input.FilterJson, input.ItemIds, input.Token, input.PageSize));
+        Task<TaskSourcePage> Read(string? token) =>
+            ReadTaskSourcePage.ReadAsync(items, new TaskSourcePageRequest(input.DatasetId, input.FilterJson, input.ItemIds, token, input.PageSize));
+
         var dealer = TaskSplitOrchestrator.Dealer(input.Assignees);
-        var dealt = page.Items.Select((item, i) => new TaskItem(item.Id, input.DatasetId, item.Name, dealer(input.FirstIndex + i), null, null, null, 0, false)).ToList();
-        var added = await tasks.AddItemsAsync(input.TaskId, dealt, CancellationToken.None);
-        return new SplitTaskPageResult(page.Items.Count, added, page.NextToken);
+        var page = await Read(input.Token);
+        var seen = 0;
+        var writes = new List<Task<int>>(input.Pages);
+        for (var read = 1; ; read++)
+        {
+            var first = input.FirstIndex + seen;
+            var dealt = page.Items.Select((item, i) => new TaskItem(item.Id, input.DatasetId, item.Name, dealer(first + i), null, null, null, 0, false)).ToList();
+            writes.Add(tasks.AddItemsAsync(input.TaskId, dealt, CancellationToken.None));
+            seen += page.Items.Count;
+
+            // On a pool thread: the SQLite store answers a read synchronously, which would otherwise wait for this
+            // thread instead of running beside the write. Two pages' writes stay in flight, so the writer has the next
+            // page's batches queued while this thread deals it out.
+            var next = read < input.Pages && input.ItemIds is null && page.NextToken is { } token ? Task.Run(() => Read(token)) : null;
+            if (writes.Count >= 2)
+            {
+                await writes[^2];
+            }
+
+            if (next is null)
+            {
+                var added = await Task.WhenAll(writes);
+                return new SplitTaskPageResult(seen, added.Sum(), page.NextToken);
+            }
+
+            page = await next;
+        }
     }
 }
 

@@ -137,7 +137,7 @@ public sealed partial class TaskStore(IDocumentStore store, TimeProvider time)
         var pending = chunk;
         for (var attempt = 1; pending.Length > 0; attempt++)
         {
-            var operations = pending.Select(i => BatchOperation.Create(i.ItemId, Body(i))).ToList();
+            var operations = pending.Select(i => BatchOperation.CreateRaw(i.ItemId, RawBody(partition, i))).ToList();
             operations.AddRange(ProgressPatches(pending.Select(i => ((TaskItem?)null, (TaskItem?)i)), StoredTimestamp.Format(time.GetUtcNow())));
             try
             {
@@ -409,6 +409,18 @@ public sealed partial class TaskStore(IDocumentStore store, TimeProvider time)
         }
 
         return item;
+    }
+
+    /// <summary>
+    /// <see cref="Body"/> serialized with its id and partition key, for <see cref="BatchOperation.CreateRaw"/>: a split
+    /// writes a million, and a create from a tree makes the store copy each tree before serializing it.
+    /// </summary>
+    private static byte[] RawBody(string partition, TaskItem item)
+    {
+        var body = Body(item);
+        body["id"] = item.ItemId;
+        body["pk"] = partition;
+        return JsonSerializer.SerializeToUtf8Bytes(body);
     }
 
     private static JsonObject Body(TaskItem item)

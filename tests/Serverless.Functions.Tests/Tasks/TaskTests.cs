@@ -39,6 +39,24 @@ public sealed class TaskTests(AzuriteFixture azurite, ItemsApp shared) : IClassF
     }
 
     [Fact]
+    public async Task Create_2500ItemsThreeAnnotators_PagesOfOneActivityDealtByPosition()
+    {
+        // Arrange: three pages of 1,000 read by one split activity; with three assignees a page that dealt from its
+        // own first position instead of the split's would end at 835/833/832 instead of 834/833/833.
+        var w = await WorldAsync("split-pages", 2500);
+        var c = await _app.CreateUserAsync("split-pages-c");
+        await _app.AddMemberAsync(w.Scene, c, ProjectRole.Annotator);
+
+        // Act
+        var (task, _) = await CreateTaskAsync(w, new { name = "pages", datasetId = w.Scene.DatasetId, assignees = new[] { w.A.Id, w.B.Id, c.Id }.Select(userId => new { userId }) });
+        var opened = await WaitOpenAsync(w, task);
+
+        // Assert
+        Assert.Equal(2500, opened.Progress.Total);
+        Assert.Equal([834, 833, 833], new[] { w.A.Id, w.B.Id, c.Id }.Select(u => opened.Progress.ByAssignee[u].Total));
+    }
+
+    [Fact]
     public async Task Create_TwelveAssignees_EveryCounterMovesInOneBatch()
     {
         // Arrange: more assignees than one patch holds operations (10).
