@@ -36,21 +36,36 @@ public sealed class AnalyticsSignal : IActivityHook
 
 /// <summary>
 /// Projects each project whose log grew, shortly after the write, so reads rarely have anything to catch up.
-/// Waits <see cref="CoalesceDelay"/> after a wake-up before projecting, so a burst of writes is projected in one
+/// Waits (<see cref="NextDelay"/>) after a wake-up before projecting, so a burst of writes is projected in one
 /// catch-up; reads never wait for it (each read catches up first).
 /// </summary>
 public sealed partial class AnalyticsBackgroundProjector(AnalyticsSignal signal, AnalyticsProjector projector, ILogger<AnalyticsBackgroundProjector> logger) : BackgroundService
 {
-    /// <summary>How long a wake-up waits for more writes to the same project before projecting them together.</summary>
+    /// <summary>How long a wake-up waits at least for more writes to the same project before projecting them together.</summary>
     public static readonly TimeSpan CoalesceDelay = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The longest wait: the cube a dashboard shows without reading lags the log by about this much at most.</summary>
+    public static readonly TimeSpan MaxCoalesceDelay = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// The wait before the next catch-up: four times what the last one took (between <see cref="CoalesceDelay"/> and
+    /// <see cref="MaxCoalesceDelay"/>), so background projection takes at most about a fifth of the time. Part of a
+    /// catch-up's cost does not shrink with fewer events (the checkpoint, which lists the ids of the last 10 s, is read
+    /// and written whole); under a batch status change of thousands of events a second, catch-ups 100 ms apart spent
+    /// ~40% of the process's CPU (batch at 200k items: 2,066 items per CPU-second with the projector, 3,745 without).
+    /// </summary>
+    public static TimeSpan NextDelay(TimeSpan lastCatchUp) =>
+        TimeSpan.FromTicks(Math.Clamp(lastCatchUp.Ticks * 4, CoalesceDelay.Ticks, MaxCoalesceDelay.Ticks));
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         try
         {
+            var delay = CoalesceDelay;
             while (await signal.Reader.WaitToReadAsync(stoppingToken))
             {
-                await Task.Delay(CoalesceDelay, stoppingToken);
+                await Task.Delay(delay, stoppingToken);
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
                 while (signal.Reader.TryRead(out var projectId))
                 {
                     signal.Taken(projectId);
@@ -64,6 +79,8 @@ public sealed partial class AnalyticsBackgroundProjector(AnalyticsSignal signal,
                         LogProjectionFailed(logger, projectId, ex);
                     }
                 }
+
+                delay = NextDelay(System.Diagnostics.Stopwatch.GetElapsedTime(started));
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

@@ -60,8 +60,11 @@ public sealed record TaskBulkChunkRequest(TaskBulkInput Bulk, long FirstIndex, I
 /// <summary>Input of the page activity over a task's open items.</summary>
 public sealed record OpenTaskItemsRequest(string TaskId, string? Assignee, string? AfterId, int PageSize);
 
-/// <summary>Input of <see cref="ApplyTaskBulkPage"/>: the bulk with its cursor, and for an id list the ids of this page.</summary>
-public sealed record TaskBulkPageRequest(TaskBulkInput Bulk, IReadOnlyList<string>? ItemIds, string InstanceId);
+/// <summary>
+/// Input of <see cref="ApplyTaskBulkPage"/>: the bulk with its cursor, and for an id list the ids of this page; a status
+/// change by filter may take up to <c>Pages</c> pages (instances started before <c>Pages</c> existed ask for one).
+/// </summary>
+public sealed record TaskBulkPageRequest(TaskBulkInput Bulk, IReadOnlyList<string>? ItemIds, string InstanceId, int Pages = 1);
 
 /// <summary>What one page did: items read, their counts, and where the next page starts (<c>NextToken</c> over the dataset, <c>LastId</c> over the task's open items).</summary>
 public sealed record TaskBulkPageResult(int Seen, TaskBulkCounts Counts, string? NextToken, string? LastId);
@@ -83,8 +86,14 @@ public sealed class TaskBulkOrchestrator : TaskOrchestrator<TaskBulkInput, TaskB
     /// <summary>Items per page.</summary>
     public const int PageSize = 1000;
 
-    /// <summary>Pages per execution before continuing as new (two small events per page in history).</summary>
+    /// <summary>Activities per execution before continuing as new (two small events per activity in history).</summary>
     public const int PagesPerExecution = 50;
+
+    /// <summary>
+    /// Pages one activity takes for a status change by filter: each next page is read while the one before is
+    /// applied, and two pages are applied at once, so the single SQLite writer always has batches queued.
+    /// </summary>
+    public const int PagesPerActivity = 4;
 
     /// <summary>Page size of the earlier version (instances started by it replay with it).</summary>
     private const int UnpagedPageSize = 800;
@@ -110,7 +119,8 @@ public sealed class TaskBulkOrchestrator : TaskOrchestrator<TaskBulkInput, TaskB
         for (var page = 0; page < PagesPerExecution; page++)
         {
             var ids = state.Kind == TaskBulkKinds.Status ? state.ItemIds?.Skip(state.Offset).Take(Serverless.Core.Filters.FilterLimits.MaxListValues).ToList() : null;
-            var done = await context.CallActivityAsync<TaskBulkPageResult>(nameof(ApplyTaskBulkPage), new TaskBulkPageRequest(ChunkBulk(state), ids, context.InstanceId));
+            var pages = state.Kind == TaskBulkKinds.Status && state.ItemIds is null ? PagesPerActivity : 1;
+            var done = await context.CallActivityAsync<TaskBulkPageResult>(nameof(ApplyTaskBulkPage), new TaskBulkPageRequest(ChunkBulk(state), ids, context.InstanceId, pages));
             var counts = state.Counts!.Plus(done.Counts);
             state = state with
             {
@@ -248,22 +258,43 @@ public sealed class ApplyTaskBulkPage(ItemStore items, TaskStore tasks, Activity
     {
         ArgumentNullException.ThrowIfNull(input);
         var bulk = input.Bulk;
-        IReadOnlyList<string> ids;
-        string? next = null;
-        if (bulk.Kind == TaskBulkKinds.Status)
-        {
-            var page = await ReadTaskSourcePage.ReadAsync(items, new TaskSourcePageRequest(bulk.DatasetId, bulk.FilterJson, input.ItemIds, bulk.Token, TaskBulkOrchestrator.PageSize));
-            ids = [.. page.Items.Select(i => i.Id)];
-            next = page.NextToken;
-        }
-        else
+        var applier = new TaskBulkApplier(tasks, activity, durable, time);
+        if (bulk.Kind != TaskBulkKinds.Status)
         {
             var assignee = bulk.Kind == TaskBulkKinds.Reassign ? bulk.From : null;
-            ids = [.. (await tasks.OpenItemsAfterAsync(bulk.TaskId, assignee, bulk.AfterId, TaskBulkOrchestrator.PageSize, CancellationToken.None)).Select(i => i.ItemId)];
+            IReadOnlyList<string> open = [.. (await tasks.OpenItemsAfterAsync(bulk.TaskId, assignee, bulk.AfterId, TaskBulkOrchestrator.PageSize, CancellationToken.None)).Select(i => i.ItemId)];
+            var changed = await applier.ApplyAsync(bulk, open, bulk.Seen, input.InstanceId, CancellationToken.None);
+            return new TaskBulkPageResult(open.Count, changed, null, open.Count > 0 ? open[^1] : null);
         }
 
-        var counts = await new TaskBulkApplier(tasks, activity, durable, time).ApplyAsync(bulk, ids, bulk.Seen, input.InstanceId, CancellationToken.None);
-        return new TaskBulkPageResult(ids.Count, counts, next, ids.Count > 0 ? ids[^1] : null);
+        Task<TaskSourcePage> Read(string? token) =>
+            ReadTaskSourcePage.ReadAsync(items, new TaskSourcePageRequest(bulk.DatasetId, bulk.FilterJson, input.ItemIds, token, TaskBulkOrchestrator.PageSize));
+
+        var page = await Read(bulk.Token);
+        var seen = 0;
+        var applied = new List<Task<TaskBulkCounts>>(input.Pages);
+        for (var read = 1; ; read++)
+        {
+            IReadOnlyList<string> ids = [.. page.Items.Select(i => i.Id)];
+            var first = bulk.Seen + seen;
+            applied.Add(Task.Run(() => applier.ApplyAsync(bulk, ids, first, input.InstanceId, CancellationToken.None)));
+            seen += ids.Count;
+
+            // On a pool thread (the SQLite store answers a read synchronously): the next page is read while this one is applied.
+            var next = read < input.Pages && input.ItemIds is null && page.NextToken is { } token ? Task.Run(() => Read(token)) : null;
+            if (applied.Count >= 2)
+            {
+                await applied[^2];
+            }
+
+            if (next is null)
+            {
+                var counts = (await Task.WhenAll(applied)).Aggregate(TaskBulkCounts.Zero, (sum, c) => sum.Plus(c));
+                return new TaskBulkPageResult(seen, counts, page.NextToken, ids.Count > 0 ? ids[^1] : null);
+            }
+
+            page = await next;
+        }
     }
 }
 

@@ -40,6 +40,19 @@ public sealed class AnalyticsProjectorTests : IAsyncLifetime
         Directory.Delete(_dir, recursive: true);
     }
 
+    [Theory]
+    [InlineData(0, 100)]
+    [InlineData(10, 100)]
+    [InlineData(60, 240)]
+    [InlineData(250, 1000)]
+    [InlineData(5000, 1000)]
+    public void NextDelay_LastCatchUp_FourTimesItWithinBounds(int lastMs, int expectedMs)
+    {
+        var delay = AnalyticsBackgroundProjector.NextDelay(TimeSpan.FromMilliseconds(lastMs));
+
+        Assert.Equal(TimeSpan.FromMilliseconds(expectedMs), delay);
+    }
+
     [Fact]
     public void From_StoredBytes_SameContributionsAsParsedBody()
     {
