@@ -120,7 +120,7 @@ public sealed class AnalyticsProjector(IDocumentStore store)
         await Parallel.ForEachAsync(rows.Chunk(DocumentLimits.MaxBatchOperations), new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = ct },
             async (chunk, token) => await Cube.ExecuteBatchAsync(partition, [.. chunk.Select(r => BatchOperation.Upsert(r.Id, RowBody(generation, version, r.Key, r.Counters)))], token));
 
-        var recent = new JsonObject();
+        var recent = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (id, at) in read.Near)
         {
             recent[id] = at;
@@ -307,8 +307,8 @@ public sealed class AnalyticsProjector(IDocumentStore store)
             }
 
             var floor = WindowStart(maxAt);
-            var nextRecent = new JsonObject();
-            foreach (var (id, at) in recent.Select(p => (p.Key, p.Value?.GetValue<string>() ?? string.Empty)).Concat(processed))
+            var nextRecent = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var (id, at) in recent.Select(p => (p.Key, p.Value)).Concat(processed))
             {
                 if (string.CompareOrdinal(at, floor) >= 0)
                 {
@@ -363,9 +363,8 @@ public sealed class AnalyticsProjector(IDocumentStore store)
 
         var floor = WindowStart(watermark);
         long projectedBelow = 0;
-        foreach (var (_, value) in checkpoint.Recent)
+        foreach (var (_, at) in checkpoint.Recent)
         {
-            var at = value?.GetValue<string>() ?? string.Empty;
             if (string.CompareOrdinal(at, floor) >= 0 && string.CompareOrdinal(at, watermark) < 0)
             {
                 projectedBelow++;
@@ -693,13 +692,27 @@ public sealed class AnalyticsProjector(IDocumentStore store)
         return (new CubeKey(day, task, dataset, stage, user, label, source, tag), counters);
     }
 
-    private sealed record Checkpoint(long Generation, long Version, string? Watermark, JsonObject Recent)
+    /// <summary>
+    /// The projection's position: the watermark, and the ids of the events of the straggler window below it with their
+    /// stamps (<c>Recent</c>, id → at).
+    /// </summary>
+    /// <remarks>
+    /// <c>Recent</c> is stored as one string, <c>recentByAt</c>: a line per stamp, the stamp and then its ids, separated
+    /// by tabs (neither ids nor stamps hold tabs or line breaks). It was a JSON object of id → stamp, which at a
+    /// batch status change's rates (thousands of events a second, 10 s window) held tens of thousands of members:
+    /// every catch-up parsed, copied three times and wrote a tree that size, and the document neared the store's
+    /// 2 MB. Events of a batch share their stamp, so each id now costs its own characters and a tab. Checkpoints
+    /// written before hold <c>recent</c> and are read as they are.
+    /// </remarks>
+    internal sealed record Checkpoint(long Generation, long Version, string? Watermark, Dictionary<string, string> Recent)
     {
         public static Checkpoint From(JsonObject body) => new(
             body["g"]!.GetValue<long>(),
             body["version"]!.GetValue<long>(),
             body["watermark"]?.GetValue<string>(),
-            body["recent"] is JsonObject recent ? (JsonObject)recent.DeepClone() : []);
+            body["recentByAt"]?.GetValue<string>() is { } byAt ? Decode(byAt)
+                : body["recent"] is JsonObject recent ? recent.ToDictionary(p => p.Key, p => p.Value?.GetValue<string>() ?? string.Empty, StringComparer.Ordinal)
+                : new Dictionary<string, string>(StringComparer.Ordinal));
 
         public JsonObject ToBody() => new()
         {
@@ -707,8 +720,40 @@ public sealed class AnalyticsProjector(IDocumentStore store)
             ["g"] = Generation,
             ["version"] = Version,
             ["watermark"] = Watermark,
-            ["recent"] = Recent.DeepClone(),
+            ["recentByAt"] = Encode(Recent),
         };
+
+        private static string Encode(Dictionary<string, string> recent)
+        {
+            var text = new StringBuilder();
+            foreach (var stamp in recent.GroupBy(p => p.Value, p => p.Key, StringComparer.Ordinal))
+            {
+                text.Append(stamp.Key);
+                foreach (var id in stamp)
+                {
+                    text.Append('\t').Append(id);
+                }
+
+                text.Append('\n');
+            }
+
+            return text.ToString();
+        }
+
+        private static Dictionary<string, string> Decode(string byAt)
+        {
+            var recent = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var line in byAt.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var fields = line.Split('\t');
+                for (var i = 1; i < fields.Length; i++)
+                {
+                    recent[fields[i]] = fields[0];
+                }
+            }
+
+            return recent;
+        }
     }
 
     /// <summary>One project's cached cube; <see cref="Gate"/> guards it (projection and reads take it in turn).</summary>

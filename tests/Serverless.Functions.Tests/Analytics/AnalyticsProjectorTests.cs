@@ -105,6 +105,36 @@ public sealed class AnalyticsProjectorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CatchUp_CheckpointOfThePreviousFormat_ItsWindowIdsStillCountOnce()
+    {
+        // Arrange: projected up to T0 + 5 s, then the checkpoint rewritten as the previous version stored it
+        // (the window's ids as a JSON object of id -> stamp), read by a projector with nothing cached.
+        await RecordAsync(Created("e1", T0), Created("e2", T0.AddSeconds(5)));
+        await new AnalyticsProjector(_store).CatchUpAsync(ProjectId, CancellationToken.None);
+        var cube = _store.Container(AnalyticsContainers.Analytics);
+        var partition = AnalyticsContainers.Partition(ProjectId);
+        var stored = (await cube.ReadAsync(partition, "checkpoint"))!;
+        var old = stored.Body.DeepClone().AsObject();
+        old.Remove("recentByAt");
+        old["recent"] = new JsonObject { ["e1"] = StoredTimestamp.Format(T0), ["e2"] = StoredTimestamp.Format(T0.AddSeconds(5)) };
+        await cube.ReplaceAsync(partition, "checkpoint", old, stored.ETag);
+        var projector = new AnalyticsProjector(_store);
+
+        // Act: a straggler inside the window makes the catch-up read the window again.
+        await RecordAsync(Created("e0", T0.AddSeconds(2)));
+        var projected = await projector.CatchUpAsync(ProjectId, CancellationToken.None);
+        var created = await LabelsCreatedAsync(projector);
+        var written = (await cube.ReadAsync(partition, "checkpoint"))!.Body;
+
+        // Assert: e1 and e2 were known projected; the checkpoint is now in the compact form.
+        Assert.Equal(1, projected);
+        Assert.Equal(3, created);
+        Assert.Null(written["recent"]);
+        var lines = written["recentByAt"]!.GetValue<string>().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal([$"{StoredTimestamp.Format(T0)}\te1", $"{StoredTimestamp.Format(T0.AddSeconds(2))}\te0", $"{StoredTimestamp.Format(T0.AddSeconds(5))}\te2"], lines.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task CatchUp_OneNewEventAfterABusyWindow_ReadsOnlyTheNewEvent()
     {
         // Arrange: 300 events within the last 10 s, all projected.
