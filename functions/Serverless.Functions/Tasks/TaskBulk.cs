@@ -270,31 +270,12 @@ public sealed class ApplyTaskBulkPage(ItemStore items, TaskStore tasks, Activity
         Task<TaskSourcePage> Read(string? token) =>
             ReadTaskSourcePage.ReadAsync(items, new TaskSourcePageRequest(bulk.DatasetId, bulk.FilterJson, input.ItemIds, token, TaskBulkOrchestrator.PageSize));
 
-        var page = await Read(bulk.Token);
-        var seen = 0;
-        var applied = new List<Task<TaskBulkCounts>>(input.Pages);
-        for (var read = 1; ; read++)
+        var done = await SourcePagePipeline.RunAsync(Read, bulk.Token, input.ItemIds is null ? input.Pages : 1, (page, offset) =>
         {
             IReadOnlyList<string> ids = [.. page.Items.Select(i => i.Id)];
-            var first = bulk.Seen + seen;
-            applied.Add(Task.Run(() => applier.ApplyAsync(bulk, ids, first, input.InstanceId, CancellationToken.None)));
-            seen += ids.Count;
-
-            // On a pool thread (the SQLite store answers a read synchronously): the next page is read while this one is applied.
-            var next = read < input.Pages && input.ItemIds is null && page.NextToken is { } token ? Task.Run(() => Read(token)) : null;
-            if (applied.Count >= 2)
-            {
-                await applied[^2];
-            }
-
-            if (next is null)
-            {
-                var counts = (await Task.WhenAll(applied)).Aggregate(TaskBulkCounts.Zero, (sum, c) => sum.Plus(c));
-                return new TaskBulkPageResult(seen, counts, page.NextToken, ids.Count > 0 ? ids[^1] : null);
-            }
-
-            page = await next;
-        }
+            return Task.Run(() => applier.ApplyAsync(bulk, ids, bulk.Seen + offset, input.InstanceId, CancellationToken.None));
+        });
+        return new TaskBulkPageResult(done.Seen, done.Results.Aggregate(TaskBulkCounts.Zero, (sum, c) => sum.Plus(c)), done.NextToken, done.LastId);
     }
 }
 

@@ -206,7 +206,7 @@ public sealed class AssignTaskItems(TaskStore tasks) : TaskActivity<AssignTaskIt
     }
 }
 
-/// <summary>Reads one page of the split's source and writes it as task items dealt out by position (idempotent).</summary>
+/// <summary>Reads up to <c>Pages</c> pages of the split's source and writes them as task items dealt out by position (idempotent).</summary>
 public sealed class SplitTaskPage(ItemStore items, TaskStore tasks) : TaskActivity<SplitTaskPageRequest, SplitTaskPageResult>
 {
     public override async Task<SplitTaskPageResult> RunAsync(TaskActivityContext context, SplitTaskPageRequest input)
@@ -216,33 +216,13 @@ public sealed class SplitTaskPage(ItemStore items, TaskStore tasks) : TaskActivi
             ReadTaskSourcePage.ReadAsync(items, new TaskSourcePageRequest(input.DatasetId, input.FilterJson, input.ItemIds, token, input.PageSize));
 
         var dealer = TaskSplitOrchestrator.Dealer(input.Assignees);
-        var page = await Read(input.Token);
-        var seen = 0;
-        var writes = new List<Task<int>>(input.Pages);
-        for (var read = 1; ; read++)
+        var done = await SourcePagePipeline.RunAsync(Read, input.Token, input.ItemIds is null ? input.Pages : 1, (page, offset) =>
         {
-            var first = input.FirstIndex + seen;
+            var first = input.FirstIndex + offset;
             var dealt = page.Items.Select((item, i) => new TaskItem(item.Id, input.DatasetId, item.Name, dealer(first + i), null, null, null, 0, false)).ToList();
-            writes.Add(tasks.AddItemsAsync(input.TaskId, dealt, CancellationToken.None));
-            seen += page.Items.Count;
-
-            // On a pool thread: the SQLite store answers a read synchronously, which would otherwise wait for this
-            // thread instead of running beside the write. Two pages' writes stay in flight, so the writer has the next
-            // page's batches queued while this thread deals it out.
-            var next = read < input.Pages && input.ItemIds is null && page.NextToken is { } token ? Task.Run(() => Read(token)) : null;
-            if (writes.Count >= 2)
-            {
-                await writes[^2];
-            }
-
-            if (next is null)
-            {
-                var added = await Task.WhenAll(writes);
-                return new SplitTaskPageResult(seen, added.Sum(), page.NextToken);
-            }
-
-            page = await next;
-        }
+            return tasks.AddItemsAsync(input.TaskId, dealt, CancellationToken.None);
+        });
+        return new SplitTaskPageResult(done.Seen, done.Results.Sum(), done.NextToken);
     }
 }
 
