@@ -70,9 +70,10 @@ public sealed record TaskBulkPageRequest(TaskBulkInput Bulk, IReadOnlyList<strin
 public sealed record TaskBulkPageResult(int Seen, TaskBulkCounts Counts, string? NextToken, string? LastId);
 
 /// <summary>
-/// Reassigns, redistributes, or sets statuses over a task's items a page at a time: one activity per page reads it
+/// Reassigns, redistributes, or sets statuses over a task's items a page at a time: one activity per page (up to
+/// <see cref="PagesPerActivity"/> pages for a status change by filter, see <see cref="SourcePagePipeline"/>) reads it
 /// and applies it in parallel chunks, history keeps only the cursor and the counts, and the orchestration continues
-/// as new every few pages. Each chunk is one atomic batch guarded by the items' ETags (see
+/// as new every few activities. Each chunk is one atomic batch guarded by the items' ETags (see
 /// <see cref="TaskStore.ApplyChunkAsync"/>), so single status changes made meanwhile win and are never undone.
 /// </summary>
 /// <remarks>
