@@ -30,8 +30,8 @@ internal sealed class SqliteSession : IDisposable
 
         // mmap lets reads copy pages straight from the OS cache (measured ~20% more point reads on 1M documents). 4 GB of
         // address space (not memory: the pages are the OS cache's) covers a file of millions of documents; with 256 MB
-        // the rest of a 1M-item file was read with a pread syscall per page (batch status over 100k: 25.9 s, 2,744 items
-        // per CPU-s; with 4 GB 22.0 s, 3,294 per CPU-s).
+        // the rest of a 1M-item file was read with a pread syscall per page (batch status over 100k, one run each: 25.9 s,
+        // 2,744 items per CPU-s; with 4 GB 22.0 s, 3,294 per CPU-s; later runs 25.0-25.1 s, so within this machine's noise).
         Execute(
             "PRAGMA busy_timeout=5000; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; " +
             "PRAGMA cache_size=-65536; PRAGMA mmap_size=4294967296; PRAGMA foreign_keys=OFF;" + (readOnly ? " PRAGMA query_only=1;" : string.Empty));
