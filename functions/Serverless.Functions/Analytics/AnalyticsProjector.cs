@@ -704,7 +704,7 @@ public sealed class AnalyticsProjector(IDocumentStore store)
     /// 2 MB. Events of a batch share their stamp, so each id now costs its own characters and a tab. Checkpoints
     /// written before hold <c>recent</c> and are read as they are.
     /// </remarks>
-    internal sealed record Checkpoint(long Generation, long Version, string? Watermark, Dictionary<string, string> Recent)
+    private sealed record Checkpoint(long Generation, long Version, string? Watermark, Dictionary<string, string> Recent)
     {
         public static Checkpoint From(JsonObject body) => new(
             body["g"]!.GetValue<long>(),
