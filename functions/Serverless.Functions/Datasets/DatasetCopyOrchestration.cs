@@ -1,4 +1,5 @@
 using Serverless.Durable.Orchestration;
+using Serverless.Functions.Durable;
 
 namespace Serverless.Functions.Datasets;
 
@@ -14,7 +15,7 @@ public abstract class DatasetCopyOrchestrator : TaskOrchestrator<DatasetCopyInpu
     /// <summary>Pages per execution before continue-as-new.</summary>
     public const int PagesPerExecution = 50;
 
-    private static readonly TaskOptions Retry = new(new RetryPolicy(5, TimeSpan.FromSeconds(2), 2.0, TimeSpan.FromMinutes(1)));
+    private static readonly TaskOptions Retry = ActivityRetry.Store;
 
     public override async Task<DatasetCopyProgress> RunAsync(TaskOrchestrationContext context, DatasetCopyInput input)
     {

@@ -34,7 +34,7 @@ public sealed class DeleteDataset : TaskOrchestrator<DatasetRef, bool>
     /// <summary>Activity calls per execution before continue-as-new.</summary>
     public const int CallsPerExecution = 100;
 
-    private static readonly TaskOptions Retry = new(new RetryPolicy(5, TimeSpan.FromSeconds(2), 2.0, TimeSpan.FromMinutes(1)));
+    private static readonly TaskOptions Retry = ActivityRetry.Store;
 
     public override async Task<bool> RunAsync(TaskOrchestrationContext context, DatasetRef input)
     {

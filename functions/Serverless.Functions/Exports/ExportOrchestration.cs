@@ -1,4 +1,5 @@
 using Serverless.Durable.Orchestration;
+using Serverless.Functions.Durable;
 
 namespace Serverless.Functions.Exports;
 
@@ -19,7 +20,7 @@ public sealed class ExportLabels : TaskOrchestrator<ExportInput, ExportStatus>
     /// <summary>Parts staged by one activity.</summary>
     public const int PartsPerStage = 16;
 
-    private static readonly TaskOptions Retry = new(new RetryPolicy(5, TimeSpan.FromSeconds(2), 2.0, TimeSpan.FromMinutes(1)));
+    private static readonly TaskOptions Retry = ActivityRetry.Store;
 
     public override async Task<ExportStatus> RunAsync(TaskOrchestrationContext context, ExportInput input)
     {

@@ -27,7 +27,7 @@ public sealed record ProjectDatasetsCopyProgress(int Datasets, int Done, IReadOn
 /// </summary>
 public sealed class CopyProjectDatasets : TaskOrchestrator<ProjectDatasetsCopyInput, ProjectDatasetsCopyProgress>
 {
-    private static readonly TaskOptions Retry = new(new RetryPolicy(5, TimeSpan.FromSeconds(2), 2.0, TimeSpan.FromMinutes(1)));
+    private static readonly TaskOptions Retry = ActivityRetry.Store;
 
     /// <summary>The clone instance of one source dataset inside the target project (listed with the target's orchestrations).</summary>
     public static string CloneInstanceId(string targetProjectId, string sourceDatasetId) =>

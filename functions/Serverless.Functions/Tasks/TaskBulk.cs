@@ -62,7 +62,8 @@ public sealed record OpenTaskItemsRequest(string TaskId, string? Assignee, strin
 
 /// <summary>
 /// Input of <see cref="ApplyTaskBulkPage"/>: the bulk with its cursor, and for an id list the ids of this page; a status
-/// change by filter may take up to <c>Pages</c> pages (instances started before <c>Pages</c> existed ask for one).
+/// change by filter may take up to <c>Pages</c> pages, anything else takes one (instances started before <c>Pages</c>
+/// existed ask for one).
 /// </summary>
 public sealed record TaskBulkPageRequest(TaskBulkInput Bulk, IReadOnlyList<string>? ItemIds, string InstanceId, int Pages = 1);
 
@@ -120,8 +121,7 @@ public sealed class TaskBulkOrchestrator : TaskOrchestrator<TaskBulkInput, TaskB
         for (var page = 0; page < PagesPerExecution; page++)
         {
             var ids = state.Kind == TaskBulkKinds.Status ? state.ItemIds?.Skip(state.Offset).Take(Serverless.Core.Filters.FilterLimits.MaxListValues).ToList() : null;
-            var pages = state.Kind == TaskBulkKinds.Status && state.ItemIds is null ? PagesPerActivity : 1;
-            var done = await context.CallActivityAsync<TaskBulkPageResult>(nameof(ApplyTaskBulkPage), new TaskBulkPageRequest(ChunkBulk(state), ids, context.InstanceId, pages));
+            var done = await context.CallActivityAsync<TaskBulkPageResult>(nameof(ApplyTaskBulkPage), new TaskBulkPageRequest(ChunkBulk(state), ids, context.InstanceId, PagesPerActivity));
             var counts = state.Counts!.Plus(done.Counts);
             state = state with
             {

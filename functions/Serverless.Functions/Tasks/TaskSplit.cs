@@ -40,8 +40,8 @@ public sealed record TaskSourceItem(string Id, string Name);
 public sealed record AssignTaskItemsRequest(string TaskId, string DatasetId, long FirstIndex, IReadOnlyList<TaskSourceItem> Items, IReadOnlyList<TaskAssignee> Assignees);
 
 /// <summary>
-/// Input of the page activity: read up to <c>Pages</c> pages of the source after <c>Token</c> and deal them out from
-/// position <c>FirstIndex</c> on (instances started before <c>Pages</c> existed ask for one).
+/// Input of the page activity: read up to <c>Pages</c> pages of the source after <c>Token</c> (an id list is one page)
+/// and deal them out from position <c>FirstIndex</c> on (instances started before <c>Pages</c> existed ask for one).
 /// </summary>
 public sealed record SplitTaskPageRequest(string TaskId, string DatasetId, string? FilterJson, IReadOnlyList<string>? ItemIds, string? Token, int PageSize, long FirstIndex, IReadOnlyList<TaskAssignee> Assignees, int Pages = 1);
 
@@ -89,7 +89,7 @@ public sealed class TaskSplitOrchestrator : TaskOrchestrator<TaskSplitInput, Tas
         {
             var ids = state.ItemIds?.Skip(state.Offset).Take(FilterLimits.MaxListValues).ToList();
             var written = await context.CallActivityAsync<SplitTaskPageResult>(nameof(SplitTaskPage),
-                new SplitTaskPageRequest(state.TaskId, state.DatasetId, state.FilterJson, ids, state.Token, PageSize, state.Seen, state.Assignees, ids is null ? PagesPerActivity : 1));
+                new SplitTaskPageRequest(state.TaskId, state.DatasetId, state.FilterJson, ids, state.Token, PageSize, state.Seen, state.Assignees, PagesPerActivity));
             var more = state.ItemIds is not null ? state.Offset + (ids?.Count ?? 0) < state.ItemIds.Count : written.NextToken is not null;
             state = state with
             {

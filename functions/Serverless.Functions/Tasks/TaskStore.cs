@@ -415,13 +415,7 @@ public sealed partial class TaskStore(IDocumentStore store, TimeProvider time)
     /// <see cref="Body"/> serialized with its id and partition key, for <see cref="BatchOperation.CreateRaw"/>: a split
     /// writes a million, and a create from a tree makes the store copy each tree before serializing it.
     /// </summary>
-    private static byte[] RawBody(string partition, TaskItem item)
-    {
-        var body = Body(item);
-        body["id"] = item.ItemId;
-        body["pk"] = partition;
-        return JsonSerializer.SerializeToUtf8Bytes(body);
-    }
+    private static byte[] RawBody(string partition, TaskItem item) => DocumentRules.Serialize(partition, item.ItemId, Body(item));
 
     private static JsonObject Body(TaskItem item)
     {
