@@ -44,6 +44,13 @@ internal sealed partial class SqliteCheckpointer : IAsyncDisposable
     /// </summary>
     internal const int RestartFrames = 8192;
 
+    /// <summary>
+    /// WAL frames (128 MB) from which the writer is asked to finish even when the passes here did not bring the
+    /// remainder down to <see cref="WriterFinishFrames"/>: on a loaded machine the checkpointer's passes may not
+    /// outrun the writer, and the WAL must stay bounded all the same; the writer's copy is then longer but rare.
+    /// </summary>
+    internal const int ForceFinishFrames = 4 * RestartFrames;
+
     private const int MaxPasses = 8;
 
     private readonly SqliteSession _session;
@@ -73,7 +80,7 @@ internal sealed partial class SqliteCheckpointer : IAsyncDisposable
 
     /// <summary>
     /// True once after a checkpoint of a WAL of at least <see cref="RestartFrames"/> left only a few frames (at most
-    /// <see cref="WriterFinishFrames"/>) uncopied: the writer should then run <c>PRAGMA wal_checkpoint(PASSIVE)</c> on its
+    /// <see cref="WriterFinishFrames"/>) uncopied, or of a WAL of <see cref="ForceFinishFrames"/> whatever it left: the writer should then run <c>PRAGMA wal_checkpoint(PASSIVE)</c> on its
     /// own connection before its next transaction.
     /// </summary>
     public bool TakeFinishRequest() => Volatile.Read(ref _finish) == 1 && Interlocked.Exchange(ref _finish, 0) == 1;
@@ -106,7 +113,7 @@ internal sealed partial class SqliteCheckpointer : IAsyncDisposable
                 try
                 {
                     var (frames, left) = CopyCommittedFrames();
-                    if (frames >= RestartFrames && left <= WriterFinishFrames)
+                    if ((frames >= RestartFrames && left <= WriterFinishFrames) || frames >= ForceFinishFrames)
                     {
                         Volatile.Write(ref _finish, 1);
                     }
