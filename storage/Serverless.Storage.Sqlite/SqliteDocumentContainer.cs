@@ -8,7 +8,7 @@ using Serverless.Core.Storage.Documents;
 
 namespace Serverless.Storage.Sqlite;
 
-/// <summary>One container: a table (pk, id, etag, body) with PRIMARY KEY (pk, id).</summary>
+/// <summary>One container: a table (pk, id, etag, body, keys) with PRIMARY KEY (pk, id); see <see cref="SqliteFields"/> for keys.</summary>
 internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocumentQuery
 {
     private readonly SqliteDocumentStore _store;
@@ -17,6 +17,7 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
     private readonly string _insertSql;
     private readonly string _upsertSql;
     private readonly string _updateSql;
+    private readonly string _updateKeysSql;
     private readonly string _deleteSql;
 
     // ETags: a random per-instance prefix and a counter are unique across writers and restarts
@@ -24,20 +25,29 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
     private readonly string _etagPrefix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
     private long _etagCounter;
 
-    public SqliteDocumentContainer(SqliteDocumentStore store, string name)
+    public SqliteDocumentContainer(SqliteDocumentStore store, string name, SqliteFields fields)
     {
         _store = store;
         Name = name;
+        Fields = fields;
         var table = SqliteSql.Table(name);
         _readSql = $"SELECT etag, {SqliteSql.BodyOut} FROM {table} WHERE pk = @p0 AND id = @p1";
         _etagSql = $"SELECT etag FROM {table} WHERE pk = @p0 AND id = @p1";
-        _insertSql = $"INSERT INTO {table} (pk, id, etag, body) VALUES (@p0, @p1, @p2, {SqliteSql.BodyIn("@p3")}) ON CONFLICT (pk, id) DO NOTHING";
-        _upsertSql = $"INSERT INTO {table} (pk, id, etag, body) VALUES (@p0, @p1, @p2, {SqliteSql.BodyIn("@p3")}) ON CONFLICT (pk, id) DO UPDATE SET etag = excluded.etag, body = excluded.body";
-        _updateSql = $"UPDATE {table} SET etag = @p2, body = {SqliteSql.BodyIn("@p3")} WHERE pk = @p0 AND id = @p1 AND (@p4 IS NULL OR etag = @p4)";
+        var values = $"VALUES (@p0, @p1, @p2, {SqliteSql.BodyIn("@p3")}, {SqliteSql.KeysIn("@p5")})";
+        _insertSql = $"INSERT INTO {table} (pk, id, etag, body, keys) {values} ON CONFLICT (pk, id) DO NOTHING";
+
+        // Writes that leave the keys as they were do not set the column (and so leave every index alone); the writer
+        // then sets them in a second statement only when the first changed no row (see UpdateOrInsert).
+        _upsertSql = $"INSERT INTO {table} (pk, id, etag, body, keys) {values} ON CONFLICT (pk, id) DO UPDATE SET etag = excluded.etag, body = excluded.body WHERE keys IS excluded.keys";
+        _updateSql = $"UPDATE {table} SET etag = @p2, body = {SqliteSql.BodyIn("@p3")} WHERE pk = @p0 AND id = @p1 AND (@p4 IS NULL OR etag = @p4) AND keys IS {SqliteSql.KeysIn("@p5")}";
+        _updateKeysSql = $"UPDATE {table} SET etag = @p2, body = {SqliteSql.BodyIn("@p3")}, keys = {SqliteSql.KeysIn("@p5")} WHERE pk = @p0 AND id = @p1 AND (@p4 IS NULL OR etag = @p4)";
         _deleteSql = $"DELETE FROM {table} WHERE pk = @p0 AND id = @p1 AND (@p2 IS NULL OR etag = @p2)";
     }
 
     public string Name { get; }
+
+    /// <summary>How SQL reads this container's fields; replaced when the container's indexes change.</summary>
+    public SqliteFields Fields { get; set; }
 
     public Task<StoredDocument?> ReadAsync(string partitionKey, string id, CancellationToken cancellationToken = default)
     {
@@ -95,15 +105,14 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
 
         var body = current.Body;
         SqlitePatch.Apply(body, operations);
-        var write = new PreparedWrite(body, DocumentRules.Serialize(partitionKey, id, body), NewETag());
-        return Apply(session, BatchKind.Replace, partitionKey, id, write, null)!;
+        return Apply(session, BatchKind.Replace, partitionKey, id, Prepared(body, DocumentRules.Serialize(partitionKey, id, body)), null)!;
     }
 
     public Task<QueryPage> QueryAsync(DocumentQuery query, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
         QueryRules.Validate(query);
-        var page = SqliteQueryBuilder.BuildPage(Name, query);
+        var page = SqliteQueryBuilder.BuildPage(Name, Fields, query);
         return Task.FromResult(_store.Read(session =>
         {
             var command = session.Command(page.Sql);
@@ -130,7 +139,7 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
     {
         cancellationToken.ThrowIfCancellationRequested();
         QueryRules.Validate(query);
-        var page = SqliteQueryBuilder.BuildPage(Name, query);
+        var page = SqliteQueryBuilder.BuildPage(Name, Fields, query);
         return Task.FromResult(_store.Read(session =>
         {
             var command = session.Command(page.Sql);
@@ -158,7 +167,7 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
         ValidateCountInput(partitionKey, where);
         var parameters = new SqlParameters();
         var sql = new StringBuilder("SELECT count(*) FROM ").Append(SqliteSql.Table(Name));
-        SqliteQueryBuilder.AppendWhere(sql, SqliteQueryBuilder.Conditions(partitionKey, where, parameters));
+        SqliteQueryBuilder.AppendWhere(sql, SqliteQueryBuilder.Conditions(partitionKey, where, Fields, parameters));
         return Task.FromResult(_store.Read(session =>
         {
             var command = session.Command(sql.ToString());
@@ -175,9 +184,9 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
         ValidateCountInput(partitionKey, where);
         DocumentRules.ValidatePath(groupByPath);
         var parameters = new SqlParameters();
-        var sql = new StringBuilder("SELECT ").Append(SqliteSql.Type(groupByPath)).Append(" AS jt, ")
-            .Append(SqliteSql.Extract(groupByPath)).Append(" AS jv, count(*) FROM ").Append(SqliteSql.Table(Name));
-        SqliteQueryBuilder.AppendWhere(sql, SqliteQueryBuilder.Conditions(partitionKey, where, parameters));
+        var sql = new StringBuilder("SELECT ").Append(SqliteFields.Type(groupByPath)).Append(" AS jt, ")
+            .Append(Fields.Extract(groupByPath)).Append(" AS jv, count(*) FROM ").Append(SqliteSql.Table(Name));
+        SqliteQueryBuilder.AppendWhere(sql, SqliteQueryBuilder.Conditions(partitionKey, where, Fields, parameters));
         sql.Append(" GROUP BY jt, jv ORDER BY CASE jt WHEN 'null' THEN 1 WHEN 'integer' THEN 2 WHEN 'real' THEN 2 WHEN 'text' THEN 3 ")
             .Append("WHEN 'true' THEN 4 WHEN 'false' THEN 4 WHEN 'array' THEN 5 WHEN 'object' THEN 5 ELSE 0 END, jv");
         return Task.FromResult(_store.Read<IReadOnlyList<GroupCount>>(session =>
@@ -238,7 +247,7 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
                 else if (op.Kind == BatchKind.Create && op.Utf8Body is { } utf8)
                 {
                     DocumentRules.ValidateRaw(partitionKey, op.Id, utf8);
-                    writes[i] = new PreparedWrite(null, utf8, NewETag());
+                    writes[i] = Prepared(null, utf8);
                 }
                 else if (op.Kind != BatchKind.Delete)
                 {
@@ -319,17 +328,22 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
 
                 break;
             case BatchKind.Upsert when ifMatch is null:
-                Execute(session, _upsertSql, partitionKey, id, write!, null);
+                if (Execute(session, _upsertSql, partitionKey, id, write!, null) == 0)
+                {
+                    // The document exists with other keys.
+                    Execute(session, _updateKeysSql, partitionKey, id, write!, null);
+                }
+
                 break;
             case BatchKind.Upsert:
-                if (Execute(session, _updateSql, partitionKey, id, write!, ifMatch) == 0)
+                if (Update(session, partitionKey, id, write!, ifMatch) == 0)
                 {
                     throw new DocumentPreconditionFailedException(Name, partitionKey, id);
                 }
 
                 break;
             case BatchKind.Replace:
-                if (Execute(session, _updateSql, partitionKey, id, write!, ifMatch) == 0)
+                if (Update(session, partitionKey, id, write!, ifMatch) == 0)
                 {
                     throw Missing(session, partitionKey, id);
                 }
@@ -354,6 +368,17 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
         return write!.Body is { } body ? new StoredDocument(partitionKey, id, body, write.ETag) : null;
     }
 
+    /// <summary>
+    /// Updates the document, setting its keys only when they changed: a write that touches no indexed value then
+    /// rewrites no index entry. When the first statement changes no row, the keys differ or the document is not
+    /// there (or not at <paramref name="ifMatch"/>); the second tells which by its own count.
+    /// </summary>
+    private int Update(SqliteSession session, string partitionKey, string id, PreparedWrite write, string? ifMatch)
+    {
+        var changed = Execute(session, _updateSql, partitionKey, id, write, ifMatch);
+        return changed > 0 ? changed : Execute(session, _updateKeysSql, partitionKey, id, write, ifMatch);
+    }
+
     private static int Execute(SqliteSession session, string sql, string partitionKey, string id, PreparedWrite write, string? ifMatch)
     {
         var command = session.Command(sql);
@@ -362,6 +387,7 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
         parameters.AddWithValue("@p1", id);
         parameters.AddWithValue("@p2", write.ETag);
         parameters.AddWithValue("@p3", write.Utf8);
+        parameters.AddWithValue("@p5", (object?)write.Keys ?? DBNull.Value);
         if (sql.Contains("@p4", StringComparison.Ordinal))
         {
             parameters.AddWithValue("@p4", (object?)ifMatch ?? DBNull.Value);
@@ -399,12 +425,14 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
         }
 
         var copy = body.DeepClone().AsObject();
-        return new PreparedWrite(copy, DocumentRules.Serialize(partitionKey, id, copy), NewETag());
+        return Prepared(copy, DocumentRules.Serialize(partitionKey, id, copy));
     }
+
+    private PreparedWrite Prepared(JsonObject? body, byte[] utf8) => new(body, utf8, Fields.KeysOf(utf8), NewETag());
 
     private string NewETag() =>
         string.Create(CultureInfo.InvariantCulture, $"\"{_etagPrefix}{Interlocked.Increment(ref _etagCounter):x}\"");
 
     /// <summary>What one write binds; <see cref="Body"/> is null for a raw create (BatchOperation.CreateRaw).</summary>
-    private sealed record PreparedWrite(JsonObject? Body, byte[] Utf8, string ETag);
+    private sealed record PreparedWrite(JsonObject? Body, byte[] Utf8, byte[]? Keys, string ETag);
 }

@@ -78,6 +78,7 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
 
             // When the writer starts the WAL over, it also cuts the file back to this size: a burst leaves no huge file behind.
             _writer.Execute($"PRAGMA journal_size_limit={WalSizeLimit}");
+            _writer.Execute(SqliteSql.CreateKeyTable);
             if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
             {
                 throw new DocumentStoreUnavailableException($"SQLite database '{_path}' could not switch to WAL mode (journal_mode is '{mode}').");
@@ -118,10 +119,12 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
             }
         }
 
+        var fields = new SqliteFields(groups.SelectMany(paths => paths));
         await WriteAsync(
             session =>
             {
                 session.Execute(SqliteSql.CreateTable(spec.Name));
+                UpdateKeys(session, spec.Name, fields);
                 foreach (var (name, sql) in indexes)
                 {
                     // A file written by an earlier version may hold an index of this name with another definition
@@ -157,8 +160,44 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
                 return 0;
             },
             cancellationToken);
-        _containers.TryAdd(spec.Name, new SqliteDocumentContainer(this, spec.Name));
+        _containers.GetOrAdd(spec.Name, name => new SqliteDocumentContainer(this, name, fields)).Fields = fields;
         Log.ContainerEnsured(_logger, spec.Name, spec.IndexedPaths.Count);
+    }
+
+    /// <summary>
+    /// Makes the container's stored keys hold <paramref name="fields"/>' paths (see <see cref="SqliteFields"/>): a table
+    /// from before the keys column gains it, and when the indexed paths changed every document's keys are recomputed
+    /// (once, before the indexes over them are built).
+    /// </summary>
+    private static void UpdateKeys(SqliteSession session, string container, SqliteFields fields)
+    {
+        var check = session.Command("SELECT (SELECT count(*) FROM pragma_table_info(@p0) WHERE name = 'keys'), (SELECT paths FROM meta_keys WHERE container = @p1)");
+        check.Parameters.AddWithValue("@p0", "doc_" + container);
+        check.Parameters.AddWithValue("@p1", container);
+        bool hasColumn;
+        string? stored;
+        using (var reader = check.ExecuteReader())
+        {
+            reader.Read();
+            hasColumn = reader.GetInt64(0) > 0;
+            stored = reader.IsDBNull(1) ? null : reader.GetString(1);
+        }
+
+        if (!hasColumn)
+        {
+            session.Execute($"ALTER TABLE {SqliteSql.Table(container)} ADD COLUMN keys");
+        }
+
+        if (hasColumn && stored == fields.Stored)
+        {
+            return;
+        }
+
+        session.Execute(fields.FillKeys(container));
+        var save = session.Command("INSERT INTO meta_keys (container, paths) VALUES (@p0, @p1) ON CONFLICT (container) DO UPDATE SET paths = excluded.paths");
+        save.Parameters.AddWithValue("@p0", container);
+        save.Parameters.AddWithValue("@p1", fields.Stored);
+        save.ExecuteNonQuery();
     }
 
     /// <inheritdoc />
@@ -172,14 +211,17 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
         }
 
         DocumentRules.ValidateContainerName(name);
-        var exists = Read(session =>
+        var (exists, keyPaths) = Read(session =>
         {
-            var command = session.Command("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = @p0");
+            var command = session.Command("SELECT count(*), (SELECT paths FROM meta_keys WHERE container = @p1) FROM sqlite_master WHERE type = 'table' AND name = @p0");
             command.Parameters.AddWithValue("@p0", "doc_" + name);
-            return (long)command.ExecuteScalar()! > 0;
+            command.Parameters.AddWithValue("@p1", name);
+            using var reader = command.ExecuteReader();
+            reader.Read();
+            return (reader.GetInt64(0) > 0, reader.IsDBNull(1) ? null : reader.GetString(1));
         });
         return exists
-            ? _containers.GetOrAdd(name, n => new SqliteDocumentContainer(this, n))
+            ? _containers.GetOrAdd(name, n => new SqliteDocumentContainer(this, n, SqliteFields.FromStored(keyPaths)))
             : throw new InvalidDocumentException($"Container '{name}' does not exist; call EnsureContainerAsync at start-up.");
     }
 

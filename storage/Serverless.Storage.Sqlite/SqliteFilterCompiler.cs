@@ -30,7 +30,8 @@ internal sealed class SqlParameters
 }
 
 /// <summary>
-/// Compiles the typed filter model to a SQLite boolean expression over <c>json_extract</c>/<c>json_type</c>.
+/// Compiles the typed filter model to a SQLite boolean expression over <c>json_extract</c>/<c>json_type</c>
+/// (indexed fields read from the keys column, see <see cref="SqliteFields"/>).
 /// Values always become parameters; paths are validated before they are written into a JSON path literal.
 /// </summary>
 /// <remarks>
@@ -49,10 +50,10 @@ internal sealed class SqlParameters
 /// </remarks>
 internal static class SqliteFilterCompiler
 {
-    public static string Compile(Filter filter, SqlParameters parameters)
+    public static string Compile(Filter filter, SqliteFields fields, SqlParameters parameters)
     {
         var sql = new StringBuilder();
-        Append(filter, parameters, sql);
+        Append(filter, fields, parameters, sql);
         return sql.ToString();
     }
 
@@ -81,32 +82,32 @@ internal static class SqliteFilterCompiler
             ? whole
             : double.Parse(json, NumberStyles.Float, CultureInfo.InvariantCulture);
 
-    private static void Append(Filter filter, SqlParameters parameters, StringBuilder sql)
+    private static void Append(Filter filter, SqliteFields fields, SqlParameters parameters, StringBuilder sql)
     {
         switch (filter)
         {
             case Comparison c:
-                sql.Append(Comparison(c, parameters));
+                sql.Append(Comparison(c, fields, parameters));
                 break;
             case InList list:
-                var inSql = In(list.Path, list.Values, parameters);
-                sql.Append(list.Negated ? $"({SqliteSql.Type(list.Path)} IS NOT NULL AND NOT {inSql})" : inSql);
+                var inSql = In(list.Path, list.Values, fields, parameters);
+                sql.Append(list.Negated ? $"({SqliteFields.Type(list.Path)} IS NOT NULL AND NOT {inSql})" : inSql);
                 break;
             case FieldExists e:
-                sql.Append('(').Append(SqliteSql.Type(e.Path)).Append(e.ShouldExist ? " IS NOT NULL)" : " IS NULL)");
+                sql.Append('(').Append(SqliteFields.Type(e.Path)).Append(e.ShouldExist ? " IS NOT NULL)" : " IS NULL)");
                 break;
             case AllOf all:
-                Group(all.Filters, " AND ", parameters, sql);
+                Group(all.Filters, " AND ", fields, parameters, sql);
                 break;
             case AnyOf any:
-                Group(any.Filters, " OR ", parameters, sql);
+                Group(any.Filters, " OR ", fields, parameters, sql);
                 break;
             default:
                 throw new InvalidQueryException($"Unsupported filter type {filter.GetType().Name}.");
         }
     }
 
-    private static void Group(IReadOnlyList<Filter> filters, string op, SqlParameters parameters, StringBuilder sql)
+    private static void Group(IReadOnlyList<Filter> filters, string op, SqliteFields fields, SqlParameters parameters, StringBuilder sql)
     {
         sql.Append('(');
         for (var i = 0; i < filters.Count; i++)
@@ -116,16 +117,16 @@ internal static class SqliteFilterCompiler
                 sql.Append(op);
             }
 
-            Append(filters[i], parameters, sql);
+            Append(filters[i], fields, parameters, sql);
         }
 
         sql.Append(')');
     }
 
-    private static string Comparison(Comparison c, SqlParameters parameters)
+    private static string Comparison(Comparison c, SqliteFields fields, SqlParameters parameters)
     {
-        var value = SqliteSql.Extract(c.Path);
-        var type = SqliteSql.Type(c.Path);
+        var value = fields.Extract(c.Path);
+        var type = SqliteFields.Type(c.Path);
         var (kind, scalar) = Scalar(c.Value);
         switch (c.Operator)
         {
@@ -175,10 +176,10 @@ internal static class SqliteFilterCompiler
         }
     }
 
-    private static string In(string path, IReadOnlyList<JsonNode?> values, SqlParameters parameters)
+    private static string In(string path, IReadOnlyList<JsonNode?> values, SqliteFields fields, SqlParameters parameters)
     {
-        var value = SqliteSql.Extract(path);
-        var type = SqliteSql.Type(path);
+        var value = fields.Extract(path);
+        var type = SqliteFields.Type(path);
         var byKind = new Dictionary<JsonValueKind, List<string>>();
         var hasNull = false;
         foreach (var node in values)

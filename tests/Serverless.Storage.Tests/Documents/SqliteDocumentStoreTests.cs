@@ -127,6 +127,8 @@ public sealed class SqliteDocumentStoreTests : IDisposable
         Assert.True(restarts >= 2, $"The WAL started over {restarts} times while {written:N0} bytes were written in {watch.Elapsed.TotalSeconds:F1} s.");
     }
 
+    private static SqliteFields FieldsOf(SqliteDocumentStore store) => ((SqliteDocumentContainer)store.Container("items")).Fields;
+
     /// <summary>
     /// The WAL header's checkpoint sequence number (bytes 12-15, big-endian): the times the WAL started over.
     /// </summary>
@@ -227,11 +229,11 @@ public sealed class SqliteDocumentStoreTests : IDisposable
             _ => Filter.Lte("meta.size", 2),
         };
         var query = new DocumentQuery("p1", filter, PageSize: 100);
-        var page = SqliteQueryBuilder.BuildPage("items", query);
+        var page = SqliteQueryBuilder.BuildPage("items", FieldsOf(store), query);
 
         var plan = ExplainQueryPlan(path, page, indexedBy: index);
 
-        var expression = index.EndsWith("status", StringComparison.Ordinal) ? "json_extract(body,'$.status')" : "json_extract(body,'$.meta.size')";
+        var expression = index.EndsWith("status", StringComparison.Ordinal) ? "json_extract(keys,'$.\"status\"')" : "json_extract(keys,'$.\"meta.size\"')";
         Assert.Contains($"USING INDEX {index} (pk=? AND <expr>{constraint}", plan, StringComparison.Ordinal);
         Assert.Contains(expression, page.Sql, StringComparison.Ordinal);
         Assert.NotEmpty((await container.QueryAsync(query)).Items);
@@ -246,7 +248,7 @@ public sealed class SqliteDocumentStoreTests : IDisposable
         var operations = Enumerable.Range(0, 100)
             .Select(i => BatchOperation.Create($"d{i}", new JsonObject { ["status"] = i % 50 == 0 ? "open" : $"closed{i}" })).ToList();
         await store.Container("items").ExecuteBatchAsync("p1", operations);
-        var first = SqliteQueryBuilder.BuildPage("items", new DocumentQuery("p1", Filter.Eq("status", "open")));
+        var first = SqliteQueryBuilder.BuildPage("items", FieldsOf(store), new DocumentQuery("p1", Filter.Eq("status", "open")));
 
         var plan = ExplainQueryPlan(path, first);
 
@@ -300,7 +302,7 @@ public sealed class SqliteDocumentStoreTests : IDisposable
         var query = new DocumentQuery("p1", Filter.And(Filter.Eq("kind", "item"), Filter.Gte("meta.size", 10), Filter.Lt("meta.size", 20)),
             [new SortField("meta.size", descending)], PageSize: 7);
 
-        var plan = ExplainQueryPlan(path, SqliteQueryBuilder.BuildPage("items", query));
+        var plan = ExplainQueryPlan(path, SqliteQueryBuilder.BuildPage("items", FieldsOf(store), query));
         var rows = new List<(long Size, string Id)>();
         string? token = null;
         do
@@ -364,7 +366,7 @@ public sealed class SqliteDocumentStoreTests : IDisposable
         var container = store.Container("items");
         await container.ExecuteBatchAsync("p1", [.. Enumerable.Range(0, 100).Select(i => BatchOperation.Create($"d{i:D3}", new JsonObject { ["kind"] = "item" }))]);
         var query = new DocumentQuery("p1", Filter.And(Filter.Eq("kind", "item"), Filter.In("id", "d007", "d042", "absent")), PageSize: 100);
-        var page = SqliteQueryBuilder.BuildPage("items", query);
+        var page = SqliteQueryBuilder.BuildPage("items", FieldsOf(store), query);
 
         var plan = ExplainQueryPlan(path, page);
 

@@ -1,0 +1,205 @@
+using System.Text.Json.Nodes;
+using Microsoft.Data.Sqlite;
+using Serverless.Core.Storage.Documents;
+using Serverless.Storage.Sqlite;
+
+namespace Serverless.Storage.Tests.Documents;
+
+/// <summary>
+/// The keys column (see SqliteFields): indexed values read from it must always equal the body's, whichever write
+/// produced them, including a write that leaves the keys alone and files from before the column.
+/// </summary>
+public sealed class SqliteKeysTests : IDisposable
+{
+    private readonly SqliteTempFiles _files = new();
+
+    public void Dispose() => _files.Dispose();
+
+    /// <summary>Values of every JSON type at an indexed path, written as raw text so their exact tokens are kept.</summary>
+    public static TheoryData<string> Values => new()
+    {
+        "\"plain\"", "\"\\u00e9t\\u00e9 \\\"quoted\\\" \\\\ \\n tab\\t\"", "\"\"", "0", "-17", "9007199254740993", "123456789012345678901234567890",
+        "1.50", "1e2", "-0.0", "2.5E-3", "true", "false", "null", "{\"a\":1, \"b\":[1,2]}", "[1, \"x\", null]", "{}", "[]",
+    };
+
+    [Theory]
+    [MemberData(nameof(Values))]
+    public async Task Keys_EveryJsonType_ReadAsTheBodyReadsIt(string value)
+    {
+        var path = _files.NewPath();
+        await using (var store = new SqliteDocumentStore(new SqliteDocumentStoreOptions(path)))
+        {
+            await store.EnsureContainerAsync(new ContainerSpec("items", ["v", "meta.v"]));
+            var body = JsonNode.Parse($"{{\"v\":{value},\"meta\":{{\"v\":{value}}}}}")!.AsObject();
+            await store.Container("items").CreateAsync("p1", "d1", body);
+            await store.Container("items").ExecuteBatchAsync("p1", [BatchOperation.CreateRaw("d2", System.Text.Encoding.UTF8.GetBytes($"{{\"id\":\"d2\",\"pk\":\"p1\",\"v\":{value},\"meta\":{{\"v\":{value}}}}}"))]);
+        }
+
+        Assert.Equal(0L, Mismatches(path));
+    }
+
+    [Fact]
+    public async Task Keys_PathsThroughArraysOrMissing_ReadAsNull()
+    {
+        var path = _files.NewPath();
+        await using (var store = new SqliteDocumentStore(new SqliteDocumentStoreOptions(path)))
+        {
+            await store.EnsureContainerAsync(new ContainerSpec("items", ["v", "meta.v"]));
+            await store.Container("items").CreateAsync("p1", "d1", new JsonObject { ["meta"] = new JsonArray(new JsonObject { ["v"] = 1 }) });
+            await store.Container("items").CreateAsync("p1", "d2", new JsonObject { ["meta"] = "text" });
+            await store.Container("items").CreateAsync("p1", "d3", []);
+        }
+
+        Assert.Equal(0L, Mismatches(path));
+    }
+
+    [Fact]
+    public async Task Write_IndexedValueChanged_FiltersSeeOnlyTheNewValue()
+    {
+        // Arrange: each kind of write moves one document from "old" to "new" on the indexed path; another write
+        // changes only an unindexed field (the keys-unchanged statement) and must keep the document findable.
+        await using var store = new SqliteDocumentStore(new SqliteDocumentStoreOptions(_files.NewPath()));
+        await store.EnsureContainerAsync(new ContainerSpec("items", ["status"]));
+        var items = store.Container("items");
+        foreach (var id in new[] { "replace", "upsert", "upsertIfMatch", "patch", "batchReplace", "untouched" })
+        {
+            await items.CreateAsync("p1", id, new JsonObject { ["status"] = "old", ["note"] = 1 });
+        }
+
+        // Act
+        await items.ReplaceAsync("p1", "replace", new JsonObject { ["status"] = "new" });
+        await items.UpsertAsync("p1", "upsert", new JsonObject { ["status"] = "new" });
+        var current = await items.ReadAsync("p1", "upsertIfMatch");
+        await items.UpsertAsync("p1", "upsertIfMatch", new JsonObject { ["status"] = "new" }, current!.ETag);
+        await items.PatchAsync("p1", "patch", [PatchOperation.Set("status", "new")]);
+        await items.ExecuteBatchAsync("p1", [BatchOperation.Replace("batchReplace", new JsonObject { ["status"] = "new" })]);
+        await items.ReplaceAsync("p1", "untouched", new JsonObject { ["status"] = "old", ["note"] = 2 });
+        await items.UpsertAsync("p1", "untouched", new JsonObject { ["status"] = "old", ["note"] = 3 });
+        await items.PatchAsync("p1", "untouched", [PatchOperation.Increment("note", 1)]);
+
+        // Assert
+        async Task<string[]> Ids(string status) =>
+            [.. (await items.QueryAsync(new DocumentQuery("p1", Filter.Eq("status", status), [new SortField("id")], 100))).Items.Select(d => d.Id)];
+        Assert.Equal(["batchReplace", "patch", "replace", "upsert", "upsertIfMatch"], await Ids("new"));
+        Assert.Equal(["untouched"], await Ids("old"));
+        Assert.Equal(4L, (await items.ReadAsync("p1", "untouched"))!.Body["note"]!.GetValue<long>());
+    }
+
+    [Fact]
+    public async Task Write_StaleETagWithUnchangedKeys_FailsAndChangesNothing()
+    {
+        await using var store = new SqliteDocumentStore(new SqliteDocumentStoreOptions(_files.NewPath()));
+        await store.EnsureContainerAsync(new ContainerSpec("items", ["status"]));
+        var items = store.Container("items");
+        var first = await items.CreateAsync("p1", "d1", new JsonObject { ["status"] = "open", ["note"] = 1 });
+        await items.ReplaceAsync("p1", "d1", new JsonObject { ["status"] = "open", ["note"] = 2 });
+
+        await Assert.ThrowsAsync<DocumentPreconditionFailedException>(() => items.ReplaceAsync("p1", "d1", new JsonObject { ["status"] = "open", ["note"] = 3 }, first.ETag));
+        await Assert.ThrowsAsync<DocumentPreconditionFailedException>(() => items.UpsertAsync("p1", "d1", new JsonObject { ["status"] = "done", ["note"] = 3 }, first.ETag));
+        await Assert.ThrowsAsync<DocumentNotFoundException>(() => items.ReplaceAsync("p1", "absent", new JsonObject { ["status"] = "open" }));
+
+        Assert.Equal(2L, (await items.ReadAsync("p1", "d1"))!.Body["note"]!.GetValue<long>());
+        Assert.Single((await items.QueryAsync(new DocumentQuery("p1", Filter.Eq("status", "open"), null, 10))).Items);
+    }
+
+    [Fact]
+    public async Task EnsureContainer_FileFromBeforeTheKeysColumn_GainsKeysAndIndexesOverThem()
+    {
+        // Arrange: the schema and an index as the previous version wrote them, with two documents.
+        var path = _files.NewPath();
+        using (var connection = Open(path))
+        {
+            Execute(connection, "CREATE TABLE \"doc_items\" (pk TEXT NOT NULL, id TEXT NOT NULL, etag TEXT NOT NULL, body NOT NULL, PRIMARY KEY (pk, id))");
+            Execute(connection, "CREATE INDEX \"doc_items_ix_status\" ON \"doc_items\" (pk, json_extract(body,'$.status'), id) WHERE json_extract(body,'$.status') IS NOT NULL");
+            Execute(connection, "INSERT INTO \"doc_items\" VALUES ('p1', 'd1', '\"e1\"', jsonb('{\"id\":\"d1\",\"pk\":\"p1\",\"status\":\"open\",\"size\":1.50}'))");
+            Execute(connection, "INSERT INTO \"doc_items\" VALUES ('p1', 'd2', '\"e2\"', jsonb('{\"id\":\"d2\",\"pk\":\"p1\",\"status\":null,\"size\":{\"a\":[1]}}'))");
+        }
+
+        // Act
+        await using (var store = new SqliteDocumentStore(new SqliteDocumentStoreOptions(path)))
+        {
+            await store.EnsureContainerAsync(new ContainerSpec("items", ["status", "size"]));
+            var items = store.Container("items");
+
+            // Assert: found through the new index; a keys-unchanged write still works on the migrated rows.
+            Assert.Equal(["d1"], (await items.QueryAsync(new DocumentQuery("p1", Filter.Eq("status", "open"), null, 10))).Items.Select(d => d.Id));
+            Assert.Equal(["d1"], (await items.QueryAsync(new DocumentQuery("p1", Filter.Gt("size", 1), null, 10))).Items.Select(d => d.Id));
+            await items.PatchAsync("p1", "d2", [PatchOperation.Set("note", "x")]);
+            await items.PatchAsync("p1", "d1", [PatchOperation.Set("status", "done")]);
+            Assert.Equal(["d1"], (await items.QueryAsync(new DocumentQuery("p1", Filter.Eq("status", "done"), null, 10))).Items.Select(d => d.Id));
+        }
+
+        Assert.Equal(0L, Mismatches(path, "status", "size"));
+        using var check = Open(path);
+        Assert.Contains("json_extract(keys,", (string)Scalar(check, "SELECT sql FROM sqlite_master WHERE name = 'doc_items_ix_status'"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task EnsureContainer_NewIndexedPath_KeysOfExistingDocumentsHoldIt()
+    {
+        var path = _files.NewPath();
+        await using (var old = new SqliteDocumentStore(new SqliteDocumentStoreOptions(path)))
+        {
+            await old.EnsureContainerAsync(new ContainerSpec("items", ["kind"]));
+            await old.Container("items").CreateAsync("p1", "d1", new JsonObject { ["kind"] = "a", ["status"] = "open" });
+            await old.Container("items").CreateAsync("p1", "d2", new JsonObject { ["kind"] = "a", ["status"] = "done" });
+        }
+
+        await using var store = new SqliteDocumentStore(new SqliteDocumentStoreOptions(path));
+        await store.EnsureContainerAsync(new ContainerSpec("items", ["kind", "status"]));
+
+        Assert.Equal(["d1"], (await store.Container("items").QueryAsync(new DocumentQuery("p1", Filter.Eq("status", "open"), null, 10))).Items.Select(d => d.Id));
+        Assert.Equal(0L, Mismatches(path, "kind", "status"));
+    }
+
+    [Fact]
+    public async Task Container_OpenedWithoutEnsure_WritesTheStoredKeys()
+    {
+        // A second store on the file that never ensures the container still writes keys that its indexes read.
+        var path = _files.NewPath();
+        await using (var first = new SqliteDocumentStore(new SqliteDocumentStoreOptions(path)))
+        {
+            await first.EnsureContainerAsync(new ContainerSpec("items", ["status"]));
+        }
+
+        await using var store = new SqliteDocumentStore(new SqliteDocumentStoreOptions(path));
+        await store.Container("items").CreateAsync("p1", "d1", new JsonObject { ["status"] = "open" });
+
+        Assert.Single((await store.Container("items").QueryAsync(new DocumentQuery("p1", Filter.Eq("status", "open"), null, 10))).Items);
+    }
+
+    /// <summary>Documents whose keys read differently from their bodies at <paramref name="paths"/> (default: v and meta.v).</summary>
+    private static long Mismatches(string path, params string[] paths)
+    {
+        paths = paths.Length == 0 ? ["v", "meta.v"] : paths;
+        using var connection = Open(path);
+        var differs = string.Join(" OR ", paths.Select(p => $"json_extract(keys,'$.\"{p}\"') IS NOT json_extract(body,'$.{p}')"));
+        Assert.True((long)Scalar(connection, "SELECT count(*) FROM \"doc_items\"") > 0);
+        return (long)Scalar(connection, $"SELECT count(*) FROM \"doc_items\" WHERE {differs}");
+    }
+
+    private static SqliteConnection Open(string path)
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+        connection.Open();
+        return connection;
+    }
+
+    private static void Execute(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+#pragma warning disable CA2100 // Fixed test SQL.
+        command.CommandText = sql;
+#pragma warning restore CA2100
+        command.ExecuteNonQuery();
+    }
+
+    private static object Scalar(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+#pragma warning disable CA2100 // Fixed test SQL.
+        command.CommandText = sql;
+#pragma warning restore CA2100
+        return command.ExecuteScalar()!;
+    }
+}
