@@ -8,16 +8,12 @@ using Serverless.Core.Storage.Documents;
 
 namespace Serverless.Storage.Sqlite;
 
-/// <summary>One container: a table (pk, id, etag, body, keys) with PRIMARY KEY (pk, id); see <see cref="SqliteFields"/> for keys.</summary>
+/// <summary>One container: a table (pk, id, etag, body, key columns) with PRIMARY KEY (pk, id); see <see cref="SqliteFields"/> for the keys.</summary>
 internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocumentQuery
 {
     private readonly SqliteDocumentStore _store;
     private readonly string _readSql;
     private readonly string _etagSql;
-    private readonly string _insertSql;
-    private readonly string _upsertSql;
-    private readonly string _updateSql;
-    private readonly string _updateKeysSql;
     private readonly string _deleteSql;
 
     // ETags: a random per-instance prefix and a counter are unique across writers and restarts
@@ -33,14 +29,6 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
         var table = SqliteSql.Table(name);
         _readSql = $"SELECT etag, {SqliteSql.BodyOut} FROM {table} WHERE pk = @p0 AND id = @p1";
         _etagSql = $"SELECT etag FROM {table} WHERE pk = @p0 AND id = @p1";
-        var values = $"VALUES (@p0, @p1, @p2, {SqliteSql.BodyIn("@p3")}, {SqliteSql.KeysIn("@p5")})";
-        _insertSql = $"INSERT INTO {table} (pk, id, etag, body, keys) {values} ON CONFLICT (pk, id) DO NOTHING";
-
-        // Writes that leave the keys as they were do not set the column (and so leave every index alone); the writer
-        // then sets them in a second statement only when the first changed no row (see UpdateOrInsert).
-        _upsertSql = $"INSERT INTO {table} (pk, id, etag, body, keys) {values} ON CONFLICT (pk, id) DO UPDATE SET etag = excluded.etag, body = excluded.body WHERE keys IS excluded.keys";
-        _updateSql = $"UPDATE {table} SET etag = @p2, body = {SqliteSql.BodyIn("@p3")} WHERE pk = @p0 AND id = @p1 AND (@p4 IS NULL OR etag = @p4) AND keys IS {SqliteSql.KeysIn("@p5")}";
-        _updateKeysSql = $"UPDATE {table} SET etag = @p2, body = {SqliteSql.BodyIn("@p3")}, keys = {SqliteSql.KeysIn("@p5")} WHERE pk = @p0 AND id = @p1 AND (@p4 IS NULL OR etag = @p4)";
         _deleteSql = $"DELETE FROM {table} WHERE pk = @p0 AND id = @p1 AND (@p2 IS NULL OR etag = @p2)";
     }
 
@@ -321,17 +309,17 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
         switch (kind)
         {
             case BatchKind.Create:
-                if (Execute(session, _insertSql, partitionKey, id, write!, null) == 0)
+                if (Execute(session, write!.Fields.InsertSql, partitionKey, id, write, null) == 0)
                 {
                     throw new DocumentConflictException(Name, partitionKey, id);
                 }
 
                 break;
             case BatchKind.Upsert when ifMatch is null:
-                if (Execute(session, _upsertSql, partitionKey, id, write!, null) == 0)
+                if (Execute(session, write!.Fields.UpsertSameKeysSql, partitionKey, id, write, null) == 0)
                 {
                     // The document exists with other keys.
-                    Execute(session, _updateKeysSql, partitionKey, id, write!, null);
+                    UpdateKeys(session, partitionKey, id, write, null);
                 }
 
                 break;
@@ -369,31 +357,68 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
     }
 
     /// <summary>
-    /// Updates the document, setting its keys only when they changed: a write that touches no indexed value then
-    /// rewrites no index entry. When the first statement changes no row, the keys differ or the document is not
-    /// there (or not at <paramref name="ifMatch"/>); the second tells which by its own count.
+    /// Updates the document, setting only the key columns whose values changed: a write that touches no indexed value
+    /// rewrites no index entry, and one that changes a status rewrites that index's entry alone. Returns 0 when the
+    /// document is not there (or not at <paramref name="ifMatch"/>).
     /// </summary>
-    private int Update(SqliteSession session, string partitionKey, string id, PreparedWrite write, string? ifMatch)
+    private static int Update(SqliteSession session, string partitionKey, string id, PreparedWrite write, string? ifMatch)
     {
-        var changed = Execute(session, _updateSql, partitionKey, id, write, ifMatch);
-        return changed > 0 ? changed : Execute(session, _updateKeysSql, partitionKey, id, write, ifMatch);
+        var changed = Execute(session, write.Fields.UpdateSameKeysSql, partitionKey, id, write, ifMatch);
+        return changed > 0 ? changed : UpdateKeys(session, partitionKey, id, write, ifMatch);
     }
 
-    private static int Execute(SqliteSession session, string sql, string partitionKey, string id, PreparedWrite write, string? ifMatch)
+    /// <summary>Asks which keys differ (no row: absent or at another ETag), then updates the body and those keys.</summary>
+    private static int UpdateKeys(SqliteSession session, string partitionKey, string id, PreparedWrite write, string? ifMatch)
     {
-        var command = session.Command(sql);
+        var fields = write.Fields;
+        var differs = new bool[fields.KeyPaths.Count];
+        var command = Bind(session.Command(fields.KeysDifferSql), partitionKey, id, write, ifMatch);
+        using (var reader = command.ExecuteReader())
+        {
+            if (!reader.Read())
+            {
+                return 0;
+            }
+
+            for (var i = 0; i < differs.Length; i++)
+            {
+                differs[i] = reader.GetInt64(i) != 0;
+            }
+        }
+
+        return Execute(session, fields.UpdateKeysSql(differs), partitionKey, id, write, ifMatch);
+    }
+
+    private static int Execute(SqliteSession session, string sql, string partitionKey, string id, PreparedWrite write, string? ifMatch) =>
+        Bind(session.Command(sql), partitionKey, id, write, ifMatch).ExecuteNonQuery();
+
+    /// <summary>Binds the parameters the statement names.</summary>
+    private static SqliteCommand Bind(SqliteCommand command, string partitionKey, string id, PreparedWrite write, string? ifMatch)
+    {
+        var sql = command.CommandText;
         var parameters = command.Parameters;
         parameters.AddWithValue("@p0", partitionKey);
         parameters.AddWithValue("@p1", id);
-        parameters.AddWithValue("@p2", write.ETag);
-        parameters.AddWithValue("@p3", write.Utf8);
-        parameters.AddWithValue("@p5", (object?)write.Keys ?? DBNull.Value);
+        if (sql.Contains("@p2", StringComparison.Ordinal))
+        {
+            parameters.AddWithValue("@p2", write.ETag);
+            parameters.AddWithValue("@p3", write.Utf8);
+        }
+
         if (sql.Contains("@p4", StringComparison.Ordinal))
         {
             parameters.AddWithValue("@p4", (object?)ifMatch ?? DBNull.Value);
         }
 
-        return command.ExecuteNonQuery();
+        if (write.Keys is { } keys && sql.Contains("@k", StringComparison.Ordinal))
+        {
+            for (var i = 0; i < keys.Length; i++)
+            {
+                parameters.AddWithValue(SqliteFields.KeyParameter(i), (object?)keys[i] ?? DBNull.Value);
+            }
+        }
+
+        return command;
     }
 
     /// <summary>After a conditional write touched no row: tells "absent" from "changed by someone else".</summary>
@@ -428,11 +453,18 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
         return Prepared(copy, DocumentRules.Serialize(partitionKey, id, copy));
     }
 
-    private PreparedWrite Prepared(JsonObject? body, byte[] utf8) => new(body, utf8, Fields.KeysOf(utf8), NewETag());
+    private PreparedWrite Prepared(JsonObject? body, byte[] utf8)
+    {
+        var fields = Fields;
+        return new PreparedWrite(body, utf8, fields, fields.KeysOf(utf8), NewETag());
+    }
 
     private string NewETag() =>
         string.Create(CultureInfo.InvariantCulture, $"\"{_etagPrefix}{Interlocked.Increment(ref _etagCounter):x}\"");
 
-    /// <summary>What one write binds; <see cref="Body"/> is null for a raw create (BatchOperation.CreateRaw).</summary>
-    private sealed record PreparedWrite(JsonObject? Body, byte[] Utf8, byte[]? Keys, string ETag);
+    /// <summary>
+    /// What one write binds; <see cref="Body"/> is null for a raw create (BatchOperation.CreateRaw). The keys are those of
+    /// <see cref="Fields"/> as they were when the write was prepared (the container's may change meanwhile).
+    /// </summary>
+    private sealed record PreparedWrite(JsonObject? Body, byte[] Utf8, SqliteFields Fields, string?[]? Keys, string ETag);
 }

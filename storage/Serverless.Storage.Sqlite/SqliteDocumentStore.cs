@@ -119,7 +119,7 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
             }
         }
 
-        var fields = new SqliteFields(groups.SelectMany(paths => paths));
+        var fields = new SqliteFields(spec.Name, groups.SelectMany(paths => paths));
         await WriteAsync(
             session =>
             {
@@ -165,39 +165,53 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
     }
 
     /// <summary>
-    /// Makes the container's stored keys hold <paramref name="fields"/>' paths (see <see cref="SqliteFields"/>): a table
-    /// from before the keys column gains it, and when the indexed paths changed every document's keys are recomputed
-    /// (once, before the indexes over them are built).
+    /// Gives the container a key column for each of <paramref name="fields"/>' paths (see <see cref="SqliteFields"/>),
+    /// filled from every document's body when the column is new or the path was not indexed before (a file from
+    /// before key columns, or a new index), before the indexes over them are built. Columns of paths no longer indexed
+    /// stay (SQLite cannot drop a column an index still names at this point) but are no longer written or read.
     /// </summary>
     private static void UpdateKeys(SqliteSession session, string container, SqliteFields fields)
     {
-        var check = session.Command("SELECT (SELECT count(*) FROM pragma_table_info(@p0) WHERE name = 'keys'), (SELECT paths FROM meta_keys WHERE container = @p1)");
-        check.Parameters.AddWithValue("@p0", "doc_" + container);
-        check.Parameters.AddWithValue("@p1", container);
-        bool hasColumn;
-        string? stored;
-        using (var reader = check.ExecuteReader())
+        var columns = new HashSet<string>(StringComparer.Ordinal);
+        var read = session.Command("SELECT name FROM pragma_table_info(@p0)");
+        read.Parameters.AddWithValue("@p0", "doc_" + container);
+        using (var reader = read.ExecuteReader())
         {
-            reader.Read();
-            hasColumn = reader.GetInt64(0) > 0;
-            stored = reader.IsDBNull(1) ? null : reader.GetString(1);
+            while (reader.Read())
+            {
+                columns.Add(reader.GetString(0));
+            }
         }
 
-        if (!hasColumn)
+        var stored = session.Command("SELECT paths FROM meta_keys WHERE container = @p0");
+        stored.Parameters.AddWithValue("@p0", container);
+        var before = SqliteFields.FromStored(container, stored.ExecuteScalar() as string).KeyPaths.ToHashSet(StringComparer.Ordinal);
+        var fill = new List<string>();
+        foreach (var path in fields.KeyPaths)
         {
-            session.Execute($"ALTER TABLE {SqliteSql.Table(container)} ADD COLUMN keys");
+            if (!columns.Contains(SqliteFields.Column(path).Trim('"')))
+            {
+                session.Execute($"ALTER TABLE {SqliteSql.Table(container)} ADD COLUMN {SqliteFields.Column(path)}");
+                fill.Add(path);
+            }
+            else if (!before.Contains(path))
+            {
+                fill.Add(path);
+            }
         }
 
-        if (hasColumn && stored == fields.Stored)
+        if (fill.Count > 0)
         {
-            return;
+            session.Execute(fields.FillKeysSql(fill));
         }
 
-        session.Execute(fields.FillKeys(container));
-        var save = session.Command("INSERT INTO meta_keys (container, paths) VALUES (@p0, @p1) ON CONFLICT (container) DO UPDATE SET paths = excluded.paths");
-        save.Parameters.AddWithValue("@p0", container);
-        save.Parameters.AddWithValue("@p1", fields.Stored);
-        save.ExecuteNonQuery();
+        if (!before.SetEquals(fields.KeyPaths))
+        {
+            var save = session.Command("INSERT INTO meta_keys (container, paths) VALUES (@p0, @p1) ON CONFLICT (container) DO UPDATE SET paths = excluded.paths");
+            save.Parameters.AddWithValue("@p0", container);
+            save.Parameters.AddWithValue("@p1", fields.Stored);
+            save.ExecuteNonQuery();
+        }
     }
 
     /// <inheritdoc />
@@ -221,7 +235,7 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
             return (reader.GetInt64(0) > 0, reader.IsDBNull(1) ? null : reader.GetString(1));
         });
         return exists
-            ? _containers.GetOrAdd(name, n => new SqliteDocumentContainer(this, n, SqliteFields.FromStored(keyPaths)))
+            ? _containers.GetOrAdd(name, n => new SqliteDocumentContainer(this, n, SqliteFields.FromStored(n, keyPaths)))
             : throw new InvalidDocumentException($"Container '{name}' does not exist; call EnsureContainerAsync at start-up.");
     }
 

@@ -1,50 +1,89 @@
-using System.Buffers;
 using System.Text.Json;
 
 namespace Serverless.Storage.Sqlite;
 
 /// <summary>
-/// How one container's SQL reads a field: its indexed paths from the <c>keys</c> column, every other path from the
-/// body. Index definitions, filters and sorts all spell fields through here, because SQLite only uses an expression
-/// index when the query spells the expression exactly as the index does.
+/// How one container's SQL reads a field: each indexed path from a key column of its own, every other path from the
+/// body. Index definitions, filters and sorts all spell fields through here, because SQLite only uses an index when
+/// the query spells the indexed expression exactly as the index does.
 /// </summary>
 /// <remarks>
-/// Why a <c>keys</c> column: an index over <c>json_extract(body, ...)</c> depends on the whole body, so SQLite rewrote
-/// every index entry of a document on every write of its body, even when no indexed value changed: 8 index entries per
-/// item when a task status was mirrored onto it (~130 us per item at 1M items, against ~20 us with the indexes over a
-/// column the write did not touch). The <c>keys</c> column holds the indexed paths' values (a JSONB object keyed by
-/// path), the indexes are over it, and a write whose keys are unchanged leaves the column, and so every index, alone.
-/// <para><c>json_extract(keys, '$."p"')</c> equals <c>json_extract(body, '$.p')</c> for every document: the key holds
-/// the body's JSON value at that path, copied token for token, and is absent where the body has no value or JSON null
-/// (both read as SQL NULL). JSON types are still read from the body.</para>
+/// Why key columns: an index over <c>json_extract(body, ...)</c> depends on the whole body, so SQLite rewrote every
+/// index entry of a document on every write of its body, even when no indexed value changed: 8 entries per item when a
+/// task status was mirrored onto it (~130 us per item at 1M items in a micro-benchmark, ~20 us with the indexes over
+/// columns the write did not set). Now the column <c>"k.{path}"</c> holds <c>json_extract(body, '$.{path}')</c>, the
+/// indexes are over these columns, and a write sets only the key columns whose values changed, so a status change of a
+/// task item rewrites its status index entry and no other.
+/// <para>The writer binds each key as the JSON token the body holds at the path (copied byte for byte from the body
+/// text, null when absent or JSON null) and SQLite stores <c>json_extract(jsonb(token), '$')</c>: the same function
+/// reads the same value as from the body, so a key column always equals what a filter on the body would read.</para>
 /// </remarks>
 internal sealed class SqliteFields
 {
     /// <summary>The document id's path in the body, which <see cref="Extract"/> maps to the id column.</summary>
     private const string IdPath = "id";
 
-    private readonly HashSet<string> _keyPaths;
+    private readonly Dictionary<string, int> _keyIndex;
 
-    public SqliteFields(IEnumerable<string> keyPaths)
+    public SqliteFields(string container, IEnumerable<string> keyPaths)
     {
+        Container = container;
         KeyPaths = [.. keyPaths.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
-        _keyPaths = new HashSet<string>(KeyPaths, StringComparer.Ordinal);
+        _keyIndex = KeyPaths.Select((p, i) => (p, i)).ToDictionary(x => x.p, x => x.i, StringComparer.Ordinal);
         foreach (var path in KeyPaths)
         {
             SqliteSql.JsonPath(path);
         }
+
+        var table = SqliteSql.Table(container);
+        var columns = string.Concat(KeyPaths.Select(p => ", " + Column(p)));
+        var values = string.Concat(KeyPaths.Select((_, i) => ", " + KeyIn(i)));
+        var sameKeys = string.Concat(KeyPaths.Select((p, i) => $" AND {Column(p)} IS {KeyIn(i)}"));
+        var row = "pk = @p0 AND id = @p1 AND (@p4 IS NULL OR etag = @p4)";
+        InsertSql = $"INSERT INTO {table} (pk, id, etag, body{columns}) VALUES (@p0, @p1, @p2, {SqliteSql.BodyIn("@p3")}{values}) ON CONFLICT (pk, id) DO NOTHING";
+        UpsertSameKeysSql = $"INSERT INTO {table} (pk, id, etag, body{columns}) VALUES (@p0, @p1, @p2, {SqliteSql.BodyIn("@p3")}{values}) " +
+                            $"ON CONFLICT (pk, id) DO UPDATE SET etag = excluded.etag, body = excluded.body WHERE 1{string.Concat(KeyPaths.Select(p => $" AND {Column(p)} IS excluded.{Column(p)}"))}";
+        UpdateSameKeysSql = $"UPDATE {table} SET etag = @p2, body = {SqliteSql.BodyIn("@p3")} WHERE {row}{sameKeys}";
+        KeysDifferSql = $"SELECT {(KeyPaths.Count == 0 ? "0" : string.Join(", ", KeyPaths.Select((p, i) => $"{Column(p)} IS NOT {KeyIn(i)}")))} FROM {table} WHERE {row}";
+        _updatePrefix = $"UPDATE {table} SET etag = @p2, body = {SqliteSql.BodyIn("@p3")}";
+        _updateSuffix = $" WHERE {row}";
     }
 
-    public static SqliteFields None { get; } = new([]);
+    private readonly string _updatePrefix;
+    private readonly string _updateSuffix;
 
-    /// <summary>The indexed paths, in ordinal order (the order of the keys object's members).</summary>
+    public string Container { get; }
+
+    /// <summary>The indexed paths, in ordinal order (key parameter i binds path i).</summary>
     public IReadOnlyList<string> KeyPaths { get; }
+
+    /// <summary>Insert unless the document exists; binds @p0 pk, @p1 id, @p2 etag, @p3 body and the keys.</summary>
+    public string InsertSql { get; }
+
+    /// <summary>Insert, or update a document whose keys are those bound; changes no row when they differ.</summary>
+    public string UpsertSameKeysSql { get; }
+
+    /// <summary>Updates the document (at @p4 when not null) when its keys are those bound; else changes no row.</summary>
+    public string UpdateSameKeysSql { get; }
+
+    /// <summary>One row (when the document exists, at @p4 when not null): for each key path, whether its key differs.</summary>
+    public string KeysDifferSql { get; }
 
     /// <summary>The paths as stored in the file's key table: one per line.</summary>
     public string Stored => string.Join('\n', KeyPaths);
 
-    public static SqliteFields FromStored(string? stored) =>
-        string.IsNullOrEmpty(stored) ? None : new SqliteFields(stored.Split('\n'));
+    public static SqliteFields FromStored(string container, string? stored) =>
+        new(container, string.IsNullOrEmpty(stored) ? [] : stored.Split('\n'));
+
+    /// <summary>The key column of an indexed path (validated paths hold only letters, digits, '_' and '.').</summary>
+    public static string Column(string path) => $"\"k.{path}\"";
+
+    /// <summary>The parameter name of key <paramref name="index"/>.</summary>
+    public static string KeyParameter(int index) => "@k" + index.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Updates the body and the keys that differ (<paramref name="differs"/>[i] for key path i).</summary>
+    public string UpdateKeysSql(IReadOnlyList<bool> differs) =>
+        _updatePrefix + string.Concat(KeyPaths.Select((p, i) => differs[i] ? $", {Column(p)} = {KeyIn(i)}" : string.Empty)) + _updateSuffix;
 
     /// <summary>The field's SQL value: TEXT for strings (and JSON text of arrays/objects), INTEGER/REAL for
     /// numbers, 1/0 for booleans, NULL for JSON null and for a missing field.</summary>
@@ -54,7 +93,7 @@ internal sealed class SqliteFields
     /// key (pk, id). Read from the body, <c>id IN (...)</c> scanned the whole partition.
     /// </remarks>
     public string Extract(string path) =>
-        path == IdPath ? "id" : _keyPaths.Contains(path) ? KeyExtract(path) : $"json_extract(body,{SqliteSql.JsonPath(path)})";
+        path == IdPath ? "id" : _keyIndex.ContainsKey(path) ? Column(path) : $"json_extract(body,{SqliteSql.JsonPath(path)})";
 
     /// <summary>The field's JSON type ('null', 'true', 'false', 'integer', 'real', 'text', 'array', 'object'), NULL when missing.</summary>
     /// <remarks><c>id</c> is always a string (see <see cref="Extract"/>).</remarks>
@@ -68,14 +107,11 @@ internal sealed class SqliteFields
     /// <summary>The value compared within one rank; never NULL, so keyset comparisons need no NULL logic.</summary>
     public string SortValue(string path) => $"coalesce({Extract(path)},0)";
 
-    /// <summary>An indexed path read from the keys column (the path is one member name, dots included).</summary>
-    public static string KeyExtract(string path) => $"json_extract(keys,'$.\"{path}\"')";
-
     /// <summary>
-    /// The keys object of a document, as UTF-8 JSON text, from its UTF-8 JSON body: each indexed path that holds a
-    /// value other than null, as the body holds it. Null when the container indexes nothing.
+    /// The key tokens of a document from its UTF-8 JSON body: for each key path, the JSON text the body holds there,
+    /// or null when it holds nothing or JSON null. Null when the container indexes nothing.
     /// </summary>
-    public byte[]? KeysOf(byte[] utf8Body)
+    public string?[]? KeysOf(byte[] utf8Body)
     {
         if (KeyPaths.Count == 0)
         {
@@ -83,40 +119,22 @@ internal sealed class SqliteFields
         }
 
         using var document = JsonDocument.Parse(utf8Body);
-        var buffer = new ArrayBufferWriter<byte>(128);
-        using (var writer = new Utf8JsonWriter(buffer))
+        var keys = new string?[KeyPaths.Count];
+        for (var i = 0; i < keys.Length; i++)
         {
-            writer.WriteStartObject();
-            foreach (var path in KeyPaths)
-            {
-                if (Find(document.RootElement, path) is { ValueKind: not JsonValueKind.Null } value)
-                {
-                    writer.WritePropertyName(path);
-                    value.WriteTo(writer);
-                }
-            }
-
-            writer.WriteEndObject();
+            // The raw text, not a re-serialization: an object's strings keep their escapes, so SQLite renders the key
+            // as it renders the body's value.
+            keys[i] = Find(document.RootElement, KeyPaths[i]) is { ValueKind: not JsonValueKind.Null } value ? value.GetRawText() : null;
         }
 
-        return buffer.WrittenSpan.ToArray();
+        return keys;
     }
 
-    /// <summary>The SQL that recomputes every document's keys in place (a file from before, or a changed index set).</summary>
-    /// <remarks>
-    /// <c>body -&gt; path</c> is the value's JSON text, or NULL when missing; <c>json_patch('{}', ...)</c> drops the
-    /// members that are NULL or JSON null, as <see cref="KeysOf"/> does.
-    /// </remarks>
-    public string FillKeys(string container)
-    {
-        if (KeyPaths.Count == 0)
-        {
-            return $"UPDATE {SqliteSql.Table(container)} SET keys = NULL";
-        }
+    /// <summary>The SQL that sets the key columns of <paramref name="paths"/> from every document's body.</summary>
+    public string FillKeysSql(IReadOnlyList<string> paths) =>
+        $"UPDATE {SqliteSql.Table(Container)} SET {string.Join(", ", paths.Select(p => $"{Column(p)} = json_extract(body,{SqliteSql.JsonPath(p)})"))}";
 
-        var members = KeyPaths.Select(p => $"'{p}', json(body -> {SqliteSql.JsonPath(p)})");
-        return $"UPDATE {SqliteSql.Table(container)} SET keys = {SqliteSql.BodyIn($"json_patch('{{}}', json_object({string.Join(", ", members)}))")}";
-    }
+    private static string KeyIn(int index) => $"json_extract({SqliteSql.BodyIn(KeyParameter(index))},'$')";
 
     /// <summary>The value at a dotted path through objects, as SQLite's json_extract finds it (the first member of a name).</summary>
     private static JsonElement? Find(JsonElement root, string path)

@@ -3,9 +3,8 @@ using Serverless.Core.Storage.Documents;
 namespace Serverless.Storage.Sqlite;
 
 /// <summary>
-/// The SQL fragments every statement shares. Index definitions and compiled queries both take their
-/// expressions from here, because SQLite only uses an expression index when the query spells the
-/// expression exactly as the index does.
+/// The SQL fragments every statement shares. How a container's fields are spelled (which its indexes and its
+/// queries must spell alike) is <see cref="SqliteFields"/>.
 /// </summary>
 internal static class SqliteSql
 {
@@ -37,13 +36,10 @@ internal static class SqliteSql
     }
 
     public static string CreateTable(string container) =>
-        $"CREATE TABLE IF NOT EXISTS {Table(container)} (pk TEXT NOT NULL, id TEXT NOT NULL, etag TEXT NOT NULL, body NOT NULL, keys, PRIMARY KEY (pk, id))";
+        $"CREATE TABLE IF NOT EXISTS {Table(container)} (pk TEXT NOT NULL, id TEXT NOT NULL, etag TEXT NOT NULL, body NOT NULL, PRIMARY KEY (pk, id))";
 
-    /// <summary>Each container's indexed paths (<see cref="SqliteFields.Stored"/>): what its documents' keys hold.</summary>
+    /// <summary>Each container's indexed paths (<see cref="SqliteFields.Stored"/>): the key columns its writes keep.</summary>
     public const string CreateKeyTable = "CREATE TABLE IF NOT EXISTS meta_keys (container TEXT PRIMARY KEY, paths TEXT NOT NULL)";
-
-    /// <summary>The expression that binds a UTF-8 JSON keys parameter (or NULL) for storage; see <see cref="SqliteFields"/>.</summary>
-    public static string KeysIn(string parameter) => BodyIn(parameter);
 
     /// <summary>
     /// An index on (pk, field, ..., id) holding only documents that have every field: the trailing id lets an equality
@@ -51,11 +47,11 @@ internal static class SqliteSql
     /// shared partition, most of them: an item's path claim has no size, no dir, no type) makes every write cheaper.
     /// SQLite uses such a partial index for any comparison on the field (=, &lt;, &gt;, IN, ...), since each implies
     /// the field is not NULL; only tests for missing or null fields cannot use it, and those never could. The fields
-    /// are read from the keys column (see <see cref="SqliteFields"/>).
+    /// are read from key columns (see <see cref="SqliteFields"/>).
     /// </summary>
     public static string CreateIndex(string container, IReadOnlyList<string> paths)
     {
-        var expressions = paths.Select(SqliteFields.KeyExtract).ToList();
+        var expressions = paths.Select(SqliteFields.Column).ToList();
         return $"CREATE INDEX IF NOT EXISTS {IndexName(container, string.Join('+', paths))} ON {Table(container)} (pk, {string.Join(", ", expressions)}, id) " +
                $"WHERE {string.Join(" AND ", expressions.Select(e => e + " IS NOT NULL"))}";
     }

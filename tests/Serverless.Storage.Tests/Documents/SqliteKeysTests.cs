@@ -6,8 +6,8 @@ using Serverless.Storage.Sqlite;
 namespace Serverless.Storage.Tests.Documents;
 
 /// <summary>
-/// The keys column (see SqliteFields): indexed values read from it must always equal the body's, whichever write
-/// produced them, including a write that leaves the keys alone and files from before the column.
+/// Key columns (see SqliteFields): the indexed values read from them must always equal the body's, whichever write
+/// produced them, including writes that leave some keys alone and files from before key columns.
 /// </summary>
 public sealed class SqliteKeysTests : IDisposable
 {
@@ -19,7 +19,7 @@ public sealed class SqliteKeysTests : IDisposable
     public static TheoryData<string> Values => new()
     {
         "\"plain\"", "\"\\u00e9t\\u00e9 \\\"quoted\\\" \\\\ \\n tab\\t\"", "\"\"", "0", "-17", "9007199254740993", "123456789012345678901234567890",
-        "1.50", "1e2", "-0.0", "2.5E-3", "true", "false", "null", "{\"a\":1, \"b\":[1,2]}", "[1, \"x\", null]", "{}", "[]",
+        "1.50", "1e2", "-0.0", "2.5E-3", "true", "false", "null", "{\"a\":1, \"b\":[1,2]}", "[1, \"x\", null]", "{}", "[]", "{\"\u00e9\":\"\u00fc \\u00e9\"}", "[\"\\ud83d\\ude00\"]",
     };
 
     [Theory]
@@ -56,10 +56,10 @@ public sealed class SqliteKeysTests : IDisposable
     [Fact]
     public async Task Write_IndexedValueChanged_FiltersSeeOnlyTheNewValue()
     {
-        // Arrange: each kind of write moves one document from "old" to "new" on the indexed path; another write
-        // changes only an unindexed field (the keys-unchanged statement) and must keep the document findable.
+        // Arrange: each kind of write moves one document from "old" to "new" on an indexed path (the patch leaves the
+        // other indexed path as it was); other writes change only the other indexed path or nothing indexed.
         await using var store = new SqliteDocumentStore(new SqliteDocumentStoreOptions(_files.NewPath()));
-        await store.EnsureContainerAsync(new ContainerSpec("items", ["status"]));
+        await store.EnsureContainerAsync(new ContainerSpec("items", ["status", "note"]));
         var items = store.Container("items");
         foreach (var id in new[] { "replace", "upsert", "upsertIfMatch", "patch", "batchReplace", "untouched" })
         {
@@ -82,6 +82,8 @@ public sealed class SqliteKeysTests : IDisposable
             [.. (await items.QueryAsync(new DocumentQuery("p1", Filter.Eq("status", status), [new SortField("id")], 100))).Items.Select(d => d.Id)];
         Assert.Equal(["batchReplace", "patch", "replace", "upsert", "upsertIfMatch"], await Ids("new"));
         Assert.Equal(["untouched"], await Ids("old"));
+        var notes = await items.QueryAsync(new DocumentQuery("p1", Filter.Gte("note", 1), [new SortField("id")], 100));
+        Assert.Equal(["patch:1", "untouched:4"], notes.Items.Select(d => $"{d.Id}:{d.Body["note"]}"));
         Assert.Equal(4L, (await items.ReadAsync("p1", "untouched"))!.Body["note"]!.GetValue<long>());
     }
 
@@ -131,7 +133,7 @@ public sealed class SqliteKeysTests : IDisposable
 
         Assert.Equal(0L, Mismatches(path, "status", "size"));
         using var check = Open(path);
-        Assert.Contains("json_extract(keys,", (string)Scalar(check, "SELECT sql FROM sqlite_master WHERE name = 'doc_items_ix_status'"), StringComparison.Ordinal);
+        Assert.Contains("\"k.status\"", (string)Scalar(check, "SELECT sql FROM sqlite_master WHERE name = 'doc_items_ix_status'"), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -173,7 +175,7 @@ public sealed class SqliteKeysTests : IDisposable
     {
         paths = paths.Length == 0 ? ["v", "meta.v"] : paths;
         using var connection = Open(path);
-        var differs = string.Join(" OR ", paths.Select(p => $"json_extract(keys,'$.\"{p}\"') IS NOT json_extract(body,'$.{p}')"));
+        var differs = string.Join(" OR ", paths.Select(p => $"\"k.{p}\" IS NOT json_extract(body,'$.{p}')"));
         Assert.True((long)Scalar(connection, "SELECT count(*) FROM \"doc_items\"") > 0);
         return (long)Scalar(connection, $"SELECT count(*) FROM \"doc_items\" WHERE {differs}");
     }
