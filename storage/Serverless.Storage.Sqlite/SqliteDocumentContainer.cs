@@ -414,7 +414,7 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
         {
             for (var i = 0; i < keys.Length; i++)
             {
-                parameters.AddWithValue(SqliteFields.KeyParameter(i), (object?)keys[i] ?? DBNull.Value);
+                parameters.AddWithValue(SqliteFields.KeyParameter(i), keys[i] ?? DBNull.Value);
             }
         }
 
@@ -466,5 +466,5 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
     /// What one write binds; <see cref="Body"/> is null for a raw create (BatchOperation.CreateRaw). The keys are those of
     /// <see cref="Fields"/> as they were when the write was prepared (the container's may change meanwhile).
     /// </summary>
-    private sealed record PreparedWrite(JsonObject? Body, byte[] Utf8, SqliteFields Fields, string?[]? Keys, string ETag);
+    private sealed record PreparedWrite(JsonObject? Body, byte[] Utf8, SqliteFields Fields, object?[]? Keys, string ETag);
 }

@@ -14,9 +14,10 @@ namespace Serverless.Storage.Sqlite;
 /// columns the write did not set). Now the column <c>"k.{path}"</c> holds <c>json_extract(body, '$.{path}')</c>, the
 /// indexes are over these columns, and a write sets only the key columns whose values changed, so a status change of a
 /// task item rewrites its status index entry and no other.
-/// <para>The writer binds each key as the JSON token the body holds at the path (copied byte for byte from the body
-/// text, null when absent or JSON null) and SQLite stores <c>json_extract(jsonb(token), '$')</c>: the same function
-/// reads the same value as from the body, so a key column always equals what a filter on the body would read.</para>
+/// <para>The writer binds each key as the SQL value json_extract returns for a string, a boolean or a whole number
+/// (null when absent or JSON null), and any other value (fractions, huge numbers, arrays, objects) as the JSON token
+/// the body holds, copied byte for byte, which SQLite reads with json_extract: so a key column always equals what a
+/// filter on the body reads.</para>
 /// </remarks>
 internal sealed class SqliteFields
 {
@@ -108,10 +109,12 @@ internal sealed class SqliteFields
     public string SortValue(string path) => $"coalesce({Extract(path)},0)";
 
     /// <summary>
-    /// The key tokens of a document from its UTF-8 JSON body: for each key path, the JSON text the body holds there,
-    /// or null when it holds nothing or JSON null. Null when the container indexes nothing.
+    /// The keys of a document from its UTF-8 JSON body, as bound (see <see cref="KeyIn"/>): for each key path, null
+    /// when the body holds nothing or JSON null there, else the value json_extract reads for a string, a boolean or a
+    /// whole number, else (a fraction, a huge number, an array or an object) the JSON token as UTF-8 bytes for SQLite to
+    /// read. Null when the container indexes nothing.
     /// </summary>
-    public string?[]? KeysOf(byte[] utf8Body)
+    public object?[]? KeysOf(byte[] utf8Body)
     {
         if (KeyPaths.Count == 0)
         {
@@ -119,22 +122,61 @@ internal sealed class SqliteFields
         }
 
         using var document = JsonDocument.Parse(utf8Body);
-        var keys = new string?[KeyPaths.Count];
+        var keys = new object?[KeyPaths.Count];
         for (var i = 0; i < keys.Length; i++)
         {
-            // The raw text, not a re-serialization: an object's strings keep their escapes, so SQLite renders the key
-            // as it renders the body's value.
-            keys[i] = Find(document.RootElement, KeyPaths[i]) is { ValueKind: not JsonValueKind.Null } value ? value.GetRawText() : null;
+            keys[i] = Find(document.RootElement, KeyPaths[i]) is { } value ? Key(value) : null;
         }
 
         return keys;
+    }
+
+    private static object? Key(JsonElement value)
+    {
+        switch (value.ValueKind)
+        {
+            case JsonValueKind.Null:
+                return null;
+            case JsonValueKind.True:
+                return 1L;
+            case JsonValueKind.False:
+                return 0L;
+            case JsonValueKind.String when TryGetString(value, out var text):
+                return text;
+            case JsonValueKind.Number when value.TryGetInt64(out var whole) && value.GetRawText().AsSpan().IndexOfAny(".eE") < 0:
+                return whole;
+            default:
+                // The raw token, not a re-serialization: an object's strings keep their escapes, so SQLite renders the
+                // key as it renders the body's value.
+                return System.Text.Encoding.UTF8.GetBytes(value.GetRawText());
+        }
+    }
+
+    /// <summary>The decoded string; false for a string SQLite would decode otherwise (an escaped lone surrogate).</summary>
+    private static bool TryGetString(JsonElement value, out string? text)
+    {
+        try
+        {
+            text = value.GetString();
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            text = null;
+            return false;
+        }
     }
 
     /// <summary>The SQL that sets the key columns of <paramref name="paths"/> from every document's body.</summary>
     public string FillKeysSql(IReadOnlyList<string> paths) =>
         $"UPDATE {SqliteSql.Table(Container)} SET {string.Join(", ", paths.Select(p => $"{Column(p)} = json_extract(body,{SqliteSql.JsonPath(p)})"))}";
 
-    private static string KeyIn(int index) => $"json_extract({SqliteSql.BodyIn(KeyParameter(index))},'$')";
+    /// <summary>A bound key's SQL value: a JSON token (bound as a blob) read by json_extract, any other value as bound.</summary>
+    private static string KeyIn(int index)
+    {
+        var p = KeyParameter(index);
+        return $"CASE typeof({p}) WHEN 'blob' THEN json_extract(CAST({p} AS TEXT),'$') ELSE {p} END";
+    }
 
     /// <summary>The value at a dotted path through objects, as SQLite's json_extract finds it (the first member of a name).</summary>
     private static JsonElement? Find(JsonElement root, string path)

@@ -19,7 +19,7 @@ public sealed class SqliteKeysTests : IDisposable
     public static TheoryData<string> Values => new()
     {
         "\"plain\"", "\"\\u00e9t\\u00e9 \\\"quoted\\\" \\\\ \\n tab\\t\"", "\"\"", "0", "-17", "9007199254740993", "123456789012345678901234567890",
-        "1.50", "1e2", "-0.0", "2.5E-3", "true", "false", "null", "{\"a\":1, \"b\":[1,2]}", "[1, \"x\", null]", "{}", "[]", "{\"\u00e9\":\"\u00fc \\u00e9\"}", "[\"\\ud83d\\ude00\"]",
+        "1.50", "1e2", "-0.0", "2.5E-3", "true", "false", "null", "{\"a\":1, \"b\":[1,2]}", "[1, \"x\", null]", "{}", "[]", "{\"\u00e9\":\"\u00fc \\u00e9\"}", "[\"\\ud83d\\ude00\"]", "\"\\ud83d\\ude00\"", "\"\\ud800x\"", "-0", "9223372036854775807", "9223372036854775808", "-9223372036854775808",
     };
 
     [Theory]
@@ -30,8 +30,13 @@ public sealed class SqliteKeysTests : IDisposable
         await using (var store = new SqliteDocumentStore(new SqliteDocumentStoreOptions(path)))
         {
             await store.EnsureContainerAsync(new ContainerSpec("items", ["v", "meta.v"]));
-            var body = JsonNode.Parse($"{{\"v\":{value},\"meta\":{{\"v\":{value}}}}}")!.AsObject();
-            await store.Container("items").CreateAsync("p1", "d1", body);
+            if (!value.Contains("\\ud800x", StringComparison.Ordinal))
+            {
+                // A lone surrogate cannot be written through a JsonObject (System.Text.Json refuses to serialize it); raw bodies can hold one.
+                var body = JsonNode.Parse($"{{\"v\":{value},\"meta\":{{\"v\":{value}}}}}")!.AsObject();
+                await store.Container("items").CreateAsync("p1", "d1", body);
+            }
+
             await store.Container("items").ExecuteBatchAsync("p1", [BatchOperation.CreateRaw("d2", System.Text.Encoding.UTF8.GetBytes($"{{\"id\":\"d2\",\"pk\":\"p1\",\"v\":{value},\"meta\":{{\"v\":{value}}}}}"))]);
         }
 
