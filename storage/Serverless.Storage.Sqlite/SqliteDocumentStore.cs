@@ -170,7 +170,7 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
     /// before key columns, or a new index), before the indexes over them are built. Columns of paths no longer indexed
     /// stay (SQLite cannot drop a column an index still names at this point) but are no longer written or read.
     /// </summary>
-    private static void UpdateKeys(SqliteSession session, string container, SqliteFields fields)
+    private void UpdateKeys(SqliteSession session, string container, SqliteFields fields)
     {
         var columns = new HashSet<string>(StringComparer.Ordinal);
         var read = session.Command("SELECT name FROM pragma_table_info(@p0)");
@@ -202,7 +202,10 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
 
         if (fill.Count > 0)
         {
-            session.Execute(fields.FillKeysSql(fill));
+            // On a file of millions of documents this takes a while, once: say so.
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            var documents = session.Execute(fields.FillKeysSql(fill));
+            Log.KeysFilled(_logger, fill, container, documents, watch.ElapsedMilliseconds);
         }
 
         if (!before.SetEquals(fields.KeyPaths))
@@ -577,5 +580,8 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
 
         [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "PRAGMA optimize failed on close")]
         public static partial void OptimizeFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventId = 6, Level = LogLevel.Information, Message = "Filled key columns {Paths} of container {Container} from {Documents} documents in {Milliseconds} ms (indexes over them are rebuilt next)")]
+        public static partial void KeysFilled(ILogger logger, IEnumerable<string> paths, string container, int documents, long milliseconds);
     }
 }

@@ -31,7 +31,7 @@ internal sealed class SqlParameters
 
 /// <summary>
 /// Compiles the typed filter model to a SQLite boolean expression over <c>json_extract</c>/<c>json_type</c>
-/// (indexed fields read from the keys column, see <see cref="SqliteFields"/>).
+/// (indexed fields read from their key columns, see <see cref="SqliteFields"/>).
 /// Values always become parameters; paths are validated before they are written into a JSON path literal.
 /// </summary>
 /// <remarks>
