@@ -25,6 +25,8 @@ internal sealed class SqliteFields
     private const string IdPath = "id";
 
     private readonly Dictionary<string, int> _keyIndex;
+    private readonly string _updatePrefix;
+    private readonly string _updateSuffix;
 
     public SqliteFields(string container, IEnumerable<string> keyPaths)
     {
@@ -49,9 +51,6 @@ internal sealed class SqliteFields
         _updatePrefix = $"UPDATE {table} SET etag = @p2, body = {SqliteSql.BodyIn("@p3")}";
         _updateSuffix = $" WHERE {row}";
     }
-
-    private readonly string _updatePrefix;
-    private readonly string _updateSuffix;
 
     public string Container { get; }
 
