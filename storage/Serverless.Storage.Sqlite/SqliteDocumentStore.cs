@@ -12,7 +12,8 @@ public sealed record SqliteDocumentStoreOptions(string DatabasePath);
 
 /// <summary>
 /// The embedded document store: one SQLite file in WAL mode, one table per container, bodies stored
-/// as JSONB, filters compiled to <c>json_extract</c> SQL (see <see cref="IDocumentStore"/> for the contract).
+/// as JSONB with a key column per indexed path (<see cref="SqliteFields"/>), filters compiled to SQL over the key
+/// columns and <c>json_extract</c> (see <see cref="IDocumentStore"/> for the contract).
 /// </summary>
 /// <remarks>
 /// All writes go through one connection guarded by an async lock, each in a transaction, so prepared
