@@ -392,30 +392,21 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
     private static int Execute(SqliteSession session, string sql, string partitionKey, string id, PreparedWrite write, string? ifMatch) =>
         Bind(session.Command(sql), partitionKey, id, write, ifMatch).ExecuteNonQuery();
 
-    /// <summary>Binds the parameters the statement names.</summary>
+    /// <summary>
+    /// Binds every parameter a write statement may name (@p0 pk, @p1 id, @p2 etag, @p3 body, @p4 ifMatch, @k0... keys);
+    /// SQLite leaves those a statement does not name unused.
+    /// </summary>
     private static SqliteCommand Bind(SqliteCommand command, string partitionKey, string id, PreparedWrite write, string? ifMatch)
     {
-        var sql = command.CommandText;
         var parameters = command.Parameters;
         parameters.AddWithValue("@p0", partitionKey);
         parameters.AddWithValue("@p1", id);
-        if (sql.Contains("@p2", StringComparison.Ordinal))
+        parameters.AddWithValue("@p2", write.ETag);
+        parameters.AddWithValue("@p3", write.Utf8);
+        parameters.AddWithValue("@p4", (object?)ifMatch ?? DBNull.Value);
+        for (var i = 0; i < (write.Keys?.Length ?? 0); i++)
         {
-            parameters.AddWithValue("@p2", write.ETag);
-            parameters.AddWithValue("@p3", write.Utf8);
-        }
-
-        if (sql.Contains("@p4", StringComparison.Ordinal))
-        {
-            parameters.AddWithValue("@p4", (object?)ifMatch ?? DBNull.Value);
-        }
-
-        if (write.Keys is { } keys && sql.Contains("@k", StringComparison.Ordinal))
-        {
-            for (var i = 0; i < keys.Length; i++)
-            {
-                parameters.AddWithValue(SqliteFields.KeyParameter(i), keys[i] ?? DBNull.Value);
-            }
+            parameters.AddWithValue(SqliteFields.KeyParameter(i), write.Keys![i] ?? DBNull.Value);
         }
 
         return command;

@@ -125,7 +125,7 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
             session =>
             {
                 session.Execute(SqliteSql.CreateTable(spec.Name));
-                UpdateKeys(session, spec.Name, fields);
+                EnsureKeyColumns(session, spec.Name, fields);
                 foreach (var (name, sql) in indexes)
                 {
                     // A file written by an earlier version may hold an index of this name with another definition
@@ -171,7 +171,7 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
     /// before key columns, or a new index), before the indexes over them are built. Columns of paths no longer indexed
     /// stay (SQLite cannot drop a column an index still names at this point) but are no longer written or read.
     /// </summary>
-    private void UpdateKeys(SqliteSession session, string container, SqliteFields fields)
+    private void EnsureKeyColumns(SqliteSession session, string container, SqliteFields fields)
     {
         var columns = new HashSet<string>(StringComparer.Ordinal);
         var read = session.Command("SELECT name FROM pragma_table_info(@p0)");
@@ -186,7 +186,7 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
 
         var stored = session.Command("SELECT paths FROM meta_keys WHERE container = @p0");
         stored.Parameters.AddWithValue("@p0", container);
-        var before = SqliteFields.FromStored(container, stored.ExecuteScalar() as string).KeyPaths.ToHashSet(StringComparer.Ordinal);
+        var before = SqliteFields.StoredPaths(stored.ExecuteScalar() as string).ToHashSet(StringComparer.Ordinal);
         var fill = new List<string>();
         foreach (var path in fields.KeyPaths)
         {

@@ -24,7 +24,7 @@ internal sealed class SqliteFields
     /// <summary>The document id's path in the body, which <see cref="Extract"/> maps to the id column.</summary>
     private const string IdPath = "id";
 
-    private readonly Dictionary<string, int> _keyIndex;
+    private readonly HashSet<string> _keyPaths;
     private readonly string _updatePrefix;
     private readonly string _updateSuffix;
 
@@ -32,7 +32,7 @@ internal sealed class SqliteFields
     {
         Container = container;
         KeyPaths = [.. keyPaths.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
-        _keyIndex = KeyPaths.Select((p, i) => (p, i)).ToDictionary(x => x.p, x => x.i, StringComparer.Ordinal);
+        _keyPaths = new HashSet<string>(KeyPaths, StringComparer.Ordinal);
         foreach (var path in KeyPaths)
         {
             SqliteSql.JsonPath(path);
@@ -72,8 +72,10 @@ internal sealed class SqliteFields
     /// <summary>The paths as stored in the file's key table: one per line.</summary>
     public string Stored => string.Join('\n', KeyPaths);
 
-    public static SqliteFields FromStored(string container, string? stored) =>
-        new(container, string.IsNullOrEmpty(stored) ? [] : stored.Split('\n'));
+    public static SqliteFields FromStored(string container, string? stored) => new(container, StoredPaths(stored));
+
+    /// <summary>The paths of <see cref="Stored"/> text (none when there is no text).</summary>
+    public static IReadOnlyList<string> StoredPaths(string? stored) => string.IsNullOrEmpty(stored) ? [] : stored.Split('\n');
 
     /// <summary>The key column of an indexed path (validated paths hold only letters, digits, '_' and '.').</summary>
     public static string Column(string path) => $"\"k.{path}\"";
@@ -93,7 +95,7 @@ internal sealed class SqliteFields
     /// key (pk, id). Read from the body, <c>id IN (...)</c> scanned the whole partition.
     /// </remarks>
     public string Extract(string path) =>
-        path == IdPath ? "id" : _keyIndex.ContainsKey(path) ? Column(path) : $"json_extract(body,{SqliteSql.JsonPath(path)})";
+        path == IdPath ? "id" : _keyPaths.Contains(path) ? Column(path) : $"json_extract(body,{SqliteSql.JsonPath(path)})";
 
     /// <summary>The field's JSON type ('null', 'true', 'false', 'integer', 'real', 'text', 'array', 'object'), NULL when missing.</summary>
     /// <remarks><c>id</c> is always a string (see <see cref="Extract"/>).</remarks>

@@ -12,6 +12,14 @@ internal sealed class SqliteTempFiles : IDisposable
 
     public string NewPath() => Path.Combine(_folder, Guid.NewGuid().ToString("N") + ".db");
 
+    /// <summary>A connection of the test's own to a store's file (not pooled, so the file can be deleted afterwards).</summary>
+    public static SqliteConnection Open(string path)
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+        connection.Open();
+        return connection;
+    }
+
     public void Dispose()
     {
         SqliteConnection.ClearAllPools();
@@ -62,7 +70,7 @@ public sealed class SqliteDocumentStoreTests : IDisposable
         var path = _files.NewPath();
         await using var store = new SqliteDocumentStore(new SqliteDocumentStoreOptions(path));
 
-        using var connection = Open(path);
+        using var connection = SqliteTempFiles.Open(path);
         using var command = connection.CreateCommand();
         command.CommandText = "PRAGMA journal_mode";
 
@@ -271,7 +279,7 @@ public sealed class SqliteDocumentStoreTests : IDisposable
         // Act
         await using var store = new SqliteDocumentStore(new SqliteDocumentStoreOptions(path));
         await store.EnsureContainerAsync(new ContainerSpec("items", ["status"]));
-        using var connection = Open(path);
+        using var connection = SqliteTempFiles.Open(path);
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'doc_items%' ORDER BY name";
         var names = new List<string>();
@@ -330,7 +338,7 @@ public sealed class SqliteDocumentStoreTests : IDisposable
     public async Task EnsureContainer_FileWithOlderFullIndex_ReplacedByPartialIndex()
     {
         var path = _files.NewPath();
-        using (var connection = Open(path))
+        using (var connection = SqliteTempFiles.Open(path))
         {
             using var command = connection.CreateCommand();
             command.CommandText = "CREATE TABLE \"doc_items\" (pk TEXT NOT NULL, id TEXT NOT NULL, etag TEXT NOT NULL, body NOT NULL, PRIMARY KEY (pk, id));" +
@@ -343,7 +351,7 @@ public sealed class SqliteDocumentStoreTests : IDisposable
             await store.EnsureContainerAsync(new ContainerSpec("items", ["status"], [["status", "kind"]]));
         }
 
-        using var check = Open(path);
+        using var check = SqliteTempFiles.Open(path);
         using var read = check.CreateCommand();
         read.CommandText = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name LIKE 'doc_items_ix_%' ORDER BY name";
         using var reader = read.ExecuteReader();
@@ -396,19 +404,12 @@ public sealed class SqliteDocumentStoreTests : IDisposable
         Assert.Empty(await Ids(Filter.Eq("id", (JsonNode?)null)));
     }
 
-    private static SqliteConnection Open(string path)
-    {
-        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
-        connection.Open();
-        return connection;
-    }
-
     private static string ExplainQueryPlan(string path, SqlitePageQuery page, string? indexedBy = null)
     {
         // INDEXED BY makes SQLite fail with "no query solution" unless the index can serve the WHERE terms,
         // which proves the compiled expressions match the index definitions whatever the planner's costs say.
         var sql = indexedBy is null ? page.Sql : page.Sql.Replace("FROM \"doc_items\"", $"FROM \"doc_items\" INDEXED BY \"{indexedBy}\"", StringComparison.Ordinal);
-        using var connection = Open(path);
+        using var connection = SqliteTempFiles.Open(path);
         using var command = connection.CreateCommand();
 #pragma warning disable CA2100 // The compiled query under test; values are parameters.
         command.CommandText = "EXPLAIN QUERY PLAN " + sql;

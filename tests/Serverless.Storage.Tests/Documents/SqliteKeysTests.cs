@@ -114,7 +114,7 @@ public sealed class SqliteKeysTests : IDisposable
     {
         // Arrange: the schema and an index as the previous version wrote them, with two documents.
         var path = _files.NewPath();
-        using (var connection = Open(path))
+        using (var connection = SqliteTempFiles.Open(path))
         {
             Execute(connection, "CREATE TABLE \"doc_items\" (pk TEXT NOT NULL, id TEXT NOT NULL, etag TEXT NOT NULL, body NOT NULL, PRIMARY KEY (pk, id))");
             Execute(connection, "CREATE INDEX \"doc_items_ix_status\" ON \"doc_items\" (pk, json_extract(body,'$.status'), id) WHERE json_extract(body,'$.status') IS NOT NULL");
@@ -137,7 +137,7 @@ public sealed class SqliteKeysTests : IDisposable
         }
 
         Assert.Equal(0L, Mismatches(path, "status", "size"));
-        using var check = Open(path);
+        using var check = SqliteTempFiles.Open(path);
         Assert.Contains("\"k.status\"", (string)Scalar(check, "SELECT sql FROM sqlite_master WHERE name = 'doc_items_ix_status'"), StringComparison.Ordinal);
     }
 
@@ -179,17 +179,10 @@ public sealed class SqliteKeysTests : IDisposable
     private static long Mismatches(string path, params string[] paths)
     {
         paths = paths.Length == 0 ? ["v", "meta.v"] : paths;
-        using var connection = Open(path);
+        using var connection = SqliteTempFiles.Open(path);
         var differs = string.Join(" OR ", paths.Select(p => $"\"k.{p}\" IS NOT json_extract(body,'$.{p}')"));
         Assert.True((long)Scalar(connection, "SELECT count(*) FROM \"doc_items\"") > 0);
         return (long)Scalar(connection, $"SELECT count(*) FROM \"doc_items\" WHERE {differs}");
-    }
-
-    private static SqliteConnection Open(string path)
-    {
-        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
-        connection.Open();
-        return connection;
     }
 
     private static void Execute(SqliteConnection connection, string sql)
