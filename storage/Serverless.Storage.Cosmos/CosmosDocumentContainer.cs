@@ -203,7 +203,7 @@ internal sealed class CosmosDocumentContainer(Container container, ILogger logge
                 {
                     ArgumentNullException.ThrowIfNull(op);
                     DocumentRules.ValidateKey(op.Id, "document id");
-                    if (op.Kind == BatchKind.Create && op.Utf8Body is { } utf8)
+                    if (op.Kind is BatchKind.Create or BatchKind.Upsert or BatchKind.Replace && op.Utf8Body is { } utf8)
                     {
                         DocumentRules.ValidateRaw(partitionKey, op.Id, utf8);
                         bodies[i] = utf8;
@@ -248,7 +248,7 @@ internal sealed class CosmosDocumentContainer(Container container, ILogger logge
             var results = new StoredDocument?[operations.Count];
             for (var i = 0; i < operations.Count; i++)
             {
-                // A raw create's result is null (see BatchOperation.CreateRaw), like a delete's.
+                // A raw write's result is null (see BatchOperation.CreateRaw), like a delete's.
                 results[i] = bodies[i] is { } bytes && operations[i].Utf8Body is null
                     ? Stored(partitionKey, operations[i].Id, bytes, response[i].ETag)
                     : operations[i].Kind == BatchKind.Patch && response[i].ResourceStream is { } patched

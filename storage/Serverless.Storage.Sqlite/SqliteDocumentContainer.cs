@@ -232,7 +232,7 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
                 {
                     SqlitePatch.Validate(op.Patch ?? throw new InvalidDocumentException($"Batch operation Patch of '{op.Id}' needs its operations."));
                 }
-                else if (op.Kind == BatchKind.Create && op.Utf8Body is { } utf8)
+                else if (op.Kind is BatchKind.Create or BatchKind.Upsert or BatchKind.Replace && op.Utf8Body is { } utf8)
                 {
                     DocumentRules.ValidateRaw(partitionKey, op.Id, utf8);
                     writes[i] = Prepared(null, utf8);
@@ -352,7 +352,7 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
                 throw new InvalidDocumentException($"Unknown batch operation kind {kind}.");
         }
 
-        // A raw create has no tree to return (see BatchOperation.CreateRaw).
+        // A raw write has no tree to return (see BatchOperation.CreateRaw).
         return write!.Body is { } body ? new StoredDocument(partitionKey, id, body, write.ETag) : null;
     }
 
@@ -454,7 +454,7 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
         string.Create(CultureInfo.InvariantCulture, $"\"{_etagPrefix}{Interlocked.Increment(ref _etagCounter):x}\"");
 
     /// <summary>
-    /// What one write binds; <see cref="Body"/> is null for a raw create (BatchOperation.CreateRaw). The keys are those of
+    /// What one write binds; <see cref="Body"/> is null for a raw write (BatchOperation.CreateRaw). The keys are those of
     /// <see cref="Fields"/> as they were when the write was prepared (the container's may change meanwhile).
     /// </summary>
     private sealed record PreparedWrite(JsonObject? Body, byte[] Utf8, SqliteFields Fields, object?[]? Keys, string ETag);

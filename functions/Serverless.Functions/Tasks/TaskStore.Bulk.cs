@@ -59,7 +59,7 @@ public sealed partial class TaskStore
                 }
 
                 changed.Add((item, decision.After));
-                operations.Add(decision.After is null ? BatchOperation.Delete(item.ItemId, etag) : BatchOperation.Replace(item.ItemId, Body(decision.After), etag));
+                operations.Add(decision.After is null ? BatchOperation.Delete(item.ItemId, etag) : BatchOperation.ReplaceRaw(item.ItemId, RawBody(partition, decision.After), etag));
             }
 
             var after = changed.ToDictionary(c => c.Before.ItemId, c => c.After, StringComparer.Ordinal);
@@ -124,7 +124,7 @@ public sealed partial class TaskStore
             var docs = await Items.QueryAsync(new DocumentQuery(partition, Filter.In("id", ids), null, changes.Count, null), ct);
             var wanted = changes.ToDictionary(c => c.ItemId, c => c.Status, StringComparer.Ordinal);
             var operations = docs.Items.Where(doc => doc.Body["status"]?[taskId]?.GetValue<string>() != wanted[doc.Id])
-                .Select(doc => BatchOperation.Replace(doc.Id, WithStatus(doc.Body, taskId, wanted[doc.Id]), doc.ETag)).ToList();
+                .Select(doc => BatchOperation.ReplaceRaw(doc.Id, DocumentRules.Serialize(partition, doc.Id, WithStatus(doc.Body, taskId, wanted[doc.Id])), doc.ETag)).ToList();
             if (operations.Count == 0)
             {
                 return;

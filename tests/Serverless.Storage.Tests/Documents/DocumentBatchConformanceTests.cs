@@ -73,6 +73,67 @@ public abstract class DocumentBatchConformanceTests : DocumentConformanceBase
     }
 
     [Fact]
+    public async Task ExecuteBatch_RawUpsertAndReplace_WriteTheBytesMoveIndexedValuesAndReturnNull()
+    {
+        var container = await NewContainerAsync("size");
+        var old = await container.CreateAsync("p1", "old", Json("""{"size":1}"""));
+
+        var results = await container.ExecuteBatchAsync("p1",
+        [
+            BatchOperation.UpsertRaw("new", """{"pk":"p1","id":"new","size":5}"""u8.ToArray()),
+            BatchOperation.ReplaceRaw("old", """{"id":"old","pk":"p1","size":9}"""u8.ToArray(), old.ETag),
+            BatchOperation.UpsertRaw("new", """{"pk":"p1","id":"new","size":6}"""u8.ToArray()),
+        ]);
+
+        Assert.Equal([null, null, null], results);
+        Assert.Equal(6, (long?)(await container.ReadAsync("p1", "new"))!.Body["size"]);
+        var replaced = await container.ReadAsync("p1", "old");
+        Assert.True(JsonNode.DeepEquals(Json("""{"id":"old","pk":"p1","size":9}"""), replaced!.Body), replaced.Body.ToJsonString());
+        Assert.NotEqual(old.ETag, replaced.ETag);
+        var page = await container.QueryAsync(new DocumentQuery("p1", Filter.Gt("size", 5)));
+        Assert.Equal(["new", "old"], page.Items.Select(d => d.Id).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task ExecuteBatch_RawReplaceAtAStaleETagOrOfAMissingDocument_FailsAndAppliesNothing()
+    {
+        var container = await NewContainerAsync();
+        var stale = await container.CreateAsync("p1", "doc", Json("""{"v":1}"""));
+        await container.ReplaceAsync("p1", "doc", Json("""{"v":2}"""));
+
+        var error = await Assert.ThrowsAsync<DocumentBatchFailedException>(() => container.ExecuteBatchAsync("p1",
+        [
+            BatchOperation.UpsertRaw("first", """{"id":"first","pk":"p1"}"""u8.ToArray()),
+            BatchOperation.ReplaceRaw("doc", """{"id":"doc","pk":"p1","v":3}"""u8.ToArray(), stale.ETag),
+        ]));
+        var missing = await Assert.ThrowsAsync<DocumentBatchFailedException>(() => container.ExecuteBatchAsync("p1",
+        [
+            BatchOperation.ReplaceRaw("nobody", """{"id":"nobody","pk":"p1"}"""u8.ToArray()),
+        ]));
+
+        Assert.Equal(1, error.OperationIndex);
+        Assert.IsType<DocumentPreconditionFailedException>(error.InnerException);
+        Assert.IsType<DocumentNotFoundException>(missing.InnerException);
+        Assert.Null(await container.ReadAsync("p1", "first"));
+        Assert.Equal(2, (long?)(await container.ReadAsync("p1", "doc"))!.Body["v"]);
+    }
+
+    [Fact]
+    public async Task ExecuteBatch_RawUpsertNotMatchingItsKeys_FailsAndAppliesNothing()
+    {
+        var container = await NewContainerAsync();
+        await container.CreateAsync("p1", "doc", Json("""{"v":1}"""));
+
+        var error = await Assert.ThrowsAsync<DocumentBatchFailedException>(() => container.ExecuteBatchAsync("p1",
+        [
+            BatchOperation.UpsertRaw("doc", """{"id":"doc","pk":"p2","v":2}"""u8.ToArray()),
+        ]));
+
+        Assert.IsType<InvalidDocumentException>(error.InnerException);
+        Assert.Equal(1, (long?)(await container.ReadAsync("p1", "doc"))!.Body["v"]);
+    }
+
+    [Fact]
     public async Task ExecuteBatch_RawCreateOfExistingId_FailsWithConflict()
     {
         var container = await NewContainerAsync();

@@ -41,7 +41,7 @@ public enum PatchKind
 /// <param name="Body">The whole document for create, upsert and replace.</param>
 /// <param name="IfMatch">When set, the operation applies only to this version (ETag).</param>
 /// <param name="Patch">The partial updates of a <see cref="BatchKind.Patch"/> (at most 10, as in <see cref="IDocumentContainer.PatchAsync"/>).</param>
-/// <param name="Utf8Body">Instead of <paramref name="Body"/>: the document already serialized (see <see cref="CreateRaw"/>).</param>
+/// <param name="Utf8Body">Instead of <paramref name="Body"/>: the document already serialized (see <see cref="CreateRaw"/>, <see cref="UpsertRaw"/>, <see cref="ReplaceRaw"/>).</param>
 public sealed record BatchOperation(BatchKind Kind, string Id, JsonObject? Body = null, string? IfMatch = null, IReadOnlyList<PatchOperation>? Patch = null, byte[]? Utf8Body = null)
 {
     /// <summary>
@@ -59,6 +59,12 @@ public sealed record BatchOperation(BatchKind Kind, string Id, JsonObject? Body 
     /// the adapter, cost more than the insert. The batch's result for this operation is null: the caller has the body.
     /// </summary>
     public static BatchOperation CreateRaw(string id, byte[] utf8Body) => new(BatchKind.Create, id, Utf8Body: utf8Body);
+
+    /// <summary>Upsert from a body the caller serialized (as for <see cref="CreateRaw"/>); the batch's result for it is null.</summary>
+    public static BatchOperation UpsertRaw(string id, byte[] utf8Body, string? ifMatch = null) => new(BatchKind.Upsert, id, IfMatch: ifMatch, Utf8Body: utf8Body);
+
+    /// <summary>Replace with a body the caller serialized (as for <see cref="CreateRaw"/>); the batch's result for it is null.</summary>
+    public static BatchOperation ReplaceRaw(string id, byte[] utf8Body, string? ifMatch = null) => new(BatchKind.Replace, id, IfMatch: ifMatch, Utf8Body: utf8Body);
     public static BatchOperation Upsert(string id, JsonObject body, string? ifMatch = null) => new(BatchKind.Upsert, id, body, ifMatch);
     public static BatchOperation Replace(string id, JsonObject body, string? ifMatch = null) => new(BatchKind.Replace, id, body, ifMatch);
     public static BatchOperation Delete(string id, string? ifMatch = null) => new(BatchKind.Delete, id, null, ifMatch);
