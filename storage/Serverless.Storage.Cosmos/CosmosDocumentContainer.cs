@@ -251,7 +251,7 @@ internal sealed class CosmosDocumentContainer(Container container, ILogger logge
                 // A raw write's result is null (see BatchOperation.CreateRaw), like a delete's.
                 results[i] = bodies[i] is { } bytes && operations[i].Utf8Body is null
                     ? Stored(partitionKey, operations[i].Id, bytes, response[i].ETag)
-                    : operations[i].Kind == BatchKind.Patch && response[i].ResourceStream is { } patched
+                    : operations[i].Kind == BatchKind.Patch && !operations[i].WithoutResult && response[i].ResourceStream is { } patched
                         ? FromBody((JsonObject)(await JsonNode.ParseAsync(patched, cancellationToken: cancellationToken).ConfigureAwait(false))!)
                         : null;
             }

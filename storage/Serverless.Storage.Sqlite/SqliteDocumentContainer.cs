@@ -77,14 +77,38 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
         DocumentRules.ValidateKey(partitionKey, "partition key");
         DocumentRules.ValidateKey(id, "document id");
         SqlitePatch.Validate(operations);
-        return await _store.WriteAsync(
+        return (await _store.WriteAsync(
             session => ApplyPatch(session, partitionKey, id, operations, ifMatch),
-            cancellationToken);
+            cancellationToken))!;
     }
 
-    /// <summary>Read-modify-write of one document; atomic because the store runs each write in a transaction (or savepoint).</summary>
-    private StoredDocument ApplyPatch(SqliteSession session, string partitionKey, string id, IReadOnlyList<PatchOperation> operations, string? ifMatch)
+    /// <summary>
+    /// Read-modify-write of one document; atomic because the store runs each write in a transaction (or savepoint). When
+    /// no result is wanted, a patch that SQL can apply (see <see cref="SqlitePatch.InSql"/>) is tried that way first.
+    /// </summary>
+    private StoredDocument? ApplyPatch(SqliteSession session, string partitionKey, string id, IReadOnlyList<PatchOperation> operations, string? ifMatch, bool withoutResult = false)
     {
+        if (withoutResult && SqlitePatch.InSql(SqliteSql.Table(Name), Fields, operations) is { } patch)
+        {
+            var command = session.Command(patch.Sql);
+            command.Parameters.AddWithValue("@p0", partitionKey);
+            command.Parameters.AddWithValue("@p1", id);
+            command.Parameters.AddWithValue("@p2", NewETag());
+            command.Parameters.AddWithValue("@p4", (object?)ifMatch ?? DBNull.Value);
+            for (var i = 0; i < patch.Values.Count; i++)
+            {
+                if (patch.Values[i] is { } value)
+                {
+                    command.Parameters.AddWithValue("@v" + i.ToString(CultureInfo.InvariantCulture), value);
+                }
+            }
+
+            if (command.ExecuteNonQuery() == 1)
+            {
+                return null;
+            }
+        }
+
         var current = ReadRow(session, partitionKey, id) ?? throw new DocumentNotFoundException(Name, partitionKey, id);
         if (ifMatch is not null && ifMatch != current.ETag)
         {
@@ -93,7 +117,8 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
 
         var body = current.Body;
         SqlitePatch.Apply(body, operations);
-        return Apply(session, BatchKind.Replace, partitionKey, id, Prepared(body, DocumentRules.Serialize(partitionKey, id, body)), null)!;
+        var patched = Apply(session, BatchKind.Replace, partitionKey, id, Prepared(body, DocumentRules.Serialize(partitionKey, id, body)), null)!;
+        return withoutResult ? null : patched;
     }
 
     public Task<QueryPage> QueryAsync(DocumentQuery query, CancellationToken cancellationToken = default)
@@ -259,7 +284,7 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
                     try
                     {
                         results[index] = op.Kind == BatchKind.Patch
-                            ? ApplyPatch(session, partitionKey, op.Id, op.Patch!, op.IfMatch)
+                            ? ApplyPatch(session, partitionKey, op.Id, op.Patch!, op.IfMatch, op.WithoutResult)
                             : Apply(session, op.Kind, partitionKey, op.Id, writes[index], op.IfMatch);
                     }
                     catch (DocumentStoreException e)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Serverless.Core.Storage.Documents;
@@ -52,6 +53,70 @@ internal static class SqlitePatch
             }
         }
     }
+
+    /// <summary>
+    /// The patch as one SQL update of the stored JSONB, so the document never leaves SQLite: only when every operation is
+    /// a set or a remove of a path that is not indexed (the key columns stay right) and no operation's path lies inside
+    /// another's (so each rule can be checked on the stored body rather than on one an earlier operation changed). Null
+    /// otherwise. The statement binds @p0 pk, @p1 id, @p2 the new ETag, @p4 the expected ETag or null, and @v{i} the JSON
+    /// text of set i. It changes no row when the document is absent or at another ETag, when a rule fails (a parent that
+    /// is not an object, a removed field that is missing), or when the document is over a quarter of the size limit (so
+    /// the patched one cannot pass it): the caller then applies the patch in .NET, which throws the precise error.
+    /// </summary>
+    public static PatchStatement? InSql(string table, SqliteFields fields, IReadOnlyList<PatchOperation> operations)
+    {
+        var values = new string?[operations.Count];
+        var valueBytes = 0;
+        var body = new StringBuilder("body");
+        var checks = new StringBuilder();
+        for (var i = 0; i < operations.Count; i++)
+        {
+            var op = operations[i];
+            if (op.Kind is not (PatchKind.Set or PatchKind.Remove) || fields.KeyPaths.Any(key => Overlap(key, op.Path))
+                || operations.Where((other, j) => j != i && Overlap(other.Path, op.Path)).Any())
+            {
+                return null;
+            }
+
+            var path = SqliteSql.JsonPath(op.Path);
+            if (op.Kind == PatchKind.Set)
+            {
+                values[i] = op.Value?.ToJsonString() ?? "null";
+                valueBytes += values[i]!.Length;
+                body.Insert(0, "jsonb_set(").Append(", ").Append(path).Append(", json(@v").Append(i).Append("))");
+            }
+            else
+            {
+                body.Insert(0, "jsonb_remove(").Append(", ").Append(path).Append(')');
+                checks.Append(" AND json_type(body, ").Append(path).Append(") IS NOT NULL");
+            }
+
+            var dot = op.Path.LastIndexOf('.');
+            if (dot > 0)
+            {
+                checks.Append(" AND json_type(body, ").Append(SqliteSql.JsonPath(op.Path[..dot])).Append(") = 'object'");
+            }
+        }
+
+        if (valueBytes > SizeGuard)
+        {
+            return null;
+        }
+
+        var sql = $"UPDATE {table} SET etag = @p2, body = {body} WHERE pk = @p0 AND id = @p1 AND (@p4 IS NULL OR etag = @p4) AND length(body) <= {SizeGuard}{checks}";
+        return new PatchStatement(sql, values);
+    }
+
+    /// <summary>
+    /// Bytes of stored JSONB (and of set values) under which a patch in SQL cannot reach <see cref="DocumentLimits.MaxDocumentBytes"/>
+    /// as JSON text: JSONB keeps strings and numbers as their text and spends at most a few header bytes where text spends
+    /// quotes, commas and brackets, so text is well under twice the JSONB, and a quarter of the limit for each leaves room.
+    /// </summary>
+    private const int SizeGuard = DocumentLimits.MaxDocumentBytes / 4;
+
+    /// <summary>Whether one path is the other or lies inside it.</summary>
+    private static bool Overlap(string a, string b) =>
+        a == b || (a.Length > b.Length ? a.StartsWith(b + ".", StringComparison.Ordinal) : b.StartsWith(a + ".", StringComparison.Ordinal));
 
     public static void Apply(JsonObject body, IReadOnlyList<PatchOperation> operations)
     {
@@ -116,3 +181,6 @@ internal static class SqlitePatch
         return JsonValue.Create(Convert.ToDouble(left, CultureInfo.InvariantCulture) + Convert.ToDouble(right, CultureInfo.InvariantCulture));
     }
 }
+
+/// <summary>A patch as SQL (see <see cref="SqlitePatch.InSql"/>): the statement and the JSON text of each set (null for a remove).</summary>
+internal sealed record PatchStatement(string Sql, IReadOnlyList<string?> Values);

@@ -117,10 +117,8 @@ internal sealed class TasksSuite : IBenchSuite
                 var dir = $"/f{i % Folders}";
                 var name = $"{i:D7}.jpg";
                 var item = new Item(ItemId(i), projectId, datasetId, name, dir, dir + "/" + name, "image", 1000, false, [], new JsonObject(), "bench", now, now);
-                var body = JsonSerializer.SerializeToNode(item, DocumentJson.Options)!.AsObject();
-                body["kind"] = "item";
-                body["blob"] = $"{projectId}/{datasetId}/{item.Id}";
-                return BatchOperation.Create(item.Id, body);
+                // The product's item document, as bulk creation writes it.
+                return BatchOperation.CreateRaw(item.Id, ItemStore.ItemDocument(new NewItem(item, $"{projectId}/{datasetId}/{item.Id}"), partition));
             }).ToList();
             await container.ExecuteBatchAsync(partition, operations);
         }

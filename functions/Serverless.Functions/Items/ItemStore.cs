@@ -713,6 +713,10 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, Pa
             w.WriteString("updatedAt"u8, item.UpdatedAt);
             w.WriteString("kind"u8, ItemKind);
             w.WriteString("blob"u8, entry.BlobName);
+
+            // Task statuses are mirrored into this object (status.{taskId}) by patches, which need it to exist.
+            w.WriteStartObject("status"u8);
+            w.WriteEndObject();
             if (entry.InlineContent is { } inline)
             {
                 w.WriteBase64String("inline"u8, inline);

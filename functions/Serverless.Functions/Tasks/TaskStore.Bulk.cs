@@ -104,10 +104,11 @@ public sealed partial class TaskStore
     }
 
     /// <summary>
-    /// Mirrors task statuses onto the item documents (<c>status.{taskId}</c>; null removes it), one batch per chunk
-    /// guarded by each item's ETag, skipping items already mirrored; re-read and retried when an item changed meanwhile.
-    /// The items are replaced as read and changed here rather than patched: the ETag already makes the write safe, and
-    /// a patch would make SQLite's single writer read and parse each item again.
+    /// Mirrors task statuses onto the item documents (<c>status.{taskId}</c>; null removes it). First as one batch of
+    /// patches, which need no read (on SQLite they never leave the database): items carry their <c>status</c> object
+    /// from creation. An item written before that, or a status to remove that is already gone, fails that batch; the
+    /// chunk is then read and the items that differ are replaced under their ETags, re-read and retried when one
+    /// changed meanwhile.
     /// </summary>
     public async Task MirrorStatusesAsync(string datasetId, string taskId, IReadOnlyList<(string ItemId, string? Status)> changes, CancellationToken ct)
     {
@@ -118,6 +119,18 @@ public sealed partial class TaskStore
         }
 
         var partition = DatasetContainers.ItemPartition(datasetId);
+        var path = $"status.{taskId}";
+        try
+        {
+            await Items.ExecuteBatchAsync(partition, [.. changes.Select(c => BatchOperation.PatchWithoutResult(c.ItemId,
+                [c.Status is null ? PatchOperation.Remove(path) : PatchOperation.Set(path, c.Status)]))], ct);
+            return;
+        }
+        catch (DocumentBatchFailedException ex) when (ex.InnerException is InvalidDocumentException or DocumentNotFoundException)
+        {
+            // Read and replace below.
+        }
+
         for (var attempt = 1; ; attempt++)
         {
             var ids = changes.Select(c => (JsonNode?)c.ItemId).ToArray();

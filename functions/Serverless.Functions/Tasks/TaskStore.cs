@@ -359,36 +359,9 @@ public sealed partial class TaskStore(IDocumentStore store, TimeProvider time)
         }
     }
 
-    /// <summary>
-    /// Writes <c>status.{taskId}</c> on the item document (removed when cleared), re-read and retried on contention.
-    /// A replace guarded by the ETag rather than a patch: SQLite's single writer then need not read and parse the item again.
-    /// </summary>
-    private async Task MirrorStatusAsync(string datasetId, string itemId, string taskId, string? status, CancellationToken ct)
-    {
-        var partition = DatasetContainers.ItemPartition(datasetId);
-        for (var attempt = 1; attempt <= MaxAttempts; attempt++)
-        {
-            var doc = await Items.ReadAsync(partition, itemId, ct);
-            if (doc is null)
-            {
-                return;
-            }
-
-            try
-            {
-                await Items.ReplaceAsync(partition, itemId, WithStatus(doc.Body, taskId, status), doc.ETag, ct);
-                return;
-            }
-            catch (DocumentPreconditionFailedException)
-            {
-                await Task.Delay(IdentityStore.Backoff(attempt), ct);
-            }
-            catch (DocumentNotFoundException)
-            {
-                return;
-            }
-        }
-    }
+    /// <summary>Writes <c>status.{taskId}</c> on the item document (removed when cleared); see <see cref="MirrorStatusesAsync"/>.</summary>
+    private Task MirrorStatusAsync(string datasetId, string itemId, string taskId, string? status, CancellationToken ct) =>
+        MirrorStatusesAsync(datasetId, taskId, [(itemId, status)], ct);
 
     /// <summary><paramref name="item"/> (a body just read, changed in place) with <c>status.{taskId}</c> set, or removed when <paramref name="status"/> is null.</summary>
     private static JsonObject WithStatus(JsonObject item, string taskId, string? status)

@@ -18,6 +18,7 @@ public sealed class ItemBodyTests
         var expected = JsonSerializer.SerializeToNode(item, DocumentJson.Options)!.AsObject();
         expected["kind"] = "item";
         expected["blob"] = "p_1/d_1/i_1";
+        expected["status"] = new JsonObject();
         expected["inline"] = Convert.ToBase64String([1, 2, 3]);
         expected["pk"] = "dataset:d_1";
 

@@ -171,6 +171,52 @@ public sealed class TaskBulkTests(AzuriteFixture azurite, ItemsApp shared) : ICl
     }
 
     [Fact]
+    public async Task BatchAndSingleStatus_ItemsWrittenWithoutAStatusObject_MirroredAndClearedAllTheSame()
+    {
+        // Arrange: half the items as written before items carried "status": {} (the mirror's patches need it).
+        var w = await _h.WorldAsync("legacy", 20);
+        var store = _app.Factory.Services.GetRequiredService<Serverless.Core.Storage.Documents.IDocumentStore>().Container(Serverless.Functions.Datasets.DatasetContainers.Items);
+        var partition = Serverless.Functions.Datasets.DatasetContainers.ItemPartition(w.Scene.DatasetId);
+        var even = await _h.QueryItemsAsync(w, new { filter = new { dir = "/even" }, pageSize = 200 });
+        var all = await _h.QueryItemsAsync(w, new { pageSize = 200 });
+        foreach (var id in all.Where((_, i) => i % 2 == 0))
+        {
+            var doc = (await store.ReadAsync(partition, id))!;
+            Assert.True(doc.Body.Remove("status"));
+            await store.ReplaceAsync(partition, id, doc.Body, doc.ETag);
+        }
+
+        var (task, _) = await _h.CreateTaskAsync(w, new { name = "l", datasetId = w.Scene.DatasetId, assignees = new[] { new { userId = w.A.Id } } });
+        await _h.WaitOpenAsync(w, task);
+        using var a = _app.Client(w.A.Key);
+        var url = $"{TaskHarness.Tasks(w)}/{task}/statuses";
+        async Task<List<string>> MirroredAsync(string status) =>
+            await _h.QueryItemsAsync(w, new { filter = new Dictionary<string, string> { [$"status.{task}"] = status }, pageSize = 200 });
+
+        // Act
+        var batch = await RunAsync(w, url, new { status = "COMPLETED", filter = new { dir = "/even" } });
+        var odd = all.Except(even).ToList();
+        foreach (var id in odd)
+        {
+            using var set = await TaskHarness.SetAsync(a, w, task, id, "DISCARDED");
+            Assert.Equal(HttpStatusCode.OK, set.StatusCode);
+        }
+
+        var completed = await MirroredAsync("COMPLETED");
+        var discarded = await MirroredAsync("DISCARDED");
+        var cleared = await RunAsync(w, url, new { status = (string?)null, itemIds = all });
+        var left = (await MirroredAsync("COMPLETED")).Concat(await MirroredAsync("DISCARDED")).ToList();
+
+        // Assert
+        Assert.Equal(10, batch.GetProperty("changed").GetInt64());
+        Assert.Equal(even.Order(), completed.Order());
+        Assert.Equal(odd.Order(), discarded.Order());
+        Assert.Equal(20, cleared.GetProperty("changed").GetInt64());
+        Assert.Empty(left);
+        Assert.All(all, id => Assert.True(store.ReadAsync(partition, id).Result!.Body["status"] is System.Text.Json.Nodes.JsonObject { Count: 0 }));
+    }
+
+    [Fact]
     public async Task ApplyTaskBulkPage_PageRunAgainAfterACrash_ChangesNothingMoreMirrorAndEventsExact()
     {
         // Arrange: a batch status over /even whose first attempt crashed after writing 5 task items, before their mirror.

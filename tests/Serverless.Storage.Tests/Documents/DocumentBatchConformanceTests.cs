@@ -331,4 +331,74 @@ public abstract class DocumentBatchConformanceTests : DocumentConformanceBase
 
         Assert.Equal(40, (long?)(await container.ReadAsync("p1", "counter"))!.Body["n"]);
     }
+
+    [Fact]
+    public async Task ExecuteBatch_PatchWithoutResult_SetsAndRemovesReturnsNullAndChangesTheETag()
+    {
+        var container = await NewContainerAsync("kind");
+        var before = await container.CreateAsync("p1", "item", Json("""{"kind":"item","status":{"t1":"DONE","t2":"OLD"},"meta":{"n":1.50}}"""));
+
+        var results = await container.ExecuteBatchAsync("p1",
+        [
+            BatchOperation.PatchWithoutResult("item", [PatchOperation.Set("status.t3", "NEW"), PatchOperation.Remove("status.t2"), PatchOperation.Set("extra", Json("""{"a":[1,"é\"q"],"b":null}"""))], before.ETag),
+            BatchOperation.PatchWithoutResult("item", [PatchOperation.Set("status.t1", null)]),
+        ]);
+
+        Assert.Equal([null, null], results);
+        var after = (await container.ReadAsync("p1", "item"))!;
+        Assert.True(JsonNode.DeepEquals(
+            Json("""{"id":"item","pk":"p1","kind":"item","status":{"t1":null,"t3":"NEW"},"meta":{"n":1.50},"extra":{"a":[1,"é\"q"],"b":null}}"""), after.Body), after.Body.ToJsonString());
+        Assert.NotEqual(before.ETag, after.ETag);
+        Assert.Equal(["item"], (await container.QueryAsync(new DocumentQuery("p1", Filter.Eq("status.t3", "NEW")))).Items.Select(d => d.Id));
+        Assert.Equal(["item"], (await container.QueryAsync(new DocumentQuery("p1", Filter.Eq("kind", "item")))).Items.Select(d => d.Id));
+    }
+
+    [Fact]
+    public async Task ExecuteBatch_PatchWithoutResultOfAnIndexedPath_MovesTheDocumentInItsIndex()
+    {
+        var container = await NewContainerAsync("size", "meta.kind");
+        await container.CreateAsync("p1", "doc", Json("""{"size":1,"meta":{"kind":"a"}}"""));
+
+        await container.ExecuteBatchAsync("p1", [BatchOperation.PatchWithoutResult("doc", [PatchOperation.Set("size", 7), PatchOperation.Set("meta", Json("""{"kind":"b"}"""))])]);
+
+        Assert.Equal(["doc"], (await container.QueryAsync(new DocumentQuery("p1", Filter.And(Filter.Gt("size", 5), Filter.Eq("meta.kind", "b"))))).Items.Select(d => d.Id));
+        Assert.Empty((await container.QueryAsync(new DocumentQuery("p1", Filter.Eq("meta.kind", "a")))).Items);
+    }
+
+    public static TheoryData<string, Type> FailingPatches => new()
+    {
+        { "parent", typeof(InvalidDocumentException) },
+        { "parentNotObject", typeof(InvalidDocumentException) },
+        { "removeMissing", typeof(InvalidDocumentException) },
+        { "staleETag", typeof(DocumentPreconditionFailedException) },
+        { "missing", typeof(DocumentNotFoundException) },
+    };
+
+    [Theory]
+    [MemberData(nameof(FailingPatches))]
+    public async Task ExecuteBatch_PatchWithoutResultBreakingARule_FailsWithTheErrorOfAPatchAndAppliesNothing(string rule, Type error)
+    {
+        var container = await NewContainerAsync();
+        var stale = await container.CreateAsync("p1", "doc", Json("""{"v":0,"status":{}}"""));
+        var current = await container.ReplaceAsync("p1", "doc", Json("""{"v":1,"status":{},"flat":"x"}"""));
+        var (id, operation, ifMatch) = rule switch
+        {
+            "parent" => ("doc", PatchOperation.Set("nothing.t1", "A"), null),
+            "parentNotObject" => ("doc", PatchOperation.Set("flat.t1", "A"), null),
+            "removeMissing" => ("doc", PatchOperation.Remove("status.t1"), null),
+            "staleETag" => ("doc", PatchOperation.Set("status.t1", "A"), stale.ETag),
+            _ => ("nobody", PatchOperation.Set("status.t1", "A"), (string?)null),
+        };
+
+        var failure = await Assert.ThrowsAsync<DocumentBatchFailedException>(() => container.ExecuteBatchAsync("p1",
+        [
+            BatchOperation.Create("first", Json("{}")),
+            BatchOperation.PatchWithoutResult(id, [operation], ifMatch),
+        ]));
+
+        Assert.Equal(1, failure.OperationIndex);
+        Assert.IsType(error, failure.InnerException);
+        Assert.Null(await container.ReadAsync("p1", "first"));
+        Assert.Equal(current.ETag, (await container.ReadAsync("p1", "doc"))!.ETag);
+    }
 }
