@@ -32,12 +32,12 @@ namespace Serverless.Functions.Analytics;
 /// <para><b>Cache.</b> Rows carry the checkpoint version that last wrote them; an instance whose cache is behind
 /// loads only the rows with a newer version (or the whole generation after a rebuild).</para>
 /// </remarks>
-public sealed class AnalyticsProjector(IDocumentStore store)
+public sealed partial class AnalyticsProjector(IDocumentStore store)
 {
     /// <summary>Events stamped this long before the newest projected one are still looked for.</summary>
     public static readonly TimeSpan StragglerWindow = TimeSpan.FromSeconds(10);
 
-    private const int RowsPerBatch = DocumentLimits.MaxBatchOperations - 1;
+    private const int RowsPerBatch = DocumentLimits.MaxBatchOperations - 1 - WindowDocsPerBatch;
     private const string CheckpointId = "checkpoint";
     private const string RowKind = "row";
 
@@ -120,12 +120,7 @@ public sealed class AnalyticsProjector(IDocumentStore store)
         await Parallel.ForEachAsync(rows.Chunk(DocumentLimits.MaxBatchOperations), new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = ct },
             async (chunk, token) => await Cube.ExecuteBatchAsync(partition, [.. chunk.Select(r => BatchOperation.Upsert(r.Id, RowBody(generation, version, r.Key, r.Counters)))], token));
 
-        var recent = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var (id, at) in read.Near)
-        {
-            recent[id] = at;
-        }
-
+        var window = await WriteRebuiltWindowAsync(partition, generation, start.Version + 1, read.Near, ct);
         var cube = _cubes.GetOrAdd(projectId, _ => new ProjectCube());
         await cube.Gate.WaitAsync(ct);
         try
@@ -133,7 +128,7 @@ public sealed class AnalyticsProjector(IDocumentStore store)
             for (var attempt = 1; ; attempt++)
             {
                 var (current, etag) = await ReadCheckpointAsync(partition, ct);
-                var next = new Checkpoint(generation, Math.Max(current.Version, start.Version) + 1, read.MaxAt, recent);
+                var next = new Checkpoint(generation, Math.Max(current.Version, start.Version) + 1, read.MaxAt, window, []);
                 try
                 {
                     await WriteCheckpointAsync(partition, next, etag, ct);
@@ -258,12 +253,12 @@ public sealed class AnalyticsProjector(IDocumentStore store)
         {
             var (checkpoint, etag) = await ReadCheckpointAsync(partition, ct);
             await SyncCacheAsync(partition, cube, checkpoint, ct);
-            var recent = checkpoint.Recent;
+            var window = await LoadWindowAsync(partition, cube, checkpoint, ct);
             var deltas = new CubeDeltas();
             var processed = new List<(string Id, string At)>();
             var maxAt = checkpoint.Watermark;
             var cut = false;
-            var where = await NewEventsFilterAsync(logPartition, checkpoint, ct);
+            var where = await NewEventsFilterAsync(logPartition, checkpoint, window, ct);
             string? token = null;
             do
             {
@@ -272,7 +267,7 @@ public sealed class AnalyticsProjector(IDocumentStore store)
                 Interlocked.Add(ref _eventsRead, page.Items.Count);
                 foreach (var (id, body) in page.Items)
                 {
-                    if (recent.ContainsKey(id))
+                    if (window.Contains(id))
                     {
                         continue;
                     }
@@ -306,21 +301,11 @@ public sealed class AnalyticsProjector(IDocumentStore store)
                 return projected;
             }
 
-            var floor = WindowStart(maxAt);
-            var nextRecent = new Dictionary<string, string>(StringComparer.Ordinal);
-            foreach (var (id, at) in recent.Select(p => (p.Key, p.Value)).Concat(processed))
-            {
-                if (string.CompareOrdinal(at, floor) >= 0)
-                {
-                    nextRecent[id] = at;
-                }
-            }
-
             var version = checkpoint.Version + 1;
             var totals = deltas.Cells.ToDictionary(c => c.Key, c => Sum(cube.Cells.GetValueOrDefault(c.Key), c.Value));
             var batch = totals.Select(t => BatchOperation.Upsert(RowId(checkpoint.Generation, t.Key), RowBody(checkpoint.Generation, version, t.Key, t.Value))).ToList();
-            var next = new Checkpoint(checkpoint.Generation, version, maxAt, nextRecent);
-            batch.Add(etag is null ? BatchOperation.Create(CheckpointId, next.ToBody()) : BatchOperation.Replace(CheckpointId, next.ToBody(), etag));
+            var change = NextWindow(checkpoint, etag, window, processed, maxAt!, version);
+            batch.AddRange(change.Operations);
             try
             {
                 await Cube.ExecuteBatchAsync(partition, batch, ct);
@@ -335,6 +320,8 @@ public sealed class AnalyticsProjector(IDocumentStore store)
             {
                 cube.Cells[key] = value;
             }
+
+            Remember(cube, checkpoint.Generation, change);
 
             cube.Version = version;
             projected += processed.Count;
@@ -353,7 +340,7 @@ public sealed class AnalyticsProjector(IDocumentStore store)
     /// straggler is there, and otherwise only events stamped at or after the watermark are read: the work per
     /// catch-up follows the new events, not the events of the last 10 s.
     /// </summary>
-    private async Task<Filter?> NewEventsFilterAsync(string logPartition, Checkpoint checkpoint, CancellationToken ct)
+    private async Task<Filter?> NewEventsFilterAsync(string logPartition, Checkpoint checkpoint, ProjectedWindow window, CancellationToken ct)
     {
         var watermark = checkpoint.Watermark;
         if (watermark is null)
@@ -362,15 +349,7 @@ public sealed class AnalyticsProjector(IDocumentStore store)
         }
 
         var floor = WindowStart(watermark);
-        long projectedBelow = 0;
-        foreach (var (_, at) in checkpoint.Recent)
-        {
-            if (string.CompareOrdinal(at, floor) >= 0 && string.CompareOrdinal(at, watermark) < 0)
-            {
-                projectedBelow++;
-            }
-        }
-
+        var projectedBelow = window.CountIn(floor, watermark);
         var loggedBelow = await Log.CountAsync(logPartition, Filter.And(Filter.Gte("at", floor), Filter.Lt("at", watermark)), ct);
         if (loggedBelow == projectedBelow)
         {
@@ -448,11 +427,12 @@ public sealed class AnalyticsProjector(IDocumentStore store)
         cube.Version = checkpoint.Version;
     }
 
+    /// <summary>Deletes a generation's rows and window documents.</summary>
     private async Task DeleteGenerationAsync(string partition, long generation, CancellationToken ct)
     {
         while (true)
         {
-            var page = await Cube.QueryAsync(new DocumentQuery(partition, Filter.And(Filter.Eq("kind", RowKind), Filter.Eq("g", generation)), null, DocumentLimits.MaxBatchOperations), ct);
+            var page = await Cube.QueryAsync(new DocumentQuery(partition, Filter.And(Filter.In("kind", [RowKind, WindowKind]), Filter.Eq("g", generation)), null, DocumentLimits.MaxBatchOperations), ct);
             if (page.Items.Count == 0)
             {
                 return;
@@ -465,7 +445,7 @@ public sealed class AnalyticsProjector(IDocumentStore store)
     private async Task<(Checkpoint Checkpoint, string? ETag)> ReadCheckpointAsync(string partition, CancellationToken ct)
     {
         var doc = await Cube.ReadAsync(partition, CheckpointId, ct);
-        return doc is null ? (new Checkpoint(0, 0, null, []), null) : (Checkpoint.From(doc.Body), doc.ETag);
+        return doc is null ? (new Checkpoint(0, 0, null, [], []), null) : (Checkpoint.From(doc.Body), doc.ETag);
     }
 
     private async Task WriteCheckpointAsync(string partition, Checkpoint checkpoint, string? etag, CancellationToken ct)
@@ -692,70 +672,6 @@ public sealed class AnalyticsProjector(IDocumentStore store)
         return (new CubeKey(day, task, dataset, stage, user, label, source, tag), counters);
     }
 
-    /// <summary>
-    /// The projection's position: the watermark, and the ids of the events of the straggler window below it with their
-    /// stamps (<c>Recent</c>, id → at).
-    /// </summary>
-    /// <remarks>
-    /// <c>Recent</c> is stored as one string, <c>recentByAt</c>: a line per stamp, the stamp and then its ids, separated
-    /// by tabs (neither ids nor stamps hold tabs or line breaks). It was a JSON object of id → stamp, which at a
-    /// batch status change's rates (thousands of events a second, 10 s window) held tens of thousands of members:
-    /// every catch-up parsed, copied three times and wrote a tree that size, and the document neared the store's
-    /// 2 MB. Events of a batch share their stamp, so each id now costs its own characters and a tab. Checkpoints
-    /// written before hold <c>recent</c> and are read as they are.
-    /// </remarks>
-    private sealed record Checkpoint(long Generation, long Version, string? Watermark, Dictionary<string, string> Recent)
-    {
-        public static Checkpoint From(JsonObject body) => new(
-            body["g"]!.GetValue<long>(),
-            body["version"]!.GetValue<long>(),
-            body["watermark"]?.GetValue<string>(),
-            body["recentByAt"]?.GetValue<string>() is { } byAt ? Decode(byAt)
-                : body["recent"] is JsonObject recent ? recent.ToDictionary(p => p.Key, p => p.Value?.GetValue<string>() ?? string.Empty, StringComparer.Ordinal)
-                : new Dictionary<string, string>(StringComparer.Ordinal));
-
-        public JsonObject ToBody() => new()
-        {
-            ["kind"] = "checkpoint",
-            ["g"] = Generation,
-            ["version"] = Version,
-            ["watermark"] = Watermark,
-            ["recentByAt"] = Encode(Recent),
-        };
-
-        private static string Encode(Dictionary<string, string> recent)
-        {
-            var text = new StringBuilder();
-            foreach (var stamp in recent.GroupBy(p => p.Value, p => p.Key, StringComparer.Ordinal))
-            {
-                text.Append(stamp.Key);
-                foreach (var id in stamp)
-                {
-                    text.Append('\t').Append(id);
-                }
-
-                text.Append('\n');
-            }
-
-            return text.ToString();
-        }
-
-        private static Dictionary<string, string> Decode(string byAt)
-        {
-            var recent = new Dictionary<string, string>(StringComparer.Ordinal);
-            foreach (var line in byAt.Split('\n', StringSplitOptions.RemoveEmptyEntries))
-            {
-                var fields = line.Split('\t');
-                for (var i = 1; i < fields.Length; i++)
-                {
-                    recent[fields[i]] = fields[0];
-                }
-            }
-
-            return recent;
-        }
-    }
-
     /// <summary>One project's cached cube; <see cref="Gate"/> guards it (projection and reads take it in turn).</summary>
     private sealed class ProjectCube
     {
@@ -766,5 +682,8 @@ public sealed class AnalyticsProjector(IDocumentStore store)
         public long Version { get; set; } = -1;
 
         public Dictionary<CubeKey, long[]> Cells { get; } = [];
+
+        /// <summary>The straggler window's seconds as this instance last read or wrote them, by document id.</summary>
+        public Dictionary<string, WindowSecond> Window { get; } = new(StringComparer.Ordinal);
     }
 }

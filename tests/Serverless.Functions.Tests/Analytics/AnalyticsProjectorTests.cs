@@ -115,7 +115,7 @@ public sealed class AnalyticsProjectorTests : IAsyncLifetime
         var partition = AnalyticsContainers.Partition(ProjectId);
         var stored = (await cube.ReadAsync(partition, "checkpoint"))!;
         var old = stored.Body.DeepClone().AsObject();
-        old.Remove("recentByAt");
+        old.Remove("window");
         old["recent"] = new JsonObject { ["e1"] = StoredTimestamp.Format(T0), ["e2"] = StoredTimestamp.Format(T0.AddSeconds(5)) };
         await cube.ReplaceAsync(partition, "checkpoint", old, stored.ETag);
         var projector = new AnalyticsProjector(_store);
@@ -126,12 +126,55 @@ public sealed class AnalyticsProjectorTests : IAsyncLifetime
         var created = await LabelsCreatedAsync(projector);
         var written = (await cube.ReadAsync(partition, "checkpoint"))!.Body;
 
-        // Assert: e1 and e2 were known projected; the checkpoint is now in the compact form.
+        // Assert: e1 and e2 were known projected; the window now lives in window documents, a second each.
         Assert.Equal(1, projected);
         Assert.Equal(3, created);
         Assert.Null(written["recent"]);
-        var lines = written["recentByAt"]!.GetValue<string>().Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal([$"{StoredTimestamp.Format(T0)}\te1", $"{StoredTimestamp.Format(T0.AddSeconds(2))}\te0", $"{StoredTimestamp.Format(T0.AddSeconds(5))}\te2"], lines.Order(StringComparer.Ordinal));
+        Assert.Null(written["recentByAt"]);
+        Assert.Equal([$"{StoredTimestamp.Format(T0)}\te1", $"{StoredTimestamp.Format(T0.AddSeconds(2))}\te0", $"{StoredTimestamp.Format(T0.AddSeconds(5))}\te2"],
+            (await WindowLinesAsync(written)).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task CatchUp_WindowMovesOn_OnlyItsSecondsAreKeptAndAFreshInstanceCountsStragglersOnce()
+    {
+        // Arrange: one event a second for 30 s, projected as they come.
+        var projector = new AnalyticsProjector(_store);
+        for (var i = 0; i < 30; i++)
+        {
+            await RecordAsync(Created($"s{i:D2}", T0.AddSeconds(i).AddMilliseconds(10 * i)));
+            await projector.CatchUpAsync(ProjectId, CancellationToken.None);
+        }
+
+        // Act: a straggler 4 s old, seen by an instance with nothing in memory; then a replayed old event.
+        await RecordAsync(Created("late", T0.AddSeconds(25)));
+        var fresh = new AnalyticsProjector(_store);
+        var projected = await fresh.CatchUpAsync(ProjectId, CancellationToken.None);
+        await RecordAsync(Created("s27", T0.AddSeconds(27).AddMilliseconds(270)));
+        var replayed = await fresh.CatchUpAsync(ProjectId, CancellationToken.None);
+        var checkpoint = (await _store.Container(AnalyticsContainers.Analytics).ReadAsync(AnalyticsContainers.Partition(ProjectId), "checkpoint"))!.Body;
+        var windowDocs = await _store.Container(AnalyticsContainers.Analytics).CountAsync(AnalyticsContainers.Partition(ProjectId), Serverless.Core.Storage.Documents.Filter.Eq("kind", "window"));
+
+        // Assert: the window (10 s below 29.29 s) holds the seconds 19 to 29: 11 documents, the rest deleted.
+        Assert.Equal((1L, 0L), (projected, replayed));
+        Assert.Equal(31, await LabelsCreatedAsync(fresh));
+        Assert.Equal(11, windowDocs);
+        Assert.Equal(12, (await WindowLinesAsync(checkpoint)).Count);
+        Assert.Equal(1, fresh.WindowRereads);
+    }
+
+    /// <summary>The lines (stamp, then its ids) of every window document the checkpoint lists.</summary>
+    private async Task<List<string>> WindowLinesAsync(JsonObject checkpoint)
+    {
+        var cube = _store.Container(AnalyticsContainers.Analytics);
+        var lines = new List<string>();
+        foreach (var second in checkpoint["window"]!.GetValue<string>().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('\t')[0]))
+        {
+            var doc = (await cube.ReadAsync(AnalyticsContainers.Partition(ProjectId), $"w.{checkpoint["g"]}.{second}"))!;
+            lines.AddRange(doc.Body["ids"]!.GetValue<string>().Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        }
+
+        return lines;
     }
 
     [Fact]
