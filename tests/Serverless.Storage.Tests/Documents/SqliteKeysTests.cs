@@ -110,6 +110,30 @@ public sealed class SqliteKeysTests : IDisposable
     }
 
     [Fact]
+    public async Task Write_UpdatesAlternatingBetweenMovedAndUnchangedKeys_KeysRightAndStaleETagsRefusedEitherWay()
+    {
+        // Updates that move a key and updates that keep them, one after another, each also tried at a stale ETag.
+        var path = _files.NewPath();
+        await using (var store = new SqliteDocumentStore(new SqliteDocumentStoreOptions(path)))
+        {
+            await store.EnsureContainerAsync(new ContainerSpec("items", ["status", "note"]));
+            var items = store.Container("items");
+            var doc = await items.CreateAsync("p1", "d1", new JsonObject { ["status"] = "s0", ["note"] = 0 });
+            for (var i = 1; i <= 12; i++)
+            {
+                var stale = doc.ETag;
+                var status = i % 3 == 0 ? doc.Body["status"]!.GetValue<string>() : $"s{i}";
+                doc = await items.ReplaceAsync("p1", "d1", new JsonObject { ["status"] = status, ["note"] = i % 2 }, doc.ETag);
+                await Assert.ThrowsAsync<DocumentPreconditionFailedException>(() => items.ReplaceAsync("p1", "d1", new JsonObject { ["status"] = "x", ["note"] = 9 }, stale));
+                await Assert.ThrowsAsync<DocumentPreconditionFailedException>(() => items.ReplaceAsync("p1", "d1", new JsonObject { ["status"] = status, ["note"] = i % 2 }, stale));
+                Assert.Single((await items.QueryAsync(new DocumentQuery("p1", Filter.And(Filter.Eq("status", status), Filter.Eq("note", i % 2)), null, 10))).Items);
+            }
+        }
+
+        Assert.Equal(0L, Mismatches(path, "status", "note"));
+    }
+
+    [Fact]
     public async Task EnsureContainer_FileFromBeforeTheKeysColumn_GainsKeysAndIndexesOverThem()
     {
         // Arrange: the schema and an index as the previous version wrote them, with two documents.
