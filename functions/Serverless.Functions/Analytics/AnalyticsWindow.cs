@@ -58,6 +58,12 @@ public sealed partial class AnalyticsProjector
             seconds[second] = cached;
         }
 
+        // Seconds no longer listed (deleted by another instance, or of a generation a rebuild replaced) leave memory too.
+        foreach (var stale in cube.Window.Keys.Where(docId => !checkpoint.Seconds.Any(s => WindowDocId(checkpoint.Generation, s.Second) == docId)).ToList())
+        {
+            cube.Window.Remove(stale);
+        }
+
         return new ProjectedWindow(seconds, checkpoint.Legacy);
     }
 

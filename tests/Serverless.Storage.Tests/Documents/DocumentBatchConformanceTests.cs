@@ -118,34 +118,21 @@ public abstract class DocumentBatchConformanceTests : DocumentConformanceBase
         Assert.Equal(2, (long?)(await container.ReadAsync("p1", "doc"))!.Body["v"]);
     }
 
-    [Fact]
-    public async Task ExecuteBatch_RawUpsertNotMatchingItsKeys_FailsAndAppliesNothing()
-    {
-        var container = await NewContainerAsync();
-        await container.CreateAsync("p1", "doc", Json("""{"v":1}"""));
-
-        var error = await Assert.ThrowsAsync<DocumentBatchFailedException>(() => container.ExecuteBatchAsync("p1",
-        [
-            BatchOperation.UpsertRaw("doc", """{"id":"doc","pk":"p2","v":2}"""u8.ToArray()),
-        ]));
-
-        Assert.IsType<InvalidDocumentException>(error.InnerException);
-        Assert.Equal(1, (long?)(await container.ReadAsync("p1", "doc"))!.Body["v"]);
-    }
-
-    [Fact]
-    public async Task ExecuteBatch_RawCreateOfExistingId_FailsWithConflict()
+    [Theory]
+    [InlineData("create", typeof(DocumentConflictException))]
+    [InlineData("upsertOfAnotherPartition", typeof(InvalidDocumentException))]
+    public async Task ExecuteBatch_RawWriteRefused_FailsAndLeavesTheDocument(string write, Type error)
     {
         var container = await NewContainerAsync();
         await container.CreateAsync("p1", "taken", Json("""{"v":1}"""));
+        var operation = write == "create"
+            ? BatchOperation.CreateRaw("taken", """{"id":"taken","pk":"p1","v":2}"""u8.ToArray())
+            : BatchOperation.UpsertRaw("taken", """{"id":"taken","pk":"p2","v":2}"""u8.ToArray());
 
-        var error = await Assert.ThrowsAsync<DocumentBatchFailedException>(() => container.ExecuteBatchAsync("p1",
-        [
-            BatchOperation.CreateRaw("taken", """{"id":"taken","pk":"p1","v":2}"""u8.ToArray()),
-        ]));
+        var failure = await Assert.ThrowsAsync<DocumentBatchFailedException>(() => container.ExecuteBatchAsync("p1", [operation]));
 
-        Assert.Equal(0, error.OperationIndex);
-        Assert.IsType<DocumentConflictException>(error.InnerException);
+        Assert.Equal(0, failure.OperationIndex);
+        Assert.IsType(error, failure.InnerException);
         Assert.Equal(1, (long?)(await container.ReadAsync("p1", "taken"))!.Body["v"]);
     }
 
