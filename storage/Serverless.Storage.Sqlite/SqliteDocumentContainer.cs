@@ -83,12 +83,13 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
     }
 
     /// <summary>
-    /// Read-modify-write of one document; atomic because the store runs each write in a transaction (or savepoint). When
-    /// no result is wanted, a patch that SQL can apply (see <see cref="SqlitePatch.InSql"/>) is tried that way first.
+    /// Read-modify-write of one document; atomic because the store runs each write in a transaction (or savepoint). A
+    /// patch whose result is not wanted and that SQL can apply comes with its statement (<paramref name="inSql"/>, built by
+    /// <see cref="SqlitePatch.InSql"/> before the write lock), which is tried first; the result is then null.
     /// </summary>
-    private StoredDocument? ApplyPatch(SqliteSession session, string partitionKey, string id, IReadOnlyList<PatchOperation> operations, string? ifMatch, bool withoutResult = false)
+    private StoredDocument? ApplyPatch(SqliteSession session, string partitionKey, string id, IReadOnlyList<PatchOperation> operations, string? ifMatch, bool withoutResult = false, PatchStatement? inSql = null)
     {
-        if (withoutResult && SqlitePatch.InSql(SqliteSql.Table(Name), Fields, operations) is { } patch)
+        if (inSql is { } patch)
         {
             var command = session.Command(patch.Sql);
             command.Parameters.AddWithValue("@p0", partitionKey);
@@ -246,6 +247,7 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
         // Validation and serialization happen before the write lock is taken, so concurrent batches
         // only serialize on the SQL itself.
         var writes = new PreparedWrite?[operations.Count];
+        var patches = new PatchStatement?[operations.Count];
         for (var i = 0; i < operations.Count; i++)
         {
             var op = operations[i];
@@ -256,6 +258,7 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
                 if (op.Kind == BatchKind.Patch)
                 {
                     SqlitePatch.Validate(op.Patch ?? throw new InvalidDocumentException($"Batch operation Patch of '{op.Id}' needs its operations."));
+                    patches[i] = op.WithoutResult ? SqlitePatch.InSql(SqliteSql.Table(Name), Fields, op.Patch) : null;
                 }
                 else if (op.Kind is BatchKind.Create or BatchKind.Upsert or BatchKind.Replace && op.Utf8Body is { } utf8)
                 {
@@ -284,7 +287,7 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
                     try
                     {
                         results[index] = op.Kind == BatchKind.Patch
-                            ? ApplyPatch(session, partitionKey, op.Id, op.Patch!, op.IfMatch, op.WithoutResult)
+                            ? ApplyPatch(session, partitionKey, op.Id, op.Patch!, op.IfMatch, op.WithoutResult, patches[index])
                             : Apply(session, op.Kind, partitionKey, op.Id, writes[index], op.IfMatch);
                     }
                     catch (DocumentStoreException e)

@@ -190,7 +190,7 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
         var fill = new List<string>();
         foreach (var path in fields.KeyPaths)
         {
-            if (!columns.Contains(SqliteFields.Column(path).Trim('"')))
+            if (!columns.Contains(SqliteFields.ColumnName(path)))
             {
                 session.Execute($"ALTER TABLE {SqliteSql.Table(container)} ADD COLUMN {SqliteFields.Column(path)}");
                 fill.Add(path);

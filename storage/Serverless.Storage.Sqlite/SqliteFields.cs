@@ -78,7 +78,10 @@ internal sealed class SqliteFields
     public static IReadOnlyList<string> StoredPaths(string? stored) => string.IsNullOrEmpty(stored) ? [] : stored.Split('\n');
 
     /// <summary>The key column of an indexed path (validated paths hold only letters, digits, '_' and '.').</summary>
-    public static string Column(string path) => $"\"k.{path}\"";
+    public static string Column(string path) => $"\"{ColumnName(path)}\"";
+
+    /// <summary>The key column's name as SQLite lists it (unquoted).</summary>
+    public static string ColumnName(string path) => $"k.{path}";
 
     /// <summary>The parameter name of key <paramref name="index"/>.</summary>
     public static string KeyParameter(int index) => "@k" + index.ToString(System.Globalization.CultureInfo.InvariantCulture);

@@ -21,9 +21,9 @@ namespace Serverless.Functions.Analytics;
 /// <remarks>
 /// <para><b>Incremental projection.</b> Events are read in log order (<c>at</c>, then id) from the checkpoint's
 /// watermark minus <see cref="StragglerWindow"/>, so an event committed a little after a later-stamped one is still
-/// seen; the checkpoint remembers the ids projected inside that window, so no event counts twice. Each chunk of
-/// events (as many as touch at most 99 rows) commits as ONE atomic batch: the rows' new totals and the
-/// checkpoint, guarded by the checkpoint's ETag; a concurrent projector makes the batch fail whole, and the loser
+/// seen; the ids projected inside that window are kept (window documents, see AnalyticsWindow.cs), so no event counts
+/// twice. Each chunk of events (as many as touch at most <see cref="RowsPerBatch"/> rows) commits as ONE atomic batch:
+/// the rows' new totals, the window documents it writes or deletes and the checkpoint, guarded by the checkpoint's ETag; a concurrent projector makes the batch fail whole, and the loser
 /// re-reads. Projection runs before every analytics read (reads see their own writes) and in the background after
 /// every write to the log.</para>
 /// <para><b>Rebuild.</b> Reads the whole log in large pages, aggregates in memory, writes the rows of a new

@@ -43,9 +43,11 @@ public sealed partial class AnalyticsProjector
     private async Task<ProjectedWindow> LoadWindowAsync(string partition, ProjectCube cube, Checkpoint checkpoint, CancellationToken ct)
     {
         var seconds = new Dictionary<string, WindowSecond>(StringComparer.Ordinal);
+        var listed = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (second, version) in checkpoint.Seconds)
         {
             var docId = WindowDocId(checkpoint.Generation, second);
+            listed.Add(docId);
             if (!cube.Window.TryGetValue(docId, out var cached) || cached.Version != version)
             {
                 var doc = await Cube.ReadAsync(partition, docId, ct);
@@ -59,7 +61,7 @@ public sealed partial class AnalyticsProjector
         }
 
         // Seconds no longer listed (deleted by another instance, or of a generation a rebuild replaced) leave memory too.
-        foreach (var stale in cube.Window.Keys.Where(docId => !checkpoint.Seconds.Any(s => WindowDocId(checkpoint.Generation, s.Second) == docId)).ToList())
+        foreach (var stale in cube.Window.Keys.Where(docId => !listed.Contains(docId)).ToList())
         {
             cube.Window.Remove(stale);
         }
