@@ -417,12 +417,25 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
         return Execute(session, fields.UpdateKeysSql(differs), partitionKey, id, write, ifMatch);
     }
 
-    private static int Execute(SqliteSession session, string sql, string partitionKey, string id, PreparedWrite write, string? ifMatch) =>
-        Bind(session.Command(sql), partitionKey, id, write, ifMatch).ExecuteNonQuery();
+    private static int Execute(SqliteSession session, string sql, string partitionKey, string id, PreparedWrite write, string? ifMatch)
+    {
+        var statement = session.Write(sql);
+        statement.BindParameter(0, partitionKey);
+        statement.BindParameter(1, id);
+        statement.BindParameter(2, write.ETag);
+        statement.BindParameter(3, write.Utf8);
+        statement.BindParameter(4, ifMatch);
+        for (var i = 0; i < (write.Keys?.Length ?? 0); i++)
+        {
+            statement.BindKey(i, write.Keys![i]);
+        }
+
+        return statement.Execute();
+    }
 
     /// <summary>
-    /// Binds every parameter a write statement may name (@p0 pk, @p1 id, @p2 etag, @p3 body, @p4 ifMatch, @k0... keys);
-    /// SQLite leaves those a statement does not name unused.
+    /// Binds every parameter a write statement may name (@p0 pk, @p1 id, @p2 etag, @p3 body, @p4 ifMatch, @k0... keys)
+    /// for a query (<see cref="Execute"/> binds the statements that change rows); SQLite leaves those it does not name unused.
     /// </summary>
     private static SqliteCommand Bind(SqliteCommand command, string partitionKey, string id, PreparedWrite write, string? ifMatch)
     {

@@ -14,6 +14,7 @@ internal sealed class SqliteSession : IDisposable
     private const int MaxCachedCommands = 256;
 
     private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SqliteWriteStatement> _writes = new(StringComparer.Ordinal);
 
     public SqliteSession(string databasePath, bool readOnly)
     {
@@ -61,6 +62,23 @@ internal sealed class SqliteSession : IDisposable
         return command;
     }
 
+    /// <summary>The document write statement for <paramref name="sql"/>, prepared once (see <see cref="SqliteWriteStatement"/>).</summary>
+    public SqliteWriteStatement Write(string sql)
+    {
+        if (!_writes.TryGetValue(sql, out var statement))
+        {
+            if (_writes.Count >= MaxCachedCommands)
+            {
+                ClearCache();
+            }
+
+            statement = new SqliteWriteStatement(Connection.Handle!, sql);
+            _writes[sql] = statement;
+        }
+
+        return statement;
+    }
+
     public int Execute(string sql)
     {
         using var command = Connection.CreateCommand();
@@ -83,6 +101,12 @@ internal sealed class SqliteSession : IDisposable
             command.Dispose();
         }
 
+        foreach (var statement in _writes.Values)
+        {
+            statement.Dispose();
+        }
+
         _commands.Clear();
+        _writes.Clear();
     }
 }

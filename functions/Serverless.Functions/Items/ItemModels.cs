@@ -64,7 +64,12 @@ public sealed class ItemsOptions
 /// An item to record: its blob is already stored under <see cref="BlobName"/>, or, with
 /// <see cref="InlineContent"/>, its bytes travel inside the item document until a link needs the blob.
 /// </summary>
-public sealed record NewItem(Item Item, string BlobName, byte[]? InlineContent = null);
+/// <param name="Item">The item as the API returns it.</param>
+/// <param name="BlobName">Its blob in the items container.</param>
+/// <param name="InlineContent">Its bytes when they are held in the document (bulk JSON items).</param>
+/// <param name="UserMetadata">When set, <c>metadata.user</c> as serialized JSON (a bulk entry's bytes, copied without a
+/// tree), written in place of the one <see cref="Item"/>'s metadata holds.</param>
+public sealed record NewItem(Item Item, string BlobName, byte[]? InlineContent = null, byte[]? UserMetadata = null);
 
 /// <summary>An item as read back with where its bytes are.</summary>
 /// <param name="Item">The item as returned by the API.</param>
@@ -85,7 +90,7 @@ public sealed class ItemPathTakenException(string path)
 /// <param name="Metadata">Optional object stored as <c>metadata.user</c>.</param>
 public sealed record BulkItemEntry(string? Path, JsonNode? Content, JsonObject? Metadata);
 
-/// <summary>Body of <c>POST .../items/bulk</c>.</summary>
+/// <summary>Body of <c>POST .../items/bulk</c> (read by <see cref="BulkItemsReader"/>; this type documents it).</summary>
 public sealed record BulkItemsRequest(IReadOnlyList<BulkItemEntry?>? Items);
 
 /// <summary>

@@ -46,8 +46,8 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, Pa
     /// <summary>
     /// Batches of one write in flight at once: as many as SQLite's group commit puts in one transaction, so most of a
     /// 5,000-entry request commits together and each index page it touches is written once (bulk with 8: 3,410 items/s,
-    /// with 64: 5,306, single runs at load 5-8). The documents are serialized before any batch is submitted, so more in
-    /// flight costs little memory; on Cosmos DB they are concurrent requests to one partition, whose throttling the SDK retries.
+    /// with 64: 5,306, single runs at load 5-8). The documents of a request are in memory anyway, so more in flight
+    /// costs little; on Cosmos DB they are concurrent requests to one partition, whose throttling the SDK retries.
     /// </summary>
     private const int WriteParallelism = 64;
     private const string ItemKind = "item";
@@ -200,166 +200,102 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, Pa
     }
 
     /// <summary>
-    /// Creates JSON text items, reporting per entry. Each entry's content is held inline in its item document (its blob
-    /// is written on the first download link); an entry either has its item, path claim and count, or none of them.
+    /// Creates JSON text items from a bulk request body (<see cref="BulkItemsRequest"/>), reporting per entry. Each
+    /// entry's content is held inline in its item document (its blob is written on the first download link); an entry
+    /// either has its item, path claim and count, or none of them. Entries are written in batches while later ones are
+    /// still being read (<see cref="ItemWrite"/>).
     /// </summary>
-    public async Task<BulkItemsResponse> BulkCreateJsonAsync(string projectId, string datasetId, IReadOnlyList<BulkItemEntry?> entries, string userId, CancellationToken ct)
+    /// <exception cref="BulkRequestException">The body is not JSON of the request's shape, or holds no or too many entries; nothing is written.</exception>
+    public async Task<BulkItemsResponse> BulkCreateJsonAsync(string projectId, string datasetId, ReadOnlyMemory<byte> body, string userId, CancellationToken ct)
     {
-        ArgumentNullException.ThrowIfNull(entries);
-        var results = new BulkItemResult?[entries.Count];
-        var pending = new List<(int Index, NewItem Item)>(entries.Count);
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        for (var i = 0; i < entries.Count; i++)
+        var shape = BulkItemsReader.Inspect(body.Span);
+        if (shape.Count is 0 or > MaxBulkEntries)
         {
-            var entry = entries[i];
-            if (entry?.Path is null || entry.Content is null)
-            {
-                results[i] = Failed(i, StatusCodes.Status400BadRequest, null, "Each entry needs 'path' and 'content' (any JSON value except null).");
-                continue;
-            }
-
-            string folder, name;
-            try
-            {
-                (folder, name) = ItemPath.SplitFullPath(entry.Path);
-            }
-            catch (ItemPathException ex)
-            {
-                results[i] = Failed(i, StatusCodes.Status400BadRequest, null, ex.Message);
-                continue;
-            }
-
-            var path = folder == ItemPath.Root ? ItemPath.Root + name : folder + "/" + name;
-            if (!seen.Add(path))
-            {
-                results[i] = Failed(i, StatusCodes.Status409Conflict, path, $"Path '{path}' appears more than once in this request.");
-                continue;
-            }
-
-            if (entry.Metadata is not null && JsonSerializer.SerializeToUtf8Bytes(entry.Metadata).Length > MaxUserMetadataBytes)
-            {
-                results[i] = Failed(i, StatusCodes.Status400BadRequest, path, $"'metadata' is larger than {MaxUserMetadataBytes} bytes.");
-                continue;
-            }
-
-            var bytes = JsonSerializer.SerializeToUtf8Bytes(entry.Content);
-            if (bytes.Length > MaxInlineContentBytes)
-            {
-                results[i] = Failed(i, StatusCodes.Status413PayloadTooLarge, path, $"'content' is {bytes.Length} bytes serialized; bulk entries hold at most {MaxInlineContentBytes} (upload larger files one by one).");
-                continue;
-            }
-
-            // The request's metadata node becomes the item's own (no copy): it was parsed for this entry alone and is only written.
-            var system = new JsonObject { ["mimetype"] = "application/json" };
-            var item = NewItemRecord(projectId, datasetId, Ids.NewTimeOrdered("i", time.GetUtcNow()), folder, name, "text", bytes.Length, system, entry.Metadata, userId);
-            pending.Add((i, new NewItem(item, BlobName(projectId, datasetId, item.Id), bytes)));
+            throw new BulkRequestException("items", $"'items' must hold 1 to {MaxBulkEntries} entries; it holds {shape.Count}.");
         }
 
-        // One atomic batch per ItemsPerBatch entries: a path already taken fails its batch, which is then
-        // retried entry by entry, so only that entry reports 409 (no read per entry beforehand).
-        var errors = await WriteAsync(datasetId, [.. pending.Select(p => p.Item)], ct);
-        var created = 0;
+        var results = new BulkItemResult?[shape.Count];
+        var pending = new List<(int Index, NewItem Item)>(shape.Count);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var write = await BeginWriteAsync(datasetId, ct);
+        IReadOnlyList<Exception?> errors;
+        try
+        {
+            BulkItemsReader.ReadEntries(body.Span, shape, (i, entry) =>
+            {
+                if (Check(i, entry, seen, out var folder, out var name) is { } failed)
+                {
+                    results[i] = failed;
+                    return;
+                }
+
+                // The request's metadata bytes become the item's metadata.user as they are (see NewItem.UserMetadata).
+                var system = new JsonObject { ["mimetype"] = "application/json" };
+                var item = NewItemRecord(projectId, datasetId, Ids.NewTimeOrdered("i", time.GetUtcNow()), folder, name, "text", entry.Content!.Length, system, null, userId);
+                var created = new NewItem(item, BlobName(projectId, datasetId, item.Id), entry.Content, entry.Metadata);
+                pending.Add((i, created));
+                write.Add(created);
+            });
+        }
+        finally
+        {
+            // Batches already started finish before the response (or the error) leaves.
+            errors = await write.CompleteAsync();
+        }
+
+        var createdCount = 0;
         for (var k = 0; k < pending.Count; k++)
         {
             var (index, entry) = pending[k];
-            var item = entry.Item;
             results[index] = errors[k] switch
             {
-                null => new BulkItemResult(index, StatusCodes.Status201Created, item.Id, item.Path, null),
-                ItemPathTakenException taken => Failed(index, StatusCodes.Status409Conflict, item.Path, taken.Message),
-                var error => Failed(index, StatusCodes.Status500InternalServerError, item.Path, error.Message),
+                null => new BulkItemResult(index, StatusCodes.Status201Created, entry.Item.Id, entry.Item.Path, null),
+                ItemPathTakenException taken => Failed(index, StatusCodes.Status409Conflict, entry.Item.Path, taken.Message),
+                var error => Failed(index, StatusCodes.Status500InternalServerError, entry.Item.Path, error.Message),
             };
-            created += errors[k] is null ? 1 : 0;
+            createdCount += errors[k] is null ? 1 : 0;
         }
 
-        return new BulkItemsResponse(created, entries.Count - created, [.. results.Select(r => r!)]);
+        return new BulkItemsResponse(createdCount, shape.Count - createdCount, [.. results.Select(r => r!)]);
     }
 
-    /// <summary>
-    /// Records items whose blobs are already stored: per batch of <see cref="ItemsPerBatch"/>, the item
-    /// and path-claim documents plus the dataset counter's increments in one atomic write. A batch that fails on an
-    /// entry is retried entry by entry so the others still land. Returns, per entry, null or its error.
-    /// </summary>
-    /// <remarks>
-    /// The batches are independent (the counter moves by patch increments, which never conflict), so they are
-    /// submitted together from a few workers: the SQLite store commits the batches that queue up meanwhile in one
-    /// transaction (a savepoint each, so each still succeeds or fails alone), which writes every hot index page once
-    /// per commit instead of once per batch; on Cosmos DB they are concurrent requests to one partition.
-    /// </remarks>
-    public async Task<IReadOnlyList<Exception?>> WriteAsync(string datasetId, IReadOnlyList<NewItem> items, CancellationToken ct)
+    /// <summary>Why a bulk entry cannot be created (400, 409 or 413), or null when it can.</summary>
+    private static BulkItemResult? Check(int index, BulkEntry entry, HashSet<string> seen, out string folder, out string name)
     {
-        ArgumentNullException.ThrowIfNull(items);
-        var partition = DatasetContainers.ItemPartition(datasetId);
-        var taken = await claims.TakenByLegacyAsync(partition, [.. items.Select(i => i.Item.Path)], ct);
-        if (taken.Count == 0)
+        (folder, name) = (string.Empty, string.Empty);
+        if (entry.Error is { } error)
         {
-            return await WriteClaimedAsync(partition, items, ct);
+            return Failed(index, StatusCodes.Status400BadRequest, null, error);
         }
 
-        // Paths an item of a legacy dataset holds under a hashed claim (see PathClaims): refused here, the rest written.
-        var free = Enumerable.Range(0, items.Count).Where(k => !taken.Contains(k)).ToList();
-        var written = await WriteClaimedAsync(partition, [.. free.Select(k => items[k])], ct);
-        var errors = new Exception?[items.Count];
-        foreach (var k in taken)
+        if (entry.Path is null || entry.Content is null)
         {
-            errors[k] = new ItemPathTakenException(items[k].Item.Path);
+            return Failed(index, StatusCodes.Status400BadRequest, null, "Each entry needs 'path' and 'content' (any JSON value except null).");
         }
 
-        for (var f = 0; f < free.Count; f++)
+        try
         {
-            errors[free[f]] = written[f];
+            (folder, name) = ItemPath.SplitFullPath(entry.Path);
+        }
+        catch (ItemPathException ex)
+        {
+            return Failed(index, StatusCodes.Status400BadRequest, null, ex.Message);
         }
 
-        return errors;
-    }
-
-    private async Task<IReadOnlyList<Exception?>> WriteClaimedAsync(string partition, IReadOnlyList<NewItem> items, CancellationToken ct)
-    {
-        var errors = new Exception?[items.Count];
-        if (items.Count == 0)
+        var path = folder == ItemPath.Root ? ItemPath.Root + name : folder + "/" + name;
+        if (!seen.Add(path))
         {
-            return errors;
+            return Failed(index, StatusCodes.Status409Conflict, path, $"Path '{path}' appears more than once in this request.");
         }
 
-        var bodies = new byte[items.Count][];
-        var pathClaims = new (string Id, byte[] Body)[items.Count];
-        using var documents = new DocumentWriter(partition);
-        for (var k = 0; k < items.Count; k++)
+        if (entry.Metadata is { Length: > MaxUserMetadataBytes })
         {
-            // Serialized (and the claim's id derived) once: a batch redone entry by entry reuses them.
-            bodies[k] = documents.Item(items[k]);
-            var claimId = PathClaims.Id(items[k].Item.Path);
-            pathClaims[k] = (claimId, documents.Claim(claimId, items[k].Item));
+            return Failed(index, StatusCodes.Status400BadRequest, path, $"'metadata' is larger than {MaxUserMetadataBytes} bytes.");
         }
 
-        await EnsureCounterAsync(partition, ct);
-        var chunks = Enumerable.Range(0, (items.Count + ItemsPerBatch - 1) / ItemsPerBatch)
-            .Select(c => (Start: c * ItemsPerBatch, Count: Math.Min(ItemsPerBatch, items.Count - (c * ItemsPerBatch)))).ToList();
-        var failed = new Exception?[chunks.Count];
-        await Parallel.ForEachAsync(Enumerable.Range(0, chunks.Count), new ParallelOptions { MaxDegreeOfParallelism = WriteParallelism, CancellationToken = ct }, async (c, token) =>
-            failed[c] = await TryWriteChunkAsync(partition, items, bodies, pathClaims, chunks[c].Start, chunks[c].Count, token));
-
-        var redo = new List<int>();
-        for (var c = 0; c < chunks.Count; c++)
-        {
-            if (failed[c] is null)
-            {
-                continue;
-            }
-
-            if (chunks[c].Count == 1)
-            {
-                errors[chunks[c].Start] = failed[c];
-            }
-            else
-            {
-                redo.AddRange(Enumerable.Range(chunks[c].Start, chunks[c].Count));
-            }
-        }
-
-        await Parallel.ForEachAsync(redo, new ParallelOptions { MaxDegreeOfParallelism = WriteParallelism, CancellationToken = ct }, async (k, token) =>
-            errors[k] = await TryWriteChunkAsync(partition, items, bodies, pathClaims, k, 1, token));
-        return errors;
+        return entry.Content.Length > MaxInlineContentBytes
+            ? Failed(index, StatusCodes.Status413PayloadTooLarge, path, $"'content' is {entry.Content.Length} bytes serialized; bulk entries hold at most {MaxInlineContentBytes} (upload larger files one by one).")
+            : null;
     }
 
     /// <summary>Deletes the item's documents (one atomic batch with the counter), then its blob. False when absent.</summary>
@@ -487,43 +423,6 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, Pa
             catch (DocumentStoreException ex) when (ex is DocumentConflictException or DocumentPreconditionFailedException && attempt < MaxAttempts)
             {
                 // Created by a concurrent writer, or moved while its types were counted: look again.
-            }
-        }
-    }
-
-    /// <summary>One atomic batch: items [start, start + count) with their path claims, and the counter's increments.</summary>
-    private async Task<Exception?> TryWriteChunkAsync(string partition, IReadOnlyList<NewItem> items, byte[][] bodies, (string Id, byte[] Body)[] pathClaims, int start, int count, CancellationToken ct)
-    {
-        var operations = new List<BatchOperation>((count * 2) + 1);
-        for (var k = start; k < start + count; k++)
-        {
-            operations.Add(BatchOperation.CreateRaw(items[k].Item.Id, bodies[k]));
-            operations.Add(BatchOperation.CreateRaw(pathClaims[k].Id, pathClaims[k].Body));
-        }
-
-        operations.Add(BatchOperation.PatchOf(DatasetContainers.StatsId, CounterIncrements(TypeCounts(items.Skip(start).Take(count).Select(i => i.Item.Type), +1))));
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                await Items.ExecuteBatchAsync(partition, operations, ct);
-                return null;
-            }
-            catch (DocumentBatchFailedException ex) when (ex.OperationIndex == operations.Count - 1 && ex.InnerException is DocumentNotFoundException && attempt < MaxAttempts)
-            {
-                // The counter was deleted meanwhile (a forced dataset delete): create it again, as a first write would.
-                await EnsureCounterAsync(partition, ct);
-            }
-            catch (DocumentBatchFailedException ex) when (ex.OperationIndex < operations.Count - 1)
-            {
-                var entry = items[start + (ex.OperationIndex / 2)];
-                return ex.OperationIndex % 2 == 1 && ex.InnerException is DocumentConflictException
-                    ? new ItemPathTakenException(entry.Item.Path)
-                    : ex;
-            }
-            catch (DocumentStoreException ex) when (ex is DocumentBatchFailedException or InvalidDocumentException)
-            {
-                return ex;
             }
         }
     }
@@ -707,7 +606,31 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, Pa
 
             w.WriteEndArray();
             w.WritePropertyName("metadata"u8);
-            item.Metadata.WriteTo(w);
+            if (entry.UserMetadata is { } user)
+            {
+                // metadata.user as the request's bytes, after the item's other metadata (system).
+                w.WriteStartObject();
+                foreach (var (key, value) in item.Metadata.Where(p => p.Key != "user"))
+                {
+                    w.WritePropertyName(key);
+                    if (value is null)
+                    {
+                        w.WriteNullValue();
+                    }
+                    else
+                    {
+                        value.WriteTo(w);
+                    }
+                }
+
+                w.WritePropertyName("user"u8);
+                w.WriteRawValue(user, skipInputValidation: true);
+                w.WriteEndObject();
+            }
+            else
+            {
+                item.Metadata.WriteTo(w);
+            }
             w.WriteString("createdBy"u8, item.CreatedBy);
             w.WriteString("createdAt"u8, item.CreatedAt);
             w.WriteString("updatedAt"u8, item.UpdatedAt);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -31,7 +32,8 @@ public static class ItemsApi
         var items = app.MapGroup("api/projects/{projectId}/datasets/{datasetId}/items").WithTags("Items");
         items.MapPut("/", UploadAsync).WithName("UploadItem").RequirePermission(Permission.ItemsWrite)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status409Conflict);
-        items.MapPost("/bulk", BulkCreateAsync).WithName("BulkCreateItems").RequirePermission(Permission.ItemsWrite);
+        items.MapPost("/bulk", BulkCreateAsync).WithName("BulkCreateItems").RequirePermission(Permission.ItemsWrite)
+            .Accepts<BulkItemsRequest>("application/json");
         items.MapPost("/upload-url", UploadUrlAsync).WithName("RequestItemUploadUrl").RequirePermission(Permission.ItemsWrite)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status409Conflict);
         items.MapGet("/uploads/{itemId}", UploadStatusAsync).WithName("GetItemUpload").RequirePermission(Permission.ItemsRead);
@@ -178,21 +180,62 @@ public static class ItemsApi
         return status is not null ? TypedResults.Ok(status) : Problems.NotFound($"Dataset '{datasetId}' has no upload '{itemId}'.");
     }
 
-    /// <summary><c>POST .../items/bulk</c>: up to 5,000 JSON text items, one result per entry.</summary>
+    /// <summary><c>POST .../items/bulk</c>: up to 5,000 JSON text items (<see cref="BulkItemsRequest"/>), one result per entry.</summary>
+    /// <remarks>
+    /// The body is read whole (within the server's request size limit, as the model binder did) and then entry by entry
+    /// without a JSON tree (<see cref="BulkItemsReader"/>), so the first batches are written while later entries are read.
+    /// </remarks>
     internal static async Task<Results<Ok<BulkItemsResponse>, ValidationProblem, ProblemHttpResult>> BulkCreateAsync(
-        string projectId, string datasetId, BulkItemsRequest request, ClaimsPrincipal principal, [AsParameters] ItemServices services, CancellationToken ct)
+        string projectId, string datasetId, HttpRequest request, ClaimsPrincipal principal, [AsParameters] ItemServices services, CancellationToken ct)
     {
+        ArgumentNullException.ThrowIfNull(request);
         if (!await services.Datasets.ExistsAsync(projectId, datasetId, ct))
         {
             return DatasetsApi.NotFound(projectId, datasetId);
         }
 
-        if (request.Items is not { Count: > 0 and <= ItemStore.MaxBulkEntries })
+        var (buffer, length) = await ReadBodyAsync(request, ct);
+        try
         {
-            return Problems.Validation("items", $"'items' must hold 1 to {ItemStore.MaxBulkEntries} entries; it holds {request.Items?.Count ?? 0}.");
+            return TypedResults.Ok(await services.Items.BulkCreateJsonAsync(projectId, datasetId, buffer.AsMemory(0, length), Caller.From(principal).UserId, ct));
         }
+        catch (BulkRequestException ex)
+        {
+            return Problems.Validation(ex.Field, ex.Message);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
 
-        return TypedResults.Ok(await services.Items.BulkCreateJsonAsync(projectId, datasetId, request.Items, Caller.From(principal).UserId, ct));
+    /// <summary>The whole body in a pooled buffer (return it), sized from Content-Length when sent.</summary>
+    private static async Task<(byte[] Buffer, int Length)> ReadBodyAsync(HttpRequest request, CancellationToken ct)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(request.ContentLength is > 0 and < int.MaxValue ? (int)request.ContentLength + 1 : 64 * 1024);
+        var length = 0;
+        try
+        {
+            int read;
+            while ((read = await request.Body.ReadAsync(buffer.AsMemory(length), ct)) > 0)
+            {
+                length += read;
+                if (length == buffer.Length)
+                {
+                    var larger = ArrayPool<byte>.Shared.Rent(checked(buffer.Length * 2));
+                    buffer.AsSpan(0, length).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+            }
+
+            return (buffer, length);
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
     }
 
     /// <summary><c>POST .../items/query</c> with a filter request (see the filter language's README).</summary>

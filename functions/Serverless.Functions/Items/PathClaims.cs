@@ -70,14 +70,13 @@ public sealed class PathClaims(IDocumentStore store)
         return legacy != id && await HasLegacyAsync(partition, ct) ? await Items.ReadAsync(partition, legacy, ct) : null;
     }
 
-    /// <summary>The positions in <paramref name="paths"/> that hashed claims of a legacy dataset already take (none in other datasets).</summary>
-    public async Task<IReadOnlySet<int>> TakenByLegacyAsync(string partition, IReadOnlyList<string> paths, CancellationToken ct)
+    /// <summary>
+    /// The positions in <paramref name="paths"/> that hashed claims already take, in a partition that holds any
+    /// (<see cref="HasLegacyAsync"/>; other partitions need not ask).
+    /// </summary>
+    public async Task<IReadOnlySet<int>> LegacyTakenAsync(string partition, IReadOnlyList<string> paths, CancellationToken ct)
     {
-        if (!await HasLegacyAsync(partition, ct))
-        {
-            return new HashSet<int>();
-        }
-
+        ArgumentNullException.ThrowIfNull(paths);
         var wanted = new Dictionary<string, List<int>>(StringComparer.Ordinal);
         for (var k = 0; k < paths.Count; k++)
         {
@@ -102,7 +101,7 @@ public sealed class PathClaims(IDocumentStore store)
     }
 
     /// <summary>Whether the partition holds any hashed claim.</summary>
-    private async Task<bool> HasLegacyAsync(string partition, CancellationToken ct)
+    public async Task<bool> HasLegacyAsync(string partition, CancellationToken ct)
     {
         // A range on the id walks the primary key (pk, id): one index seek, whatever the partition's size.
         // ('`' follows '_', so the range holds exactly the ids that start with "path_".)

@@ -206,4 +206,22 @@ public sealed class BulkItemTests(AzuriteFixture azurite, ItemsApp shared) : ICl
         await IdentityApp.AssertFieldErrorAsync(response, "items");
         Assert.Equal(0, dataset.GetProperty("itemCount").GetInt64());
     }
+
+    [Theory]
+    [InlineData("{\"items\": [{\"path\": \"/a.json\", \"content\": 1}, ", "body")]
+    [InlineData("{\"items\": \"all\"}", "items")]
+    public async Task Bulk_UnreadableBody_400NamingTheFieldAndNothingWritten(string body, string field)
+    {
+        // Arrange
+        var scene = await _app.SceneAsync("bulkbad");
+        using var client = _app.Client(scene.Owner.Key);
+
+        // Act
+        using var response = await client.PostAsync(new Uri(scene.Items + "/bulk", UriKind.Relative), new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        var dataset = await client.GetFromJsonAsync<JsonElement>(scene.Dataset);
+
+        // Assert
+        await IdentityApp.AssertFieldErrorAsync(response, field);
+        Assert.Equal(0, dataset.GetProperty("itemCount").GetInt64());
+    }
 }

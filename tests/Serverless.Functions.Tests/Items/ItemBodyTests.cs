@@ -30,4 +30,20 @@ public sealed class ItemBodyTests
         Assert.True(JsonNode.DeepEquals(expected, body), $"{expected.ToJsonString()}\n{body.ToJsonString()}");
         DocumentRules.ValidateRaw("dataset:d_1", "i_1", bytes);
     }
+
+    [Fact]
+    public void ItemDocument_UserMetadataAsBytes_SameDocumentAsWithTheTree()
+    {
+        // Arrange
+        var user = new JsonObject { ["k"] = new JsonArray(1, "x <y>"), ["n"] = 1.5 };
+        var withTree = new Item("i_1", "p_1", "d_1", "a.json", "/f", "/f/a.json", "text", 2, false, [], new JsonObject { ["system"] = new JsonObject { ["mimetype"] = "application/json" }, ["user"] = user }, "u_1", "t", "t");
+        var withoutUser = withTree with { Metadata = new JsonObject { ["system"] = new JsonObject { ["mimetype"] = "application/json" } } };
+
+        // Act
+        var expected = ItemStore.ItemDocument(new NewItem(withTree, "b", [1, 2]), "dataset:d_1");
+        var actual = ItemStore.ItemDocument(new NewItem(withoutUser, "b", [1, 2], JsonSerializer.SerializeToUtf8Bytes(user)), "dataset:d_1");
+
+        // Assert
+        Assert.Equal(System.Text.Encoding.UTF8.GetString(expected), System.Text.Encoding.UTF8.GetString(actual));
+    }
 }
