@@ -81,8 +81,31 @@ public static class Ids
             milliseconds >>= 8;
         }
 
-        RandomNumberGenerator.Fill(bytes[6..]);
+        FillRandom(bytes[6..]);
         return prefix + "_" + Convert.ToHexStringLower(bytes);
+    }
+
+    [ThreadStatic]
+    private static byte[]? t_random;
+
+    [ThreadStatic]
+    private static int t_randomUsed;
+
+    /// <summary>
+    /// Cryptographically random bytes handed out from a per-thread buffer filled 4 KB at a time: a bulk call takes 5,000
+    /// ids, and a call into the OS random source per id was ~3% of its CPU. Every byte is handed out once.
+    /// </summary>
+    private static void FillRandom(Span<byte> destination)
+    {
+        var pool = t_random ??= new byte[4096];
+        if (t_randomUsed == 0 || t_randomUsed + destination.Length > pool.Length)
+        {
+            RandomNumberGenerator.Fill(pool);
+            t_randomUsed = 0;
+        }
+
+        pool.AsSpan(t_randomUsed, destination.Length).CopyTo(destination);
+        t_randomUsed += destination.Length;
     }
 
     /// <summary>Route ids are checked before they reach the store, so a malformed id is a clean 404, not a store error.</summary>

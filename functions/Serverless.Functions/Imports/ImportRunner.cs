@@ -401,7 +401,7 @@ public sealed class ImportRunner(
         private async Task<string?> MatchAsync(string path, CancellationToken ct)
         {
             var doc = await owner.Claims.FindAsync(import.DatasetId, path, ct);
-            if (Text(doc?.Body["itemId"]) is not { } claim)
+            if (doc is null || PathClaims.ItemIdOf(doc) is not { } claim)
             {
                 return null;
             }

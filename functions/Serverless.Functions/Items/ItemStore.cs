@@ -650,13 +650,14 @@ public sealed partial class ItemStore(IDocumentStore store, IBlobStore blobs, Pa
 
         /// <summary>The path claim: its id is derived from the path, so a second claim of the path conflicts in the store.</summary>
         /// <remarks>
-        /// No <c>kind</c> (claims written before this have <c>"path"</c>): claims are only read by id, and the id, a hash,
-        /// is random, so an entry in the container's <c>kind</c> index put each write on a random page of that index.
+        /// Neither <c>kind</c> nor <c>itemId</c> (claims written before hold them; <see cref="PathClaims.ItemIdOf"/> reads
+        /// both forms): claims are only read by id, and every field the container indexes would put an entry per item
+        /// into that index for nothing (the <c>kind</c> entry of a random id landed on a random page of its index).
         /// </remarks>
         public byte[] Claim(string claimId, Item item)
         {
             var w = Start(claimId);
-            w.WriteString("itemId"u8, item.Id);
+            w.WriteString(PathClaims.ItemField, item.Id);
             w.WriteString("path"u8, item.Path);
             return End(w);
         }

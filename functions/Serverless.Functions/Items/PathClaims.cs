@@ -25,6 +25,9 @@ public sealed class PathClaims(IDocumentStore store)
     private const string Prefix = "p:";
     private const string LegacyPrefix = "path_";
 
+    /// <summary>The claim's field holding its item's id (claims written before it hold <c>itemId</c>).</summary>
+    public const string ItemField = "item";
+
     /// <summary>Hashed claims are read this many ids per query when a bulk write checks a legacy dataset.</summary>
     private const int LegacyReadChunk = 100;
 
@@ -51,6 +54,13 @@ public sealed class PathClaims(IDocumentStore store)
         }
 
         return escaped.Length <= DocumentLimits.MaxKeyLength ? escaped.ToString() : LegacyId(path);
+    }
+
+    /// <summary>The id of the item a claim document names, in either form (<see cref="ItemField"/> or <c>itemId</c>).</summary>
+    public static string? ItemIdOf(StoredDocument claim)
+    {
+        ArgumentNullException.ThrowIfNull(claim);
+        return (claim.Body[ItemField] ?? claim.Body["itemId"]) is JsonValue value && value.TryGetValue<string>(out var id) ? id : null;
     }
 
     /// <summary>The hashed claim id used before <see cref="Id"/>; still used for paths too long to escape into an id.</summary>

@@ -23,4 +23,21 @@ public sealed class IdsTests
         Assert.NotEqual(first, sameTime);
         Assert.True(Ids.IsWellFormed(first));
     }
+
+    [Fact]
+    public void NewTimeOrdered_ManyInOneMillisecondOnManyThreads_AllDistinct()
+    {
+        // Across several refills of each thread's random buffer (512 ids per 4 KB).
+        var now = DateTimeOffset.UtcNow;
+        var ids = new System.Collections.Concurrent.ConcurrentBag<string>();
+        Parallel.For(0, 8, _ =>
+        {
+            for (var i = 0; i < 2000; i++)
+            {
+                ids.Add(Ids.NewTimeOrdered("i", now));
+            }
+        });
+
+        Assert.Equal(16_000, ids.Distinct(StringComparer.Ordinal).Count());
+    }
 }
