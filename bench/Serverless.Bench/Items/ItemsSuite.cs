@@ -31,7 +31,7 @@ namespace Serverless.Bench.Items;
 internal sealed class ItemsSuite : IBenchSuite
 {
     private const int BulkEntries = 5000;
-    private const int WarmUpCalls = 2;
+    private const int WarmUpCalls = 10;
 
     // Overridable for a quick look (ITEMS_BENCH_BULK_CALLS, ITEMS_BENCH_LISTED); the figures to quote use the defaults.
     private static readonly int BulkCalls = BenchApp.FromEnvironment("ITEMS_BENCH_BULK_CALLS", 20);
@@ -115,8 +115,9 @@ internal sealed class ItemsSuite : IBenchSuite
         var datasetId = await BenchApp.CreateAsync(client, $"/api/projects/{projectId}/datasets", new { name = "bulk" });
         var url = new Uri($"/api/projects/{projectId}/datasets/{datasetId}/items/bulk", UriKind.Relative);
 
-        // Warm-up calls, not counted: the JIT compiles hot methods at full optimization only after ~30 calls (tiered
-        // compilation), and a long-running server measures its steady state, not its first seconds.
+        // Warm-up calls, not counted: a long-running server measures its steady state, not its first seconds. Tiered
+        // compilation (tier 0, then instrumented, then optimized with the profile) kept the calls slow for their first
+        // ~12-15 here (each ~450-550 ms, then ~220-380 ms); with DOTNET_TieredCompilation=0 they were flat from the third.
         for (var w = 0; w < WarmUpCalls; w++)
         {
             await PostBulkAsync(client, url, $"warm{w}", BulkEntries);
