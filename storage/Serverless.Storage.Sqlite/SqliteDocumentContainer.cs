@@ -91,20 +91,17 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
     {
         if (inSql is { } patch)
         {
-            var command = session.Command(patch.Sql);
-            command.Parameters.AddWithValue("@p0", partitionKey);
-            command.Parameters.AddWithValue("@p1", id);
-            command.Parameters.AddWithValue("@p2", NewETag());
-            command.Parameters.AddWithValue("@p4", (object?)ifMatch ?? DBNull.Value);
+            var statement = session.Write(patch.Sql);
+            statement.BindParameter(0, partitionKey);
+            statement.BindParameter(1, id);
+            statement.BindParameter(2, NewETag());
+            statement.BindParameter(4, ifMatch);
             for (var i = 0; i < patch.Values.Count; i++)
             {
-                if (patch.Values[i] is { } value)
-                {
-                    command.Parameters.AddWithValue("@v" + i.ToString(CultureInfo.InvariantCulture), value);
-                }
+                statement.BindValue(i, patch.Values[i]);
             }
 
-            if (command.ExecuteNonQuery() == 1)
+            if (statement.Execute() == 1)
             {
                 return null;
             }

@@ -11,43 +11,51 @@ namespace Serverless.Storage.Sqlite;
 /// Writes run thousands of times a second on the single writer, and a command of Microsoft.Data.Sqlite allocated a
 /// parameter object per value, looked each name up in the statement and copied each string to UTF-8 on every call
 /// (~5 KB and ~60 allocations per bulk item across its two inserts; their collections paused the writer). The statements
-/// name their parameters as every write statement does (<c>@p0</c>..<c>@p4</c> and <c>@k0</c>..: see
-/// <see cref="SqliteFields"/>); the positions are resolved once here.
+/// name their parameters as every write statement does (<c>@p0</c>..<c>@p4</c>, keys <c>@k0</c>.. (see
+/// <see cref="SqliteFields"/>) and patch values <c>@v0</c>.. (see <see cref="SqlitePatch.InSql"/>)); the positions are
+/// resolved once here.
 /// </remarks>
 internal sealed class SqliteWriteStatement : IDisposable
 {
-    /// <summary>Slots 0-4 are <c>@p0</c>-<c>@p4</c>; slot 5 + i is <c>@k{i}</c>.</summary>
-    private const int FirstKeySlot = 5;
-
     private readonly sqlite3 _db;
     private readonly sqlite3_stmt _statement;
-    private readonly int[] _positions;
+
+    // Position of each parameter by its letter and number (0 when the statement does not name it).
+    private readonly int[] _p;
+    private readonly int[] _k;
+    private readonly int[] _v;
 
     public SqliteWriteStatement(sqlite3 db, string sql)
     {
         _db = db;
         var rc = raw.sqlite3_prepare_v3(db, sql, raw.SQLITE_PREPARE_PERSISTENT, out _statement);
         SqliteException.ThrowExceptionForRC(rc, db);
-        var count = raw.sqlite3_bind_parameter_count(_statement);
-        var slots = new List<(int Slot, int Position)>(count);
-        for (var position = 1; position <= count; position++)
+        var named = new List<(char Letter, int Number, int Position)>();
+        for (var position = 1; position <= raw.sqlite3_bind_parameter_count(_statement); position++)
         {
             var name = raw.sqlite3_bind_parameter_name(_statement, position).utf8_to_string();
-            slots.Add((SlotOf(name), position));
+            if (name is not ['@', 'p' or 'k' or 'v', _, ..] || !int.TryParse(name.AsSpan(2), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var number))
+            {
+                _statement.Dispose();
+                throw new ArgumentException($"Write statements name parameters @p0.., @k0.. and @v0..; found {name}.");
+            }
+
+            named.Add((name[1], number, position));
         }
 
-        _positions = new int[slots.Count == 0 ? 0 : slots.Max(s => s.Slot) + 1];
-        foreach (var (slot, position) in slots)
-        {
-            _positions[slot] = position;
-        }
+        _p = Positions(named, 'p');
+        _k = Positions(named, 'k');
+        _v = Positions(named, 'v');
     }
 
     /// <summary>Binds <c>@p{index}</c> (when the statement names it).</summary>
-    public void BindParameter(int index, object? value) => Bind(index, value);
+    public void BindParameter(int index, object? value) => Bind(_p, index, value);
 
     /// <summary>Binds <c>@k{index}</c> (when the statement names it).</summary>
-    public void BindKey(int index, object? value) => Bind(FirstKeySlot + index, value);
+    public void BindKey(int index, object? value) => Bind(_k, index, value);
+
+    /// <summary>Binds <c>@v{index}</c> (when the statement names it).</summary>
+    public void BindValue(int index, object? value) => Bind(_v, index, value);
 
     /// <summary>Runs the statement to completion and returns how many rows it changed.</summary>
     public int Execute()
@@ -71,24 +79,26 @@ internal sealed class SqliteWriteStatement : IDisposable
 
     public void Dispose() => _statement.Dispose();
 
-    private static int SlotOf(string name) =>
-        name.Length >= 3 && name[0] == '@' && int.TryParse(name.AsSpan(2), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n)
-            ? name[1] switch
-            {
-                'p' when n < FirstKeySlot => n,
-                'k' => FirstKeySlot + n,
-                _ => throw new ArgumentException($"Write statements name parameters @p0-@p4 and @k0...; found {name}."),
-            }
-            : throw new ArgumentException($"Write statements name parameters @p0-@p4 and @k0...; found {name}.");
-
-    private void Bind(int slot, object? value)
+    private static int[] Positions(List<(char Letter, int Number, int Position)> named, char letter)
     {
-        if (slot >= _positions.Length || _positions[slot] == 0)
+        var mine = named.Where(n => n.Letter == letter).ToList();
+        var positions = new int[mine.Count == 0 ? 0 : mine.Max(n => n.Number) + 1];
+        foreach (var (_, number, position) in mine)
+        {
+            positions[number] = position;
+        }
+
+        return positions;
+    }
+
+    private void Bind(int[] positions, int index, object? value)
+    {
+        if (index >= positions.Length || positions[index] == 0)
         {
             return;
         }
 
-        var position = _positions[slot];
+        var position = positions[index];
         var rc = value switch
         {
             null => raw.sqlite3_bind_null(_statement, position),
