@@ -34,7 +34,7 @@ public static class BulkItemsReader
     /// <exception cref="BulkRequestException">Not JSON, not an object, or <c>items</c> is neither an array nor null.</exception>
     public static Shape Inspect(ReadOnlySpan<byte> body)
     {
-        var reader = new Utf8JsonReader(body);
+        var reader = new Utf8JsonReader(WithoutBom(body));
         try
         {
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
@@ -95,7 +95,7 @@ public static class BulkItemsReader
             return;
         }
 
-        var reader = new Utf8JsonReader(body[shape.ItemsStart..]);
+        var reader = new Utf8JsonReader(WithoutBom(body)[shape.ItemsStart..]);
         reader.Read();
         var buffer = new ArrayBufferWriter<byte>(256);
         using var writer = new Utf8JsonWriter(buffer);
@@ -272,6 +272,9 @@ public static class BulkItemsReader
             return null;
         }
     }
+
+    /// <summary>The body after a UTF-8 byte order mark, which the binder's stream reading skipped too.</summary>
+    private static ReadOnlySpan<byte> WithoutBom(ReadOnlySpan<byte> body) => body.StartsWith("\uFEFF"u8) ? body[3..] : body;
 
     /// <summary>Whether the property name at the reader is <paramref name="name"/>, ignoring case as the binder did.</summary>
     private static bool NameIs(ref Utf8JsonReader reader, string name) =>

@@ -124,6 +124,13 @@ public sealed class BulkItemsReaderTests
         Assert.Equal("body", Assert.Throws<BulkRequestException>(() => BulkItemsReader.Inspect(Encoding.UTF8.GetBytes(body))).Field);
     }
 
+    [Fact]
+    public void ReadEntries_BodyAfterAByteOrderMark_Read()
+    {
+        byte[] body = [0xEF, 0xBB, 0xBF, .. "{\"items\": [{\"path\": \"/a.json\", \"content\": 1}]}"u8.ToArray()];
+        Assert.Equal("/a.json", Read(body).Single().Path);
+    }
+
     [Theory]
     [InlineData("{}", 0)]
     [InlineData("{\"items\": null}", 0)]
