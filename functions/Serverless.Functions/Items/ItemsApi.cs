@@ -209,10 +209,14 @@ public static class ItemsApi
         }
     }
 
-    /// <summary>The whole body in a pooled buffer (return it), sized from Content-Length when sent.</summary>
+    /// <summary>
+    /// The whole body in a pooled buffer (return it), sized from Content-Length up to 4 MB and grown as bytes arrive: a
+    /// declared length alone never reserves memory (the server's body size limit stops what is too large as it is read).
+    /// </summary>
     private static async Task<(byte[] Buffer, int Length)> ReadBodyAsync(HttpRequest request, CancellationToken ct)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(request.ContentLength is > 0 and < int.MaxValue ? (int)request.ContentLength + 1 : 64 * 1024);
+        const int MaxFirstBuffer = 4 << 20;
+        var buffer = ArrayPool<byte>.Shared.Rent(request.ContentLength is { } declared ? (int)Math.Min(declared + 1, MaxFirstBuffer) : 64 * 1024);
         var length = 0;
         try
         {
