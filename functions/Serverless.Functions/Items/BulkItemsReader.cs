@@ -27,14 +27,16 @@ public readonly record struct BulkEntry(string? Path, byte[]? Content, byte[]? M
 /// </remarks>
 public static class BulkItemsReader
 {
-    /// <summary>Where the entries are: the offset of the items array's <c>[</c> (-1 when absent or null) and how many it holds.</summary>
+    /// <summary>Where the entries are: the offset in the body of the items array's <c>[</c> (-1 when absent or null) and how many it holds.</summary>
     public readonly record struct Shape(int ItemsStart, int Count);
 
     /// <summary>Checks that the whole body is JSON of the request's shape and finds its entries.</summary>
     /// <exception cref="BulkRequestException">Not JSON, not an object, or <c>items</c> is neither an array nor null.</exception>
     public static Shape Inspect(ReadOnlySpan<byte> body)
     {
-        var reader = new Utf8JsonReader(WithoutBom(body));
+        // A UTF-8 byte order mark is skipped, as the binder's stream reading skipped it.
+        var bom = body.StartsWith("\uFEFF"u8) ? 3 : 0;
+        var reader = new Utf8JsonReader(body[bom..]);
         try
         {
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
@@ -61,7 +63,7 @@ public static class BulkItemsReader
                 }
                 else
                 {
-                    var start = checked((int)reader.TokenStartIndex);
+                    var start = bom + checked((int)reader.TokenStartIndex);
                     var count = 0;
                     while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
                     {
@@ -95,7 +97,7 @@ public static class BulkItemsReader
             return;
         }
 
-        var reader = new Utf8JsonReader(WithoutBom(body)[shape.ItemsStart..]);
+        var reader = new Utf8JsonReader(body[shape.ItemsStart..]);
         reader.Read();
         var buffer = new ArrayBufferWriter<byte>(256);
         using var writer = new Utf8JsonWriter(buffer);
@@ -122,7 +124,7 @@ public static class BulkItemsReader
         byte[]? content = null, metadata = null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var field = NameIs(ref reader, "path") ? 1 : NameIs(ref reader, "content") ? 2 : NameIs(ref reader, "metadata") ? 3 : 0;
+            var field = FieldOf(ref reader);
             reader.Read();
             switch (field)
             {
@@ -177,7 +179,7 @@ public static class BulkItemsReader
         catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
         {
             // A string the writer cannot encode (invalid UTF-8, a lone surrogate): this entry fails, the others go on.
-            error ??= $"{field} holds text that is not valid Unicode.";
+            error ??= NotUnicode(field);
             while (container && !(reader.CurrentDepth == depth && reader.TokenType is JsonTokenType.EndObject or JsonTokenType.EndArray))
             {
                 reader.Read();
@@ -268,19 +270,30 @@ public static class BulkItemsReader
         }
         catch (InvalidOperationException)
         {
-            error ??= $"{field} holds text that is not valid Unicode.";
+            error ??= NotUnicode(field);
             return null;
         }
     }
 
-    /// <summary>The body after a UTF-8 byte order mark, which the binder's stream reading skipped too.</summary>
-    private static ReadOnlySpan<byte> WithoutBom(ReadOnlySpan<byte> body) => body.StartsWith("\uFEFF"u8) ? body[3..] : body;
+    private static string NotUnicode(string field) => $"{field} holds text that is not valid Unicode.";
+
+    /// <summary>Which entry field the property name at the reader names: 1 path, 2 content, 3 metadata, 0 another.</summary>
+    private static int FieldOf(ref Utf8JsonReader reader)
+    {
+        // An escaped name is unescaped once, not once per field it is compared with.
+        var escaped = reader.ValueIsEscaped ? reader.GetString() : null;
+        return Matches(escaped, reader.ValueSpan, "path") ? 1 : Matches(escaped, reader.ValueSpan, "content") ? 2 : Matches(escaped, reader.ValueSpan, "metadata") ? 3 : 0;
+    }
 
     /// <summary>Whether the property name at the reader is <paramref name="name"/>, ignoring case as the binder did.</summary>
     private static bool NameIs(ref Utf8JsonReader reader, string name) =>
-        reader.ValueIsEscaped
-            ? string.Equals(reader.GetString(), name, StringComparison.OrdinalIgnoreCase)
-            : reader.ValueSpan.Length == name.Length && Ascii.EqualsIgnoreCase(reader.ValueSpan, name);
+        Matches(reader.ValueIsEscaped ? reader.GetString() : null, reader.ValueSpan, name);
+
+    /// <summary>A property name (unescaped text when it was escaped, else its raw bytes) against a field name, ignoring case.</summary>
+    private static bool Matches(string? escaped, ReadOnlySpan<byte> raw, string name) =>
+        escaped is not null
+            ? string.Equals(escaped, name, StringComparison.OrdinalIgnoreCase)
+            : raw.Length == name.Length && Ascii.EqualsIgnoreCase(raw, name);
 }
 
 /// <summary>A bulk request body that cannot be read at all; <see cref="Field"/> names what is wrong.</summary>

