@@ -59,6 +59,7 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
     private readonly ILogger<SqliteDocumentStore> _logger;
     private readonly string _path;
     private readonly SqliteCheckpointer _checkpointer;
+    private readonly FileStream _databaseFile;
     private SqliteSession? _writer;
 
     public SqliteDocumentStore(SqliteDocumentStoreOptions options, ILogger<SqliteDocumentStore>? logger = null)
@@ -85,12 +86,15 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
                 throw new DocumentStoreUnavailableException($"SQLite database '{_path}' could not switch to WAL mode (journal_mode is '{mode}').");
             }
 
-            _checkpointer = new SqliteCheckpointer(_path, _logger);
+            // Opened for writing only because .NET flushes to disk only a stream that can write; nothing is written through it.
+            _databaseFile = new FileStream(_path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
+            _checkpointer = new SqliteCheckpointer(_path, _databaseFile, _logger);
             Log.Opened(_logger, _path);
         }
-        catch (Exception e) when (e is SqliteException or DocumentStoreException)
+        catch (Exception e) when (e is SqliteException or DocumentStoreException or IOException or UnauthorizedAccessException)
         {
             _writer?.Dispose();
+            _databaseFile?.Dispose();
             throw e as DocumentStoreException ?? new DocumentStoreUnavailableException($"SQLite database '{_path}' could not be opened: {e.Message}", e);
         }
     }
@@ -283,6 +287,9 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
             {
                 reader.Dispose();
             }
+
+            // Last: closing it drops SQLite's POSIX locks on the file in this process.
+            await _databaseFile.DisposeAsync();
         }
         finally
         {
