@@ -161,6 +161,40 @@ public sealed class SqliteDocumentStoreTests : IDisposable
         Assert.Null(second);
     }
 
+    /// <summary>
+    /// Every descriptor of the store's files is closed on dispose, including the one the checkpointer flushes the database
+    /// file through (which must outlive SQLite's connections: closing any descriptor of a file drops the process's POSIX
+    /// locks on it). Reads the process's descriptor table, so it runs where /proc exists (Linux, as CI does).
+    /// </summary>
+    [Fact]
+    public async Task Dispose_AfterWrites_ClosesEveryDescriptorOfItsFiles()
+    {
+        var path = _files.NewPath();
+        var store = new SqliteDocumentStore(new SqliteDocumentStoreOptions(path));
+        await store.EnsureContainerAsync(new ContainerSpec("items", []));
+        await store.Container("items").ExecuteBatchAsync("p1", [.. Enumerable.Range(0, 50).Select(i => BatchOperation.Create($"d{i}", new JsonObject { ["n"] = i }))]);
+        var open = DescriptorsOf(path);
+
+        await store.DisposeAsync();
+
+        Assert.True(open >= 2, $"Only {open} descriptors of the database file were open while the store was (SQLite's and the checkpointer's expected).");
+        Assert.Equal(0, DescriptorsOf(path));
+    }
+
+    /// <summary>Descriptors of this process open on the database file itself (not its -wal or -shm).</summary>
+    private static int DescriptorsOf(string path) =>
+        new DirectoryInfo("/proc/self/fd").EnumerateFileSystemInfos().Count(fd =>
+        {
+            try
+            {
+                return fd.LinkTarget == Path.GetFullPath(path);
+            }
+            catch (IOException)
+            {
+                return false; // closed between listing and reading
+            }
+        });
+
     [Fact]
     public async Task Reopen_AfterDispose_KeepsDocumentsAndContainers()
     {
