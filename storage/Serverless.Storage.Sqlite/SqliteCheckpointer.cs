@@ -130,10 +130,11 @@ internal sealed partial class SqliteCheckpointer : IAsyncDisposable
                         Volatile.Write(ref _finish, 1);
                     }
                 }
-                catch (SqliteException e)
+                catch (Exception e) when (e is SqliteException or IOException)
                 {
-                    // The next commit asks again; meanwhile the WAL only grows.
-                    Log.CheckpointFailed(_logger, e.SqliteErrorCode, e);
+                    // The next commit asks again; meanwhile the WAL only grows. (An IOException is the flush of the
+                    // database file failing: the loop must outlive it, or no checkpoint would ever run again.)
+                    Log.CheckpointFailed(_logger, (e as SqliteException)?.SqliteErrorCode ?? e.HResult, e);
                 }
             }
         }
