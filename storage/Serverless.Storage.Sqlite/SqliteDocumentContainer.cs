@@ -91,11 +91,7 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
     {
         if (inSql is { } patch)
         {
-            var statement = session.Write(patch.Sql);
-            statement.BindParameter(0, partitionKey);
-            statement.BindParameter(1, id);
-            statement.BindParameter(2, NewETag());
-            statement.BindParameter(4, ifMatch);
+            var statement = RowWrite(session, patch.Sql, partitionKey, id, NewETag(), ifMatch);
             for (var i = 0; i < patch.Values.Count; i++)
             {
                 statement.BindValue(i, patch.Values[i]);
@@ -416,18 +412,25 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
 
     private static int Execute(SqliteSession session, string sql, string partitionKey, string id, PreparedWrite write, string? ifMatch)
     {
-        var statement = session.Write(sql);
-        statement.BindParameter(0, partitionKey);
-        statement.BindParameter(1, id);
-        statement.BindParameter(2, write.ETag);
+        var statement = RowWrite(session, sql, partitionKey, id, write.ETag, ifMatch);
         statement.BindParameter(3, write.Utf8);
-        statement.BindParameter(4, ifMatch);
         for (var i = 0; i < (write.Keys?.Length ?? 0); i++)
         {
             statement.BindKey(i, write.Keys![i]);
         }
 
         return statement.Execute();
+    }
+
+    /// <summary>The write statement for <paramref name="sql"/> with its row bound: @p0 pk, @p1 id, @p2 new etag, @p4 ifMatch.</summary>
+    private static SqliteWriteStatement RowWrite(SqliteSession session, string sql, string partitionKey, string id, string etag, string? ifMatch)
+    {
+        var statement = session.Write(sql);
+        statement.BindParameter(0, partitionKey);
+        statement.BindParameter(1, id);
+        statement.BindParameter(2, etag);
+        statement.BindParameter(4, ifMatch);
+        return statement;
     }
 
     /// <summary>

@@ -229,24 +229,10 @@ public static class BulkItemsReader
 
     private static void WriteUnescaped(ref Utf8JsonReader reader, Utf8JsonWriter writer, bool name)
     {
-        if (!reader.ValueIsEscaped)
-        {
-            if (name)
-            {
-                writer.WritePropertyName(reader.ValueSpan);
-            }
-            else
-            {
-                writer.WriteStringValue(reader.ValueSpan);
-            }
-
-            return;
-        }
-
-        var rented = ArrayPool<byte>.Shared.Rent(reader.ValueSpan.Length);
+        var rented = reader.ValueIsEscaped ? ArrayPool<byte>.Shared.Rent(reader.ValueSpan.Length) : null;
         try
         {
-            var text = rented.AsSpan(0, reader.CopyString(rented));
+            var text = rented is null ? reader.ValueSpan : rented.AsSpan(0, reader.CopyString(rented));
             if (name)
             {
                 writer.WritePropertyName(text);
@@ -258,7 +244,10 @@ public static class BulkItemsReader
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(rented);
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
         }
     }
 
