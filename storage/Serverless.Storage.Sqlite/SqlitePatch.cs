@@ -56,12 +56,15 @@ internal static class SqlitePatch
 
     /// <summary>
     /// The patch as one SQL update of the stored JSONB, so the document never leaves SQLite: only when every operation is
-    /// a set or a remove of a path that is not indexed (the key columns stay right) and no operation's path lies inside
-    /// another's (so each rule can be checked on the stored body rather than on one an earlier operation changed). Null
-    /// otherwise. The statement binds @p0 pk, @p1 id, @p2 the new ETag, @p4 the expected ETag or null, and @v{i} the JSON
-    /// text of set i. It changes no row when the document is absent or at another ETag, when a rule fails (a parent that
-    /// is not an object, a removed field that is missing), or when the document is over a quarter of the size limit (so
-    /// the patched one cannot pass it): the caller then applies the patch in .NET, which throws the precise error.
+    /// a set or a remove, none lies inside an indexed path, and no operation's path lies inside another's (so each rule
+    /// can be checked on the stored body rather than on one an earlier operation changed). Null otherwise. A set or remove
+    /// of an indexed path (or of an object holding one) also sets that key column, from the set's value as json_extract
+    /// reads it (NULL for a remove), which is what the column holds after any other write (see <see cref="SqliteFields"/>);
+    /// key columns the patch does not reach are not in the statement, so their index entries are not rewritten. The
+    /// statement binds @p0 pk, @p1 id, @p2 the new ETag, @p4 the expected ETag or null, and @v{i} the JSON text of set i.
+    /// It changes no row when the document is absent or at another ETag, when a rule fails (a parent that is not an
+    /// object, a removed field that is missing), or when the document is over a quarter of the size limit (so the patched
+    /// one cannot pass it): the caller then applies the patch in .NET, which throws the precise error.
     /// </summary>
     public static PatchStatement? InSql(string table, SqliteFields fields, IReadOnlyList<PatchOperation> operations)
     {
@@ -69,13 +72,22 @@ internal static class SqlitePatch
         var valueBytes = 0;
         var body = new StringBuilder("body");
         var checks = new StringBuilder();
+        var keys = new StringBuilder();
         for (var i = 0; i < operations.Count; i++)
         {
             var op = operations[i];
-            if (op.Kind is not (PatchKind.Set or PatchKind.Remove) || fields.KeyPaths.Any(key => Overlap(key, op.Path))
+            if (op.Kind is not (PatchKind.Set or PatchKind.Remove) || fields.KeyPaths.Any(key => Inside(op.Path, key))
                 || operations.Where((other, j) => j != i && Overlap(other.Path, op.Path)).Any())
             {
                 return null;
+            }
+
+            foreach (var key in fields.KeyPaths.Where(key => key == op.Path || Inside(key, op.Path)))
+            {
+                // The key's path within the set's value: '$' for the path itself, '$.rest' for a field of an object set.
+                var within = key == op.Path ? "'$'" : SqliteSql.JsonPath(key[(op.Path.Length + 1)..]);
+                keys.Append(", ").Append(SqliteFields.Column(key)).Append(" = ")
+                    .Append(op.Kind == PatchKind.Set ? $"json_extract(@v{i}, {within})" : "NULL");
             }
 
             var path = SqliteSql.JsonPath(op.Path);
@@ -103,7 +115,7 @@ internal static class SqlitePatch
             return null;
         }
 
-        var sql = $"UPDATE {table} SET etag = @p2, body = {body} WHERE pk = @p0 AND id = @p1 AND (@p4 IS NULL OR etag = @p4) AND length(body) <= {SizeGuard}{checks}";
+        var sql = $"UPDATE {table} SET etag = @p2, body = {body}{keys} WHERE pk = @p0 AND id = @p1 AND (@p4 IS NULL OR etag = @p4) AND length(body) <= {SizeGuard}{checks}";
         return new PatchStatement(sql, values);
     }
 
@@ -115,8 +127,11 @@ internal static class SqlitePatch
     private const int SizeGuard = DocumentLimits.MaxDocumentBytes / 4;
 
     /// <summary>Whether one path is the other or lies inside it.</summary>
-    private static bool Overlap(string a, string b) =>
-        a == b || (a.Length > b.Length ? a.StartsWith(b + ".", StringComparison.Ordinal) : b.StartsWith(a + ".", StringComparison.Ordinal));
+    private static bool Overlap(string a, string b) => a == b || Inside(a, b) || Inside(b, a);
+
+    /// <summary>Whether <paramref name="path"/> lies strictly inside <paramref name="outer"/>.</summary>
+    private static bool Inside(string path, string outer) =>
+        path.Length > outer.Length + 1 && path[outer.Length] == '.' && path.StartsWith(outer, StringComparison.Ordinal);
 
     public static void Apply(JsonObject body, IReadOnlyList<PatchOperation> operations)
     {

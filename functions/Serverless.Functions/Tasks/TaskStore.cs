@@ -386,8 +386,8 @@ public sealed partial class TaskStore(IDocumentStore store, TimeProvider time)
 
     /// <summary>
     /// <see cref="Body"/> serialized with its id and partition key, for <see cref="BatchOperation.CreateRaw"/> and
-    /// <see cref="BatchOperation.ReplaceRaw"/>: a split writes a million, a batch status a hundred thousand, and a write
-    /// from a tree makes the store copy each tree before serializing it.
+    /// <see cref="BatchOperation.ReplaceRaw"/>: a split writes a million, and a write from a tree makes the store copy
+    /// each tree before serializing it.
     /// </summary>
     private static byte[] RawBody(string partition, TaskItem item) => DocumentRules.Serialize(partition, item.ItemId, Body(item));
 

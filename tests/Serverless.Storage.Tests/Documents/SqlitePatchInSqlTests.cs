@@ -15,21 +15,24 @@ public sealed class SqlitePatchInSqlTests : IDisposable
 
     public void Dispose() => _files.Dispose();
 
-    public static TheoryData<string> Eligible => new() { "set status.t1", "remove status.t1", "set status.t1|remove status.t2|set other" };
+    public static TheoryData<string> Eligible => new()
+    {
+        "set status.t1", "remove status.t1", "set status.t1|remove status.t2|set other", "set size", "remove size", "set meta", "set meta.kind|set size",
+    };
 
     public static TheoryData<string> NotEligible => new()
     {
-        "increment n", "set size", "set meta", "set meta.kind", "remove meta.kind.x", "set status|set status.t1", "set a.b|remove a.b",
+        "increment n", "increment size", "remove meta.kind.x", "set meta.kind.x", "set status|set status.t1", "set a.b|remove a.b",
     };
 
     [Theory]
     [MemberData(nameof(Eligible))]
-    public void InSql_SetsAndRemovesOfUnindexedSeparatePaths_AreOneStatement(string patch) =>
+    public void InSql_SetsAndRemovesOfSeparatePathsNotInsideAKey_AreOneStatement(string patch) =>
         Assert.NotNull(SqlitePatch.InSql("\"doc_items\"", Fields, Operations(patch)));
 
     [Theory]
     [MemberData(nameof(NotEligible))]
-    public void InSql_IncrementsIndexedPathsOrNestedPaths_AreLeftToDotNet(string patch) =>
+    public void InSql_IncrementsPathsInsideKeysOrNestedPaths_AreLeftToDotNet(string patch) =>
         Assert.Null(SqlitePatch.InSql("\"doc_items\"", Fields, Operations(patch)));
 
     [Theory]
