@@ -251,7 +251,7 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
                 if (op.Kind == BatchKind.Patch)
                 {
                     SqlitePatch.Validate(op.Patch ?? throw new InvalidDocumentException($"Batch operation Patch of '{op.Id}' needs its operations."));
-                    patches[i] = op.WithoutResult ? SqlitePatch.InSql(SqliteSql.Table(Name), Fields, op.Patch) : null;
+                    patches[i] = op.WithoutResult ? SqlitePatch.InSql(Fields, op.Patch) : null;
                 }
                 else if (op.Kind is BatchKind.Create or BatchKind.Upsert or BatchKind.Replace && op.Utf8Body is { } utf8)
                 {

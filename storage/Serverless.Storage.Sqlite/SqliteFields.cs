@@ -24,7 +24,11 @@ internal sealed class SqliteFields
     /// <summary>The document id's path in the body, which <see cref="Extract"/> maps to the id column.</summary>
     private const string IdPath = "id";
 
+    /// <summary>Patch shapes whose statements one container keeps (see <see cref="PatchSql"/>); paths may hold ids, so the set is bounded.</summary>
+    private const int MaxPatchShapes = 1024;
+
     private readonly HashSet<string> _keyPaths;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string?> _patchSql = new(StringComparer.Ordinal);
     private readonly string _updatePrefix;
     private readonly string _updateSuffix;
 
@@ -85,6 +89,25 @@ internal sealed class SqliteFields
 
     /// <summary>The parameter name of key <paramref name="index"/>.</summary>
     public static string KeyParameter(int index) => "@k" + index.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// The patch statement for a shape (each operation's kind and path, see <see cref="SqlitePatch.InSql"/>), built once
+    /// (null: SQL may not apply it); the cache starts over past <see cref="MaxPatchShapes"/> shapes.
+    /// </summary>
+    public string? PatchSql(string shape, Func<string?> build)
+    {
+        if (_patchSql.TryGetValue(shape, out var sql))
+        {
+            return sql;
+        }
+
+        if (_patchSql.Count >= MaxPatchShapes)
+        {
+            _patchSql.Clear();
+        }
+
+        return _patchSql[shape] = build();
+    }
 
     /// <summary>Updates the body and the keys that differ (<paramref name="differs"/>[i] for key path i).</summary>
     public string UpdateKeysSql(IReadOnlyList<bool> differs) =>

@@ -66,10 +66,32 @@ internal static class SqlitePatch
     /// object, a removed field that is missing), or when the document is over a quarter of the size limit (so the patched
     /// one cannot pass it): the caller then applies the patch in .NET, which throws the precise error.
     /// </summary>
-    public static PatchStatement? InSql(string table, SqliteFields fields, IReadOnlyList<PatchOperation> operations)
+    /// <remarks>The statement depends only on each operation's kind and path, so each container builds it once per such shape.</remarks>
+    public static PatchStatement? InSql(SqliteFields fields, IReadOnlyList<PatchOperation> operations)
     {
+        var sql = fields.PatchSql(string.Join('|', operations.Select(op => $"{op.Kind} {op.Path}")), () => Statement(fields, operations));
+        if (sql is null)
+        {
+            return null;
+        }
+
         var values = new string?[operations.Count];
         var valueBytes = 0;
+        for (var i = 0; i < operations.Count; i++)
+        {
+            if (operations[i].Kind == PatchKind.Set)
+            {
+                values[i] = operations[i].Value?.ToJsonString() ?? "null";
+                valueBytes += values[i]!.Length;
+            }
+        }
+
+        return valueBytes > SizeGuard ? null : new PatchStatement(sql, values);
+    }
+
+    /// <summary>The statement of <see cref="InSql"/> for the kinds and paths of <paramref name="operations"/>; null when SQL may not apply them.</summary>
+    private static string? Statement(SqliteFields fields, IReadOnlyList<PatchOperation> operations)
+    {
         var body = new StringBuilder("body");
         var checks = new StringBuilder();
         var keys = new StringBuilder();
@@ -93,8 +115,6 @@ internal static class SqlitePatch
             var path = SqliteSql.JsonPath(op.Path);
             if (op.Kind == PatchKind.Set)
             {
-                values[i] = op.Value?.ToJsonString() ?? "null";
-                valueBytes += values[i]!.Length;
                 body.Insert(0, "jsonb_set(").Append(", ").Append(path).Append(", json(@v").Append(i).Append("))");
             }
             else
@@ -110,13 +130,7 @@ internal static class SqlitePatch
             }
         }
 
-        if (valueBytes > SizeGuard)
-        {
-            return null;
-        }
-
-        var sql = $"UPDATE {table} SET etag = @p2, body = {body}{keys} WHERE pk = @p0 AND id = @p1 AND (@p4 IS NULL OR etag = @p4) AND length(body) <= {SizeGuard}{checks}";
-        return new PatchStatement(sql, values);
+        return $"UPDATE {SqliteSql.Table(fields.Container)} SET etag = @p2, body = {body}{keys} WHERE pk = @p0 AND id = @p1 AND (@p4 IS NULL OR etag = @p4) AND length(body) <= {SizeGuard}{checks}";
     }
 
     /// <summary>

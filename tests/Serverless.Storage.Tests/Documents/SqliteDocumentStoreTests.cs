@@ -211,6 +211,23 @@ public sealed class SqliteDocumentStoreTests : IDisposable
         Assert.Equal(0L, SQLitePCL.raw.sqlite3_memory_used());
     }
 
+    /// <summary>
+    /// Readers read pages with pread, not through mmap: SQLite unmaps a reader's whole mapping whenever another connection
+    /// committed, so under steady writes a mapped reader unmapped and re-faulted the file on every query. The writer keeps
+    /// its mapping (its own commits do not drop it).
+    /// </summary>
+    [Fact]
+    public void Sessions_ReadersWithoutMmap_WriterWithIt()
+    {
+        var path = _files.NewPath();
+        using var writer = new SqliteSession(path, readOnly: false);
+        writer.Execute("PRAGMA journal_mode=WAL");
+        using var reader = new SqliteSession(path, readOnly: true);
+
+        Assert.Equal(0L, (long)reader.Command("PRAGMA mmap_size").ExecuteScalar()!);
+        Assert.True((long)writer.Command("PRAGMA mmap_size").ExecuteScalar()! > 1L << 30);
+    }
+
     [Fact]
     public async Task Reopen_AfterDispose_KeepsDocumentsAndContainers()
     {

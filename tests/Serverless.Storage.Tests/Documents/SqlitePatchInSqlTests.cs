@@ -28,12 +28,12 @@ public sealed class SqlitePatchInSqlTests : IDisposable
     [Theory]
     [MemberData(nameof(Eligible))]
     public void InSql_SetsAndRemovesOfSeparatePathsNotInsideAKey_AreOneStatement(string patch) =>
-        Assert.NotNull(SqlitePatch.InSql("\"doc_items\"", Fields, Operations(patch)));
+        Assert.NotNull(SqlitePatch.InSql(Fields, Operations(patch)));
 
     [Theory]
     [MemberData(nameof(NotEligible))]
     public void InSql_IncrementsPathsInsideKeysOrNestedPaths_AreLeftToDotNet(string patch) =>
-        Assert.Null(SqlitePatch.InSql("\"doc_items\"", Fields, Operations(patch)));
+        Assert.Null(SqlitePatch.InSql(Fields, Operations(patch)));
 
     [Theory]
     [MemberData(nameof(SqliteKeysTests.Values), MemberType = typeof(SqliteKeysTests))]
@@ -54,7 +54,7 @@ public sealed class SqlitePatchInSqlTests : IDisposable
             await store.Container("items").PatchAsync("p1", "viaDotNet", operations);
         }
 
-        var statement = SqlitePatch.InSql("\"doc_items\"", Fields, operations)!;
+        var statement = SqlitePatch.InSql(Fields, operations)!;
         using (var connection = SqliteTempFiles.Open(path))
         {
             using var command = connection.CreateCommand();
