@@ -18,9 +18,9 @@ internal sealed class SqliteSession : IDisposable
 
     /// <summary>
     /// SQLite's memory statistics off, before the first connection opens: with them on, every allocation and free in SQLite
-    /// takes one process-wide mutex to count bytes, so the writer, the readers and the checkpointer contended on it
-    /// (pthread mutex calls and futex waits were ~8% of the CPU of a batch status at 1M items). Nothing here reads the
-    /// statistics. SQLite refuses the setting (SQLITE_MISUSE, ignored) once another component has opened a connection.
+    /// takes one process-wide mutex to count bytes, which the writer, the readers and the checkpointer share (pthread mutex
+    /// calls and futex waits, from this and other locks, were ~8% of the CPU of a batch status at 1M items; with the
+    /// statistics off they left the top of the profile). Nothing here reads the statistics. SQLite refuses the setting (SQLITE_MISUSE, ignored) once another component has opened a connection.
     /// </summary>
     static SqliteSession()
     {
