@@ -123,6 +123,9 @@ internal sealed class SqliteFields
     public string Extract(string path) =>
         path == IdPath ? "id" : _keyPaths.Contains(path) ? Column(path) : $"json_extract(body,{SqliteSql.JsonPath(path)})";
 
+    /// <summary>Whether <paramref name="path"/> is indexed (read from its key column).</summary>
+    public bool IsKey(string path) => _keyPaths.Contains(path);
+
     /// <summary>The field's JSON type ('null', 'true', 'false', 'integer', 'real', 'text', 'array', 'object'), NULL when missing.</summary>
     /// <remarks><c>id</c> is always a string (see <see cref="Extract"/>).</remarks>
     public static string Type(string path) => path == IdPath ? "'text'" : $"json_type(body,{SqliteSql.JsonPath(path)})";

@@ -75,6 +75,38 @@ public sealed class SqliteKeysTests : IDisposable
         Assert.Equal(0L, Mismatches(path));
     }
 
+    /// <summary>
+    /// Every comparison on an indexed path (whose type guard reads the key column, and the body only where the column is
+    /// ambiguous) matches exactly what it matches on the same values at a path that is not indexed: documents holding a
+    /// value of every JSON type, including strings that look like arrays or objects and numbers that look like booleans.
+    /// </summary>
+    [Fact]
+    public async Task Filters_IndexedPath_MatchWhatTheUnindexedPathMatches()
+    {
+        await using var store = new SqliteDocumentStore(new SqliteDocumentStoreOptions(_files.NewPath()));
+        await store.EnsureContainerAsync(new ContainerSpec("items", ["v"]));
+        var items = store.Container("items");
+        string[] values = [.. Values, "\"[1]\"", "\"{x\"", "\"[\"", "1", "1.0", "0", "0.5", "true", "false", "\"1\"", "\"true\""];
+        await items.ExecuteBatchAsync("p1", [.. values.Select((value, i) => BatchOperation.CreateRaw(
+            $"d{i}", System.Text.Encoding.UTF8.GetBytes($"{{\"id\":\"d{i}\",\"pk\":\"p1\",\"v\":{value},\"u\":{value}}}")))]);
+        JsonNode?[] probes = ["plain", "", "[", "[1]", "{x", "{", "1", "true", 0, 1, 1.5, -17, 100, true, false, null];
+        var filters = new List<Func<string, Filter>>();
+        foreach (var probe in probes)
+        {
+            filters.AddRange([p => Filter.Eq(p, probe?.DeepClone()), p => Filter.Ne(p, probe?.DeepClone()), p => Filter.Gt(p, probe?.DeepClone()),
+                p => Filter.Gte(p, probe?.DeepClone()), p => Filter.Lt(p, probe?.DeepClone()), p => Filter.Lte(p, probe?.DeepClone())]);
+        }
+
+        filters.Add(p => Filter.In(p, [.. probes.Select(x => x?.DeepClone())]));
+        filters.Add(p => Filter.NotIn(p, [.. probes.Select(x => x?.DeepClone())]));
+        foreach (var filter in filters)
+        {
+            async Task<string> Ids(string path) => string.Join(',', (await items.QueryAsync(new DocumentQuery("p1", filter(path), [new SortField("id")], 1000))).Items.Select(d => d.Id));
+            Assert.Equal(await Ids("u"), await Ids("v"));
+            Assert.Equal(await items.CountAsync("p1", filter("u")), await items.CountAsync("p1", filter("v")));
+        }
+    }
+
     [Fact]
     public async Task Keys_PathsThroughArraysOrMissing_ReadAsNull()
     {
