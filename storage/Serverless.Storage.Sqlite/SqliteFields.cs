@@ -121,7 +121,7 @@ internal sealed class SqliteFields
     /// key (pk, id). Read from the body, <c>id IN (...)</c> scanned the whole partition.
     /// </remarks>
     public string Extract(string path) =>
-        path == IdPath ? "id" : _keyPaths.Contains(path) ? Column(path) : $"json_extract(body,{SqliteSql.JsonPath(path)})";
+        path == IdPath ? "id" : IsKey(path) ? Column(path) : $"json_extract(body,{SqliteSql.JsonPath(path)})";
 
     /// <summary>Whether <paramref name="path"/> is indexed (read from its key column).</summary>
     public bool IsKey(string path) => _keyPaths.Contains(path);

@@ -153,11 +153,11 @@ internal static class SqliteFilterCompiler
             }
 
             case ComparisonOperator.Eq:
-                return kind == JsonValueKind.Null ? $"({type} = 'null')" : $"({value} = {parameters.Add(scalar)} AND {TypeGuard(kind, type, fields, c.Path)})";
+                return kind == JsonValueKind.Null ? $"({type} = 'null')" : $"({value} = {parameters.Add(scalar)} AND {TypeGuard(kind, c.Path, fields)})";
             case ComparisonOperator.Ne:
                 return kind == JsonValueKind.Null
                     ? $"({type} IS NOT NULL AND {type} <> 'null')"
-                    : $"({type} IS NOT NULL AND NOT ({value} = {parameters.Add(scalar)} AND {TypeGuard(kind, type, fields, c.Path)}))";
+                    : $"({type} IS NOT NULL AND NOT ({value} = {parameters.Add(scalar)} AND {TypeGuard(kind, c.Path, fields)}))";
             default:
                 if (kind == JsonValueKind.Null)
                 {
@@ -172,7 +172,7 @@ internal static class SqliteFilterCompiler
                     ComparisonOperator.Lte => "<=",
                     _ => throw new InvalidQueryException($"Unsupported operator {c.Operator}.", c.Path),
                 };
-                return $"({value} {op} {parameters.Add(scalar)} AND {TypeGuard(kind, type, fields, c.Path)})";
+                return $"({value} {op} {parameters.Add(scalar)} AND {TypeGuard(kind, c.Path, fields)})";
         }
     }
 
@@ -201,7 +201,7 @@ internal static class SqliteFilterCompiler
             list.Add(parameters.Add(scalar));
         }
 
-        var terms = byKind.Select(g => $"({value} IN ({string.Join(',', g.Value)}) AND {TypeGuard(g.Key, type, fields, path)})").ToList();
+        var terms = byKind.Select(g => $"({value} IN ({string.Join(',', g.Value)}) AND {TypeGuard(g.Key, path, fields)})").ToList();
         if (hasNull)
         {
             terms.Add($"({type} = 'null')");
@@ -217,27 +217,18 @@ internal static class SqliteFilterCompiler
     /// boolean is kept as 0/1); only those, and booleans, are checked on the body. Measured on 300,000 log events, a count
     /// over 66,666 of them by stamp: 30 ms with the body's type read for every row, 15 ms with this guard.
     /// </summary>
-    private static string TypeGuard(JsonValueKind kind, string type, SqliteFields fields, string path)
+    private static string TypeGuard(JsonValueKind kind, string path, SqliteFields fields)
     {
-        if (!fields.IsKey(path))
-        {
-            return TypeGuard(kind, type);
-        }
-
-        var column = fields.Extract(path);
+        var type = SqliteFields.Type(path);
+        var column = fields.IsKey(path) ? fields.Extract(path) : null;
         return kind switch
         {
-            JsonValueKind.String => $"(typeof({column}) = 'text' AND (substr({column},1,1) NOT IN ('[','{{') OR {type} = 'text'))",
-            JsonValueKind.Number => $"(typeof({column}) IN ('integer','real') AND ({column} NOT IN (0,1) OR {type} IN ('integer','real')))",
-            _ => TypeGuard(kind, type),
+            JsonValueKind.String when column is not null => $"(typeof({column}) = 'text' AND (substr({column},1,1) NOT IN ('[','{{') OR {type} = 'text'))",
+            JsonValueKind.String => $"{type} = 'text'",
+            JsonValueKind.Number when column is not null => $"(typeof({column}) IN ('integer','real') AND ({column} NOT IN (0,1) OR {type} IN ('integer','real')))",
+            JsonValueKind.Number => $"{type} IN ('integer','real')",
+            JsonValueKind.True or JsonValueKind.False => $"{type} IN ('true','false')",
+            _ => throw new InvalidQueryException("Filter values must be a string, number, boolean or null."),
         };
     }
-
-    private static string TypeGuard(JsonValueKind kind, string type) => kind switch
-    {
-        JsonValueKind.String => $"{type} = 'text'",
-        JsonValueKind.Number => $"{type} IN ('integer','real')",
-        JsonValueKind.True or JsonValueKind.False => $"{type} IN ('true','false')",
-        _ => throw new InvalidQueryException("Filter values must be a string, number, boolean or null."),
-    };
 }

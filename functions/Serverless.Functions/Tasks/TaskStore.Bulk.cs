@@ -220,30 +220,6 @@ public sealed partial class TaskStore
         }
     }
 
-    /// <summary>
-    /// The write that turns <paramref name="before"/> (read at <paramref name="etag"/>) into <paramref name="after"/>:
-    /// a patch of the fields that differ, under the ETag, so on SQLite it is one statement that rewrites only the index
-    /// entries of the fields it sets (a status change was three: an update expecting unchanged keys, a read of which
-    /// keys differ, an update of those); the whole body when no field or more than a patch may hold differ.
-    /// </summary>
-    private static BatchOperation Rewrite(string partition, TaskItem before, TaskItem after, string etag)
-    {
-        var (old, next) = (Body(before), Body(after));
-        var changes = new List<PatchOperation>();
-        foreach (var (name, value) in next)
-        {
-            if (!old.TryGetPropertyValue(name, out var was) || !JsonNode.DeepEquals(was, value))
-            {
-                changes.Add(PatchOperation.Set(name, value?.DeepClone()));
-            }
-        }
-
-        changes.AddRange(old.Where(field => !next.ContainsKey(field.Key)).Select(field => PatchOperation.Remove(field.Key)));
-        return changes.Count is > 0 and <= DocumentLimits.MaxPatchOperations
-            ? BatchOperation.PatchWithoutResult(after.ItemId, changes, etag)
-            : BatchOperation.ReplaceRaw(after.ItemId, RawBody(partition, after), etag);
-    }
-
     private async Task<List<(TaskItem Item, string ETag)>> ReadItemsAsync(string partition, IReadOnlyList<string> itemIds, CancellationToken ct)
     {
         var ids = itemIds.Select(id => (JsonNode?)id).ToArray();

@@ -171,14 +171,20 @@ public sealed class SqliteDocumentStoreTests : IDisposable
     {
         var path = _files.NewPath();
         var store = new SqliteDocumentStore(new SqliteDocumentStoreOptions(path));
-        await store.EnsureContainerAsync(new ContainerSpec("items", []));
-        await store.Container("items").ExecuteBatchAsync("p1", [.. Enumerable.Range(0, 50).Select(i => BatchOperation.Create($"d{i}", new JsonObject { ["n"] = i }))]);
+        await WriteNumbersAsync(store, []);
         var open = DescriptorsOf(path);
 
         await store.DisposeAsync();
 
         Assert.True(open >= 2, $"Only {open} descriptors of the database file were open while the store was (SQLite's and the checkpointer's expected).");
         Assert.Equal(0, DescriptorsOf(path));
+    }
+
+    /// <summary>Fifty documents <c>d0..d49</c> holding <c>n</c> = 0..49 in partition p1 of container "items".</summary>
+    private static async Task WriteNumbersAsync(SqliteDocumentStore store, IReadOnlyList<string> indexedPaths)
+    {
+        await store.EnsureContainerAsync(new ContainerSpec("items", indexedPaths));
+        await store.Container("items").ExecuteBatchAsync("p1", [.. Enumerable.Range(0, 50).Select(i => BatchOperation.Create($"d{i}", new JsonObject { ["n"] = i }))]);
     }
 
     /// <summary>Descriptors of this process open on the database file itself (not its -wal or -shm).</summary>
@@ -204,8 +210,7 @@ public sealed class SqliteDocumentStoreTests : IDisposable
     public async Task Store_AfterWritesAndReads_SqliteKeepsNoMemoryStatistics()
     {
         await using var store = new SqliteDocumentStore(new SqliteDocumentStoreOptions(_files.NewPath()));
-        await store.EnsureContainerAsync(new ContainerSpec("items", ["n"]));
-        await store.Container("items").ExecuteBatchAsync("p1", [.. Enumerable.Range(0, 50).Select(i => BatchOperation.Create($"d{i}", new JsonObject { ["n"] = i }))]);
+        await WriteNumbersAsync(store, ["n"]);
         Assert.Equal(50, (await store.Container("items").QueryAsync(new DocumentQuery("p1", Filter.Gte("n", 0), null, 100))).Items.Count);
 
         Assert.Equal(0L, SQLitePCL.raw.sqlite3_memory_used());

@@ -43,15 +43,13 @@ public sealed class SqliteKeysTests : IDisposable
         Assert.Equal(0L, Mismatches(path));
     }
 
+    /// <summary><see cref="Values"/> a patch can carry: a lone surrogate cannot travel in a JsonNode.</summary>
+    public static TheoryData<string> PatchableValues => [.. ((IEnumerable<object[]>)Values).Select(row => (string)row[0]).Where(v => !v.Contains("\\ud800x", StringComparison.Ordinal))];
+
     [Theory]
-    [MemberData(nameof(Values))]
+    [MemberData(nameof(PatchableValues))]
     public async Task PatchInSql_EveryJsonTypeSetOrRemovedAtAnIndexedPath_KeysReadAsTheBodyReadsIt(string value)
     {
-        if (value.Contains("\\ud800x", StringComparison.Ordinal))
-        {
-            return; // A lone surrogate cannot travel in a JsonNode, so no patch can carry it.
-        }
-
         // Patches without a result run as one SQL statement (SqlitePatch.InSql) that sets the key columns it reaches:
         // the path itself, an object holding one, and a removed key.
         var path = _files.NewPath();

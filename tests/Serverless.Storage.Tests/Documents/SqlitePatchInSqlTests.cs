@@ -36,14 +36,9 @@ public sealed class SqlitePatchInSqlTests : IDisposable
         Assert.Null(SqlitePatch.InSql(Fields, Operations(patch)));
 
     [Theory]
-    [MemberData(nameof(SqliteKeysTests.Values), MemberType = typeof(SqliteKeysTests))]
+    [MemberData(nameof(SqliteKeysTests.PatchableValues), MemberType = typeof(SqliteKeysTests))]
     public async Task Statement_EveryJsonValue_IsStoredAsTheDotNetPatchStoresIt(string value)
     {
-        if (value.Contains("\\ud800x", StringComparison.Ordinal))
-        {
-            return; // A lone surrogate cannot travel in a JsonNode, so no patch can carry it.
-        }
-
         var path = _files.NewPath();
         var operations = new[] { PatchOperation.Set("status.t1", JsonNode.Parse(value)), PatchOperation.Remove("status.gone") };
         await using (var store = new SqliteDocumentStore(new SqliteDocumentStoreOptions(path)))
