@@ -26,6 +26,7 @@ internal sealed class SqliteSession : IDisposable
     {
         SQLitePCL.Batteries_V2.Init();
         _ = SQLitePCL.raw.sqlite3_config(SQLitePCL.raw.SQLITE_CONFIG_MEMSTATUS, 0);
+        SqliteWalVfs.Register();
     }
 
     public SqliteSession(string databasePath, bool readOnly)
