@@ -241,69 +241,39 @@ internal static unsafe class SqliteWalVfs
         }
     }
 
-    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static int WalRead(File* file, byte* data, int amount, long offset)
+    /// <summary>Empties the WAL's buffer: null when that went well (<paramref name="real"/> is then the default VFS's table), else SQLite's error code.</summary>
+    private static int? FlushFirst(File* file, out IoMethods* real)
     {
         var wal = ShimOf(file);
+        real = wal->Real;
         var rc = Flush(wal);
-        return rc != SqliteOk ? rc : wal->Real->Read(file, data, amount, offset);
+        return rc == SqliteOk ? null : rc;
     }
 
+    // Everything but a write first empties the WAL's buffer, then does what the default VFS does.
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static int WalTruncate(File* file, long size)
-    {
-        var wal = ShimOf(file);
-        var rc = Flush(wal);
-        return rc != SqliteOk ? rc : wal->Real->Truncate(file, size);
-    }
+    private static int WalRead(File* file, byte* data, int amount, long offset) => FlushFirst(file, out var real) ?? real->Read(file, data, amount, offset);
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static int WalSync(File* file, int flags)
-    {
-        var wal = ShimOf(file);
-        var rc = Flush(wal);
-        return rc != SqliteOk ? rc : wal->Real->Sync(file, flags);
-    }
+    private static int WalTruncate(File* file, long size) => FlushFirst(file, out var real) ?? real->Truncate(file, size);
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static int WalFileSize(File* file, long* size)
-    {
-        var wal = ShimOf(file);
-        var rc = Flush(wal);
-        return rc != SqliteOk ? rc : wal->Real->FileSize(file, size);
-    }
+    private static int WalSync(File* file, int flags) => FlushFirst(file, out var real) ?? real->Sync(file, flags);
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static int WalLock(File* file, int level)
-    {
-        var wal = ShimOf(file);
-        var rc = Flush(wal);
-        return rc != SqliteOk ? rc : wal->Real->Lock(file, level);
-    }
+    private static int WalFileSize(File* file, long* size) => FlushFirst(file, out var real) ?? real->FileSize(file, size);
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static int WalUnlock(File* file, int level)
-    {
-        var wal = ShimOf(file);
-        var rc = Flush(wal);
-        return rc != SqliteOk ? rc : wal->Real->Unlock(file, level);
-    }
+    private static int WalLock(File* file, int level) => FlushFirst(file, out var real) ?? real->Lock(file, level);
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static int WalCheckReservedLock(File* file, int* result)
-    {
-        var wal = ShimOf(file);
-        var rc = Flush(wal);
-        return rc != SqliteOk ? rc : wal->Real->CheckReservedLock(file, result);
-    }
+    private static int WalUnlock(File* file, int level) => FlushFirst(file, out var real) ?? real->Unlock(file, level);
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static int WalFileControl(File* file, int op, void* arg)
-    {
-        var wal = ShimOf(file);
-        var rc = Flush(wal);
-        return rc != SqliteOk ? rc : wal->Real->FileControl(file, op, arg);
-    }
+    private static int WalCheckReservedLock(File* file, int* result) => FlushFirst(file, out var real) ?? real->CheckReservedLock(file, result);
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static int WalFileControl(File* file, int op, void* arg) => FlushFirst(file, out var real) ?? real->FileControl(file, op, arg);
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static int WalClose(File* file)
