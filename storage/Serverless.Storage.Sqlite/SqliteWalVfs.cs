@@ -41,6 +41,7 @@ internal static unsafe class SqliteWalVfs
     private const int OpenMainDb = 0x00000100;
     private const int OpenWal = 0x00080000;
     private const int FrameHeaderBytes = 24;
+    private const int ShmUnlock = 1;
 
     private static readonly Lock TablesLock = new();
     private static Vfs* _real;
@@ -301,6 +302,13 @@ internal static unsafe class SqliteWalVfs
     {
         var db = ShimOf(file);
         var rc = db->Wal is null ? SqliteOk : Flush(db->Wal);
+        if ((flags & ShmUnlock) != 0)
+        {
+            // A lock is released whatever the flush did: SQLite does not retry an unlock, and a lock kept would stop every other writer.
+            var unlocked = db->Real->ShmLock(file, offset, count, flags);
+            return rc != SqliteOk ? rc : unlocked;
+        }
+
         return rc != SqliteOk ? rc : db->Real->ShmLock(file, offset, count, flags);
     }
 
