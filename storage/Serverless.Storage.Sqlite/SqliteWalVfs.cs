@@ -12,8 +12,9 @@ namespace Serverless.Storage.Sqlite;
 /// <para>Why: SQLite writes each WAL frame as two <c>pwrite</c> calls, its 24-byte header and then its page. On our
 /// machines a system call is expensive (measured in C: two calls per 4 KB frame 5.4-7.7 us, the same frames in 1 MB
 /// writes 1.05-1.37 us), and a batch status change over 100k items appends ~200k frames while the single writer holds
-/// its lock. Measured, paired with the code before: 1M-document batch writes 50-57k -> 56-77k/s, loading the tasks
-/// bench's 1M items 29-32k -> 41-44k/s; the batch status change itself stayed within this host's spread.</para>
+/// its lock. Measured, alternating with the code before: 1M-document batch writes (medians) 52k -> 66k/s, loading the
+/// tasks bench's 1M items 29-32k -> 41-44k/s; the batch status change itself stayed within this host's spread, and
+/// point reads may pay a little for the hooks below (medians 37.9k -> 35.0k/s, within the spread).</para>
 /// <para>How: every file is the default VFS's file with a small state behind it (<see cref="Shim"/>); only two method
 /// tables differ. A WAL's contiguous writes gather in a 128 KB buffer. The buffer goes out (one write) before anything
 /// else touches the WAL (read, size, sync, truncate, lock, close) and, above all, before a commit can be seen: SQLite
