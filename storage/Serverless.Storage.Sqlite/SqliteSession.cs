@@ -21,6 +21,7 @@ internal sealed class SqliteSession : IDisposable
     /// takes one process-wide mutex to count bytes, which the writer, the readers and the checkpointer share (pthread mutex
     /// calls and futex waits, from this and other locks, were ~8% of the CPU of a batch status at 1M items; with the
     /// statistics off they left the top of the profile). Nothing here reads the statistics. SQLite refuses the setting (SQLITE_MISUSE, ignored) once another component has opened a connection.
+    /// Then <see cref="SqliteWalVfs"/> becomes SQLite's default file system, for every connection opened after it.
     /// </summary>
     static SqliteSession()
     {

@@ -13,10 +13,10 @@ namespace Serverless.Storage.Sqlite;
 /// machines a system call is expensive (measured in C: two calls per 4 KB frame 5.4-7.7 us, the same frames in 1 MB
 /// writes 1.05-1.37 us), and a batch status change over 100k items appends ~200k frames while the single writer holds
 /// its lock. Measured, alternating with the code before: 1M-document batch writes (medians) 52k -> 66k/s, loading the
-/// tasks bench's 1M items 29-32k -> 41-44k/s; the batch status change itself stayed within this host's spread, and
-/// point reads may pay a little for the hooks below (medians 37.9k -> 35.0k/s, within the spread).</para>
-/// <para>How: every file is the default VFS's file with a small state behind it (<see cref="Shim"/>); only two method
-/// tables differ. A WAL's contiguous writes gather in a 128 KB buffer. The buffer goes out (one write) before anything
+/// tasks bench's 1M items 29-32k -> 41-44k/s; the batch status change itself stayed within this host's spread.</para>
+/// <para>How: every file is the default VFS's file with a small state behind it (<see cref="Shim"/>); only the method
+/// tables of a WAL and its database differ, and those of a connection that never writes (a reader) only in the WAL's
+/// write and close, so reads run with nothing of this VFS on their path. A WAL's contiguous writes gather in a 128 KB buffer. The buffer goes out (one write) before anything
 /// else touches the WAL (read, size, sync, truncate, lock, close) and, above all, before a commit can be seen: SQLite
 /// marks a transaction's last frame by a non-zero database size in its header, so that header flushes the buffer and
 /// its page is written straight after it, before SQLite publishes the commit in the shared-memory index. Committed
@@ -51,6 +51,7 @@ internal static unsafe class SqliteWalVfs
     private static IoMethods* _realWalMethods;
     private static IoMethods* _dbMethods;
     private static IoMethods* _walMethods;
+    private static IoMethods* _unwrittenWalMethods;
     private static long _walWrites;
 
     /// <summary>Whether <see cref="Register"/> made this VFS the default.</summary>
@@ -92,25 +93,16 @@ internal static unsafe class SqliteWalVfs
         *shim = default;
         shim->Real = file->Methods;
         shim->DirectAt = -1;
-        if ((flags & OpenMainDb) != 0)
+        if ((flags & OpenWal) != 0 && name is not null)
         {
-            var table = TableFor(ref _realDbMethods, ref _dbMethods, file->Methods, wal: false);
-            if (table is not null)
-            {
-                file->Methods = table;
-            }
-        }
-        else if ((flags & OpenWal) != 0 && name is not null)
-        {
-            // Buffered only with its database's guard in place (see remarks).
+            // The WAL's database was opened through this VFS too (SQLite opens both with the pager's VFS), so it has a shim.
             var db = (File*)sqlite3_database_file_object(name);
-            var table = db is not null && db->Methods == _dbMethods ? TableFor(ref _realWalMethods, ref _walMethods, file->Methods, wal: true) : null;
-            if (table is not null)
+            if (db is not null && HaveTables(ShimOf(db)->Real, file->Methods))
             {
                 var dbShim = ShimOf(db);
                 dbShim->Wal = shim;
                 shim->Db = dbShim;
-                file->Methods = table;
+                file->Methods = _unwrittenWalMethods;
             }
         }
 
@@ -118,25 +110,27 @@ internal static unsafe class SqliteWalVfs
     }
 
     /// <summary>
-    /// Our table for files whose real table is <paramref name="real"/>: built from the first such file (the default VFS
-    /// gives main databases one table and journals another); null for a file with yet another real table, which is then
-    /// left as it is.
+    /// Builds our tables from the first WAL and database seen (the default VFS gives main databases one table and
+    /// journals another); false for files with other real tables, which are then left as they are.
     /// </summary>
-    private static IoMethods* TableFor(ref IoMethods* knownReal, ref IoMethods* ours, IoMethods* real, bool wal)
+    private static bool HaveTables(IoMethods* realDb, IoMethods* realWal)
     {
-        if (knownReal is null)
+        if (_realWalMethods is null)
         {
             lock (TablesLock)
             {
-                if (knownReal is null && real->Version >= 3)
+                if (_realWalMethods is null && realDb->Version >= 3 && realWal->Version >= 3)
                 {
-                    ours = wal ? WalTable(real) : DbTable(real);
-                    knownReal = real;
+                    _dbMethods = DbTable(realDb);
+                    _walMethods = WalTable(realWal);
+                    _unwrittenWalMethods = UnwrittenWalTable(realWal);
+                    _realDbMethods = realDb;
+                    _realWalMethods = realWal;
                 }
             }
         }
 
-        return knownReal == real ? ours : null;
+        return _realDbMethods == realDb && _realWalMethods == realWal;
     }
 
     private static IoMethods* DbTable(IoMethods* real)
@@ -146,6 +140,20 @@ internal static unsafe class SqliteWalVfs
         table->Close = &DbClose;
         table->ShmLock = &DbShmLock;
         table->ShmBarrier = &DbShmBarrier;
+        return table;
+    }
+
+    /// <summary>
+    /// A WAL its connection has not written yet: only a write (which then installs <see cref="WalTable"/> and the
+    /// database's <see cref="DbTable"/>) and the close are ours, so a reader's WAL reads and read transactions call the
+    /// default VFS straight, with nothing of this VFS on their path.
+    /// </summary>
+    private static IoMethods* UnwrittenWalTable(IoMethods* real)
+    {
+        var table = (IoMethods*)NativeMemory.Alloc((nuint)sizeof(IoMethods));
+        *table = *real;
+        table->Close = &WalClose;
+        table->Write = &WalWrite;
         return table;
     }
 
@@ -188,6 +196,19 @@ internal static unsafe class SqliteWalVfs
     private static int WalWrite(File* file, byte* data, int amount, long offset)
     {
         var wal = ShimOf(file);
+        if (file->Methods != _walMethods)
+        {
+            if (wal->Db is null)
+            {
+                // Never with SQLite (it closes a WAL before its database); without the database's guard, nothing is buffered.
+                Interlocked.Increment(ref _walWrites);
+                return wal->Real->Write(file, data, amount, offset);
+            }
+
+            // This connection writes: from now on its WAL and its database's barrier and locks guard the buffer.
+            file->Methods = _walMethods;
+            FileOf(wal->Db)->Methods = _dbMethods;
+        }
         int rc;
         if (offset == wal->DirectAt || amount > BufferBytes)
         {
