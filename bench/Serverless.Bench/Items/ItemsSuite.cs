@@ -208,6 +208,9 @@ internal sealed class ItemsSuite : IBenchSuite
             ("folder_type", () => $$"""{"filter": {"dir": "/f{{random.Next(Folders):D3}}", "type": "video"}, "pageSize": 100}"""),
             ("size_range_sorted", () => $$$"""{"filter": {"size": {"$gte": {{{1000 + random.Next(4000)}}}, "$lt": {{{5000 + random.Next(1000)}}}}}, "sort": [{"field": "size", "order": "asc"}], "pageSize": 100}"""),
             ("tag", () => """{"filter": {"tags": "rare"}, "pageSize": 100}"""),
+            ("folder_by_name", () => $$"""{"filter": {"dir": "/f{{random.Next(Folders):D3}}"}, "sort": [{"field": "name", "order": "asc"}], "pageSize": 100}"""),
+            ("name_eq", () => $$"""{"filter": {"name": "{{random.Next(ListedItems):D7}}.jpg"}, "pageSize": 100}"""),
+            ("name_range_sorted", () => $$$"""{"filter": {"name": {"$gte": "{{{random.Next(ListedItems):D7}}}"}}, "sort": [{"field": "name", "order": "asc"}], "pageSize": 100}"""),
             ("folder_next_page", () => $$"""{"filter": {"dir": "/f{{random.Next(Folders):D3}}"}, "pageSize": 100}"""),
         ];
         var all = new List<double>();

@@ -41,6 +41,9 @@ public enum FieldType
 /// <param name="AllowedValues">For <see cref="FieldType.Keyword"/>: the accepted values.</param>
 /// <param name="MaxSubpathSegments">0 for a plain field; otherwise how many dotted segments may follow the name.</param>
 /// <param name="SubpathHint">How error messages and docs show the subpath, e.g. <c>&lt;taskId&gt;</c>.</param>
+/// <param name="InEveryDocument">Every document of the target holds a value of <paramref name="Type"/> here (never
+/// missing, never null), as an item holds its name: a sort on it then tells the store so (see
+/// <see cref="FilterCompiler"/>).</param>
 public sealed record FieldDefinition(
     string Name,
     string DocumentPath,
@@ -48,7 +51,8 @@ public sealed record FieldDefinition(
     bool Sortable = true,
     IReadOnlyList<string>? AllowedValues = null,
     int MaxSubpathSegments = 0,
-    string SubpathHint = "<path>")
+    string SubpathHint = "<path>",
+    bool InEveryDocument = false)
 {
     /// <summary>How the field is shown to users: <c>name</c>, or <c>metadata.&lt;path&gt;</c> for a prefix.</summary>
     public string DisplayName => MaxSubpathSegments > 0 ? $"{Name}.{SubpathHint}" : Name;
@@ -156,12 +160,12 @@ public static class FieldCatalogs
     public static readonly FieldCatalog Items = new("items",
     [
         new("id", "id", FieldType.String),
-        new("name", "name", FieldType.String),
-        new("dir", "dir", FieldType.String),
-        new("type", "type", FieldType.Keyword, AllowedValues: ItemTypes),
-        new("createdAt", "createdAt", FieldType.Timestamp),
-        new("updatedAt", "updatedAt", FieldType.Timestamp),
-        new("size", "size", FieldType.Number),
+        new("name", "name", FieldType.String, InEveryDocument: true),
+        new("dir", "dir", FieldType.String, InEveryDocument: true),
+        new("type", "type", FieldType.Keyword, AllowedValues: ItemTypes, InEveryDocument: true),
+        new("createdAt", "createdAt", FieldType.Timestamp, InEveryDocument: true),
+        new("updatedAt", "updatedAt", FieldType.Timestamp, InEveryDocument: true),
+        new("size", "size", FieldType.Number, InEveryDocument: true),
         new("annotated", "annotated", FieldType.Boolean),
         new("tags", "tags", FieldType.StringList, Sortable: false),
         new("metadata", "metadata", FieldType.Any, MaxSubpathSegments: 8),

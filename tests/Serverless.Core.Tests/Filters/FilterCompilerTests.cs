@@ -202,11 +202,50 @@ public sealed class FilterCompilerTests
         // Act
         var query = FilterCompiler.Compile(json, FieldCatalogs.Items);
 
-        // Assert
-        Assert.Equal("""eq(dir,"/cats")""", FilterText.Render(query.Where));
+        // Assert: createdAt is in every item, so its sort adds a condition every item meets; metadata is not.
+        Assert.Equal("""and(eq(dir,"/cats"), gte(createdAt,""))""", FilterText.Render(query.Where));
         Assert.Equal([new SortField("createdAt", true), new SortField("metadata.user.rank", false)], query.OrderBy);
         Assert.Equal(250, query.PageSize);
         Assert.Equal("abc", query.ContinuationToken);
+    }
+
+    [Theory]
+    [InlineData("""{"sort": [{"field": "name"}]}""", """gte(name,"")""")]
+    [InlineData("""{"filter": {"dir": "/a"}, "sort": [{"field": "name", "order": "desc"}]}""", """and(eq(dir,"/a"), gte(name,""))""")]
+    [InlineData("""{"filter": {"$and": [{"dir": "/a"}, {"type": "image"}]}, "sort": [{"field": "size"}, {"field": "dir"}]}""", """and(eq(dir,"/a"), eq(type,"image"), gte(size,-1.7976931348623157E+308))""")]
+    [InlineData("""{"filter": {"$or": [{"dir": "/a"}, {"size": 1}]}, "sort": [{"field": "type"}]}""", """and(or(eq(dir,"/a"), eq(size,1)), gte(type,""))""")]
+    [InlineData("""{"filter": {"name": {"$gte": "m"}}, "sort": [{"field": "name"}]}""", """gte(name,"m")""")]
+    [InlineData("""{"filter": {"$or": [{"name": "a"}, {"dir": "/b"}]}, "sort": [{"field": "name"}]}""", """or(eq(name,"a"), eq(dir,"/b"))""")]
+    [InlineData("""{"filter": {"annotated": true}, "sort": [{"field": "annotated"}, {"field": "metadata.user.n"}]}""", "eq(annotated,true)")]
+    [InlineData("""{"filter": {"dir": "/a"}}""", """eq(dir,"/a")""")]
+    public void Compile_SortOnFieldInEveryItem_AddsAConditionEveryItemMeets(string json, string expected)
+    {
+        // Act
+        var query = FilterCompiler.Compile(json, FieldCatalogs.Items);
+
+        // Assert: pinned only for fields every item holds that the filter does not name already.
+        Assert.Equal(expected, FilterText.Render(query.Where));
+    }
+
+    [Fact]
+    public void Compile_SortOnFieldInEveryItem_FilterAsDeepAsAllowed_KeptWithoutTheCondition()
+    {
+        // Arrange: an $or at the top, nested to the limit: one more level around it would be too deep.
+        var filter = """{"size": 1}""";
+        for (var depth = 1; depth < FilterLimits.MaxDepth; depth++)
+        {
+            filter = depth % 2 == 1
+                ? $$"""{"$or": [{{filter}}, {"type": "video"}]}"""
+                : $$"""{"$and": [{{filter}}, {"dir": "/x"}]}""";
+        }
+
+        var unsorted = FilterCompiler.Compile($$"""{"filter": {{filter}}}""", FieldCatalogs.Items);
+
+        // Act
+        var sorted = FilterCompiler.Compile($$"""{"filter": {{filter}}, "sort": [{"field": "name"}]}""", FieldCatalogs.Items);
+
+        // Assert
+        Assert.Equal(FilterText.Render(unsorted.Where), FilterText.Render(sorted.Where));
     }
 
     [Fact]

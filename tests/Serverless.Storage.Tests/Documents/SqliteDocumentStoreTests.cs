@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Microsoft.Data.Sqlite;
+using Serverless.Core.Filters;
 using Serverless.Core.Storage.Documents;
 using Serverless.Storage.Sqlite;
 
@@ -474,6 +475,49 @@ public sealed class SqliteDocumentStoreTests : IDisposable
         Assert.Empty(await Ids(Filter.Eq("id", 1)));
         Assert.Equal(["b1"], await Ids(Filter.In("id", "b1", 1, null)));
         Assert.Empty(await Ids(Filter.Eq("id", (JsonNode?)null)));
+    }
+
+    [Theory]
+    [InlineData("asc")]
+    [InlineData("desc")]
+    public async Task QueryPlan_FolderSortedByName_PagesReadInOrderFromTheFolderNameIndex(string order)
+    {
+        // Arrange: items in 4 folders, names in no particular order of their ids; listed as the items API lists them.
+        var path = _files.NewPath();
+        await using var store = new SqliteDocumentStore(new SqliteDocumentStoreOptions(path));
+        await store.EnsureContainerAsync(new ContainerSpec("items", ["kind", "dir", "name"], [["dir", "name"]]));
+        var container = store.Container("items");
+        var operations = Enumerable.Range(0, 100).Select(i => BatchOperation.Create($"d{i:D3}",
+            new JsonObject { ["kind"] = "item", ["dir"] = $"/f{i % 4}", ["name"] = $"n{i * 7919 % 100:D3}" })).ToList();
+        await container.ExecuteBatchAsync("p1", operations);
+        DocumentQuery Query(string? continuation) => FilterCompiler.Compile(
+                $$"""{"filter": {"dir": "/f1"}, "sort": [{"field": "name", "order": "{{order}}"}], "pageSize": 10, "continuation": {{(continuation is null ? "null" : $"\"{continuation}\"")}}}""",
+                FieldCatalogs.Items)
+            .ToDocumentQuery("p1", Filter.Eq("kind", "item"));
+
+        // Act
+        var plan = ExplainQueryPlan(path, SqliteQueryBuilder.BuildPage("items", FieldsOf(store), Query(null)));
+        var names = new List<string>();
+        string? token = null;
+        do
+        {
+            var page = await container.QueryAsync(Query(token));
+            names.AddRange(page.Items.Select(d => d.Body["name"]!.GetValue<string>()));
+            token = page.ContinuationToken;
+        }
+        while (token is not null);
+
+        // Assert: the index holds the folder's items in name order, so no step sorts the whole folder (descending, SQLite
+        // only puts the ids of one name in order among themselves: "TEMP B-TREE FOR LAST TERM OF ORDER BY").
+        Assert.Contains("USING INDEX doc_items_ix_dir+name (pk=? AND k.dir=?", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("USE TEMP B-TREE FOR ORDER BY", plan, StringComparison.Ordinal);
+        var expected = operations.Select((_, i) => i).Where(i => i % 4 == 1).Select(i => $"n{i * 7919 % 100:D3}").Order(StringComparer.Ordinal).ToList();
+        if (order == "desc")
+        {
+            expected.Reverse();
+        }
+
+        Assert.Equal(expected, names);
     }
 
     private static string ExplainQueryPlan(string path, SqlitePageQuery page, string? indexedBy = null)
