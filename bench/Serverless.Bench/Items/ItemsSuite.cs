@@ -168,7 +168,7 @@ internal sealed class ItemsSuite : IBenchSuite
         using var process = Process.GetCurrentProcess();
         var seedCpu = process.TotalProcessorTime;
         var watch = Stopwatch.StartNew();
-        var now = StoredTimestamp.Format(DateTimeOffset.UtcNow);
+        var seededFrom = DateTimeOffset.UtcNow;
         for (var start = 0; start < ListedItems; start += SeedChunk)
         {
             var chunk = new List<NewItem>(SeedChunk);
@@ -179,7 +179,8 @@ internal sealed class ItemsSuite : IBenchSuite
                 var type = i % 10 == 0 ? "video" : "image";
                 var tags = i % 50 == 0 ? new[] { "rare" } : i % 2 == 0 ? ["even"] : [];
                 var metadata = new JsonObject { ["system"] = new JsonObject { ["mimetype"] = "image/jpeg", ["width"] = 640, ["height"] = 480 }, ["user"] = new JsonObject { ["n"] = i } };
-                var item = new Item($"i_{i:D20}", projectId, datasetId, name, dir, dir + "/" + name, type, 1000 + (i % 5000), false, tags, metadata, "bench", now, now);
+                var created = StoredTimestamp.Format(seededFrom.AddMilliseconds(i));
+                var item = new Item($"i_{i:D20}", projectId, datasetId, name, dir, dir + "/" + name, type, 1000 + (i % 5000), false, tags, metadata, "bench", created, created);
                 chunk.Add(new NewItem(item, ItemStore.BlobName(projectId, datasetId, item.Id)));
             }
 
@@ -210,6 +211,7 @@ internal sealed class ItemsSuite : IBenchSuite
             ("tag", () => """{"filter": {"tags": "rare"}, "pageSize": 100}"""),
             ("folder_by_name", () => $$"""{"filter": {"dir": "/f{{random.Next(Folders):D3}}"}, "sort": [{"field": "name", "order": "asc"}], "pageSize": 100}"""),
             ("name_eq", () => $$"""{"filter": {"name": "{{random.Next(ListedItems):D7}}.jpg"}, "pageSize": 100}"""),
+            ("newest", () => """{"sort": [{"field": "createdAt", "order": "desc"}], "pageSize": 100}"""),
             ("name_range_sorted", () => $$$"""{"filter": {"name": {"$gte": "{{{random.Next(ListedItems):D7}}}"}}, "sort": [{"field": "name", "order": "asc"}], "pageSize": 100}"""),
             ("folder_next_page", () => $$"""{"filter": {"dir": "/f{{random.Next(Folders):D3}}"}, "pageSize": 100}"""),
         ];
