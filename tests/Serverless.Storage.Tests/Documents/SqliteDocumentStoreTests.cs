@@ -520,6 +520,30 @@ public sealed class SqliteDocumentStoreTests : IDisposable
         Assert.Equal(expected, names);
     }
 
+    [Fact]
+    public async Task QueryPlan_NewestFirstOverTheWholeDataset_PageReadFromTheCreationTimeIndex()
+    {
+        // Arrange: items created one second apart, ids in another order than their times.
+        var path = _files.NewPath();
+        await using var store = new SqliteDocumentStore(new SqliteDocumentStoreOptions(path));
+        await store.EnsureContainerAsync(new ContainerSpec("items", ["kind", "createdAt"]));
+        var container = store.Container("items");
+        var start = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        await container.ExecuteBatchAsync("p1", [.. Enumerable.Range(0, 100).Select(i => BatchOperation.Create($"d{i * 37 % 100:D3}",
+            new JsonObject { ["kind"] = "item", ["createdAt"] = StoredTimestamp.Format(start.AddSeconds(i)) }))]);
+        var query = FilterCompiler.Compile("""{"sort": [{"field": "createdAt", "order": "desc"}], "pageSize": 5}""", FieldCatalogs.Items)
+            .ToDocumentQuery("p1", Filter.Eq("kind", "item"));
+
+        // Act
+        var plan = ExplainQueryPlan(path, SqliteQueryBuilder.BuildPage("items", FieldsOf(store), query));
+        var page = await container.QueryAsync(query);
+
+        // Assert: the index is walked from its end; no step sorts every item.
+        Assert.Contains("USING INDEX doc_items_ix_createdAt (pk=? AND k.createdAt>?)", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("USE TEMP B-TREE FOR ORDER BY", plan, StringComparison.Ordinal);
+        Assert.Equal([.. Enumerable.Range(95, 5).Reverse().Select(i => $"d{i * 37 % 100:D3}")], page.Items.Select(d => d.Id));
+    }
+
     private static string ExplainQueryPlan(string path, SqlitePageQuery page, string? indexedBy = null)
     {
         // INDEXED BY makes SQLite fail with "no query solution" unless the index can serve the WHERE terms,
