@@ -135,8 +135,7 @@ internal static unsafe class SqliteWalVfs
 
     private static IoMethods* DbTable(IoMethods* real)
     {
-        var table = (IoMethods*)NativeMemory.Alloc((nuint)sizeof(IoMethods));
-        *table = *real;
+        var table = CopyOf(real);
         table->Close = &DbClose;
         table->ShmLock = &DbShmLock;
         table->ShmBarrier = &DbShmBarrier;
@@ -150,8 +149,7 @@ internal static unsafe class SqliteWalVfs
     /// </summary>
     private static IoMethods* UnwrittenWalTable(IoMethods* real)
     {
-        var table = (IoMethods*)NativeMemory.Alloc((nuint)sizeof(IoMethods));
-        *table = *real;
+        var table = CopyOf(real);
         table->Close = &WalClose;
         table->Write = &WalWrite;
         return table;
@@ -159,8 +157,7 @@ internal static unsafe class SqliteWalVfs
 
     private static IoMethods* WalTable(IoMethods* real)
     {
-        var table = (IoMethods*)NativeMemory.Alloc((nuint)sizeof(IoMethods));
-        *table = *real;
+        var table = CopyOf(real);
         table->Close = &WalClose;
         table->Read = &WalRead;
         table->Write = &WalWrite;
@@ -171,6 +168,14 @@ internal static unsafe class SqliteWalVfs
         table->Unlock = &WalUnlock;
         table->CheckReservedLock = &WalCheckReservedLock;
         table->FileControl = &WalFileControl;
+        return table;
+    }
+
+    /// <summary>A table of our own (never freed: SQLite may use it until the process ends) starting as a copy of <paramref name="real"/>.</summary>
+    private static IoMethods* CopyOf(IoMethods* real)
+    {
+        var table = (IoMethods*)NativeMemory.Alloc((nuint)sizeof(IoMethods));
+        *table = *real;
         return table;
     }
 
@@ -188,8 +193,14 @@ internal static unsafe class SqliteWalVfs
 
         var length = wal->Length;
         wal->Length = 0;
+        return WriteThrough(wal, wal->Buffer, length, wal->Start);
+    }
+
+    /// <summary>One write of the default VFS to the WAL, counted.</summary>
+    private static int WriteThrough(Shim* wal, byte* data, int amount, long offset)
+    {
         Interlocked.Increment(ref _walWrites);
-        return wal->Real->Write(FileOf(wal), wal->Buffer, length, wal->Start);
+        return wal->Real->Write(FileOf(wal), data, amount, offset);
     }
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
@@ -201,8 +212,7 @@ internal static unsafe class SqliteWalVfs
             if (wal->Db is null)
             {
                 // Never with SQLite (it closes a WAL before its database); without the database's guard, nothing is buffered.
-                Interlocked.Increment(ref _walWrites);
-                return wal->Real->Write(file, data, amount, offset);
+                return WriteThrough(wal, data, amount, offset);
             }
 
             // This connection writes: from now on its WAL and its database's barrier and locks guard the buffer.
@@ -215,8 +225,7 @@ internal static unsafe class SqliteWalVfs
             // The page of a commit frame (its header went out with the buffer), or a run too long to gather.
             wal->DirectAt = -1;
             rc = Flush(wal);
-            Interlocked.Increment(ref _walWrites);
-            return rc != SqliteOk ? rc : wal->Real->Write(file, data, amount, offset);
+            return rc != SqliteOk ? rc : WriteThrough(wal, data, amount, offset);
         }
 
         if (wal->Length > 0 && (offset != wal->Start + wal->Length || wal->Length + amount > BufferBytes))
@@ -230,8 +239,7 @@ internal static unsafe class SqliteWalVfs
 
         if (wal->Buffer is null && (wal->Buffer = TryAllocate()) is null)
         {
-            Interlocked.Increment(ref _walWrites);
-            return wal->Real->Write(file, data, amount, offset);
+            return WriteThrough(wal, data, amount, offset);
         }
 
         if (wal->Length == 0)

@@ -108,13 +108,7 @@ public static class FilterCompiler
             return where;
         }
 
-        var pinned = where switch
-        {
-            null when pins.Count == 1 => pins[0],
-            null => new AllOf(pins),
-            AllOf all => new AllOf([.. all.Filters, .. pins]),
-            _ => new AllOf([where, .. pins]),
-        };
+        var pinned = FilterQuery.Combine(where, pins.Count == 1 ? pins[0] : new AllOf(pins))!;
         try
         {
             QueryRules.ValidateFilter(pinned);

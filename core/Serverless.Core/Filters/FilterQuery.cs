@@ -32,7 +32,8 @@ public sealed record FilterQuery(Filter? Where, IReadOnlyList<SortField> OrderBy
         return new DocumentQuery(partitionKey, where, OrderBy, PageSize, ContinuationToken);
     }
 
-    private static Filter? Combine(Filter? scope, Filter? where)
+    /// <summary>Both filters ANDed (either may be null), the parts of an AND among them listed in its place.</summary>
+    internal static Filter? Combine(Filter? scope, Filter? where)
     {
         if (scope is null)
         {

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Data.Sqlite;
 using Serverless.Core.Filters;
@@ -491,7 +492,7 @@ public sealed class SqliteDocumentStoreTests : IDisposable
             new JsonObject { ["kind"] = "item", ["dir"] = $"/f{i % 4}", ["name"] = $"n{i * 7919 % 100:D3}" })).ToList();
         await container.ExecuteBatchAsync("p1", operations);
         DocumentQuery Query(string? continuation) => FilterCompiler.Compile(
-                $$"""{"filter": {"dir": "/f1"}, "sort": [{"field": "name", "order": "{{order}}"}], "pageSize": 10, "continuation": {{(continuation is null ? "null" : $"\"{continuation}\"")}}}""",
+                $$"""{"filter": {"dir": "/f1"}, "sort": [{"field": "name", "order": "{{order}}"}], "pageSize": 10, "continuation": {{JsonSerializer.Serialize(continuation)}}}""",
                 FieldCatalogs.Items)
             .ToDocumentQuery("p1", Filter.Eq("kind", "item"));
 
