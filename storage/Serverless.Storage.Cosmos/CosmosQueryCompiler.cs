@@ -216,6 +216,8 @@ public static class CosmosQueryCompiler
                         return $"((IS_STRING({path}) AND CONTAINS({path}, {p})) OR (IS_ARRAY({path}) AND ARRAY_CONTAINS({path}, {p})))";
                     }
 
+                case ComparisonOperator.HasElement:
+                    return $"(IS_ARRAY({path}) AND ARRAY_CONTAINS({path}, {Add(c.Value)}))";
                 case ComparisonOperator.StartsWith:
                     return $"STARTSWITH({path}, {Add(c.Value)})";
                 case ComparisonOperator.EndsWith:

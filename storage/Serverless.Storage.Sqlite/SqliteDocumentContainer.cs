@@ -119,9 +119,10 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
     {
         cancellationToken.ThrowIfCancellationRequested();
         QueryRules.Validate(query);
-        var page = SqliteQueryBuilder.BuildPage(Name, Fields, query);
+        var built = SqliteQueryBuilder.BuildPage(Name, Fields, query);
         return Task.FromResult(_store.Read(session =>
         {
+            var page = ReadFromScarceElement(session, query) ?? built;
             var command = session.Command(page.Sql);
             page.Parameters.BindTo(command);
             using var reader = command.ExecuteReader();
@@ -146,9 +147,10 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
     {
         cancellationToken.ThrowIfCancellationRequested();
         QueryRules.Validate(query);
-        var page = SqliteQueryBuilder.BuildPage(Name, Fields, query);
+        var built = SqliteQueryBuilder.BuildPage(Name, Fields, query);
         return Task.FromResult(_store.Read(session =>
         {
+            var page = ReadFromScarceElement(session, query) ?? built;
             var command = session.Command(page.Sql);
             page.Parameters.BindTo(command);
             using var reader = command.ExecuteReader();
@@ -166,6 +168,31 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
             var token = lastToken is not null && reader.Read() ? lastToken : null;
             return new RawQueryPage(items, token);
         }));
+    }
+
+    /// <summary>
+    /// The page query read from the index entries of the element the fewest documents hold, when the filter requires an
+    /// element (see <see cref="SqliteQueryBuilder.ElementConditions"/>) that at most <see cref="SqliteElementIndex.DriveLimit"/>
+    /// documents of the partition hold; else null (the query walks its order and probes each row). Counting stops at the
+    /// limit, so the choice costs one short index read per element.
+    /// </summary>
+    internal SqlitePageQuery? ReadFromScarceElement(SqliteSession session, DocumentQuery query)
+    {
+        Comparison? scarcest = null;
+        var fewest = SqliteElementIndex.DriveLimit + 1L;
+        foreach (var element in SqliteQueryBuilder.ElementConditions(Fields, query))
+        {
+            var count = session.Command(SqliteElementIndex.CountUpToLimit(Name, element.Path));
+            count.Parameters.AddWithValue("@p0", query.PartitionKey);
+            count.Parameters.AddWithValue("@p1", SqliteFilterCompiler.Scalar(element.Value).Value);
+            var holders = (long)count.ExecuteScalar()!;
+            if (holders < fewest)
+            {
+                (scarcest, fewest) = (element, holders);
+            }
+        }
+
+        return scarcest is null ? null : SqliteQueryBuilder.BuildPage(Name, Fields, query, scarcest);
     }
 
     public Task<long> CountAsync(string? partitionKey, Filter? where, CancellationToken cancellationToken = default)

@@ -124,7 +124,17 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
             }
         }
 
-        var fields = new SqliteFields(spec.Name, groups.SelectMany(paths => paths));
+        var elementPaths = (spec.ElementIndexedPaths ?? []).Distinct(StringComparer.Ordinal).ToList();
+        try
+        {
+            elementPaths.ForEach(DocumentRules.ValidatePath);
+        }
+        catch (InvalidQueryException e)
+        {
+            throw new InvalidDocumentException($"Container '{spec.Name}' declares an invalid element-indexed path: {e.Message}");
+        }
+
+        var fields = new SqliteFields(spec.Name, groups.SelectMany(paths => paths), elementPaths);
         await WriteAsync(
             session =>
             {
@@ -162,11 +172,47 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
                 }
 
                 drop.ForEach(name => session.Execute($"DROP INDEX \"{name}\""));
+                EnsureElementIndexes(session, spec.Name, elementPaths);
                 return 0;
             },
             cancellationToken);
         _containers.GetOrAdd(spec.Name, name => new SqliteDocumentContainer(this, name, fields)).Fields = fields;
         Log.ContainerEnsured(_logger, spec.Name, spec.IndexedPaths.Count);
+    }
+
+    /// <summary>
+    /// Creates the element indexes <paramref name="paths"/> declares that the file lacks (filled from the documents already
+    /// stored, once) and drops those it holds but no longer declares, whose triggers would cost every write for nothing.
+    /// </summary>
+    private static void EnsureElementIndexes(SqliteSession session, string container, IReadOnlyList<string> paths)
+    {
+        var prefix = SqliteElementIndex.TablePrefix(container);
+        var existing = new HashSet<string>(StringComparer.Ordinal);
+        var read = session.Command("SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, length(@p0)) = @p0");
+        read.Parameters.AddWithValue("@p0", prefix);
+        using (var reader = read.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                existing.Add(reader.GetString(0)[prefix.Length..]);
+            }
+        }
+
+        foreach (var path in paths.Where(p => !existing.Contains(p)))
+        {
+            foreach (var sql in SqliteElementIndex.Create(container, path))
+            {
+                session.Execute(sql);
+            }
+        }
+
+        foreach (var path in existing.Where(p => !paths.Contains(p)))
+        {
+            foreach (var sql in SqliteElementIndex.Drop(container, path))
+            {
+                session.Execute(sql);
+            }
+        }
     }
 
     /// <summary>

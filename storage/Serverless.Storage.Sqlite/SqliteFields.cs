@@ -32,9 +32,14 @@ internal sealed class SqliteFields
     private readonly string _updatePrefix;
     private readonly string _updateSuffix;
 
-    public SqliteFields(string container, IEnumerable<string> keyPaths)
+    /// <param name="container">The container's name.</param>
+    /// <param name="keyPaths">The indexed paths, each read from a key column.</param>
+    /// <param name="elementPaths">The array paths whose elements have an index (<see cref="SqliteElementIndex"/>); a container
+    /// opened without its spec (<see cref="FromStored"/>) knows none, and its filters then read the bodies, as correctly.</param>
+    public SqliteFields(string container, IEnumerable<string> keyPaths, IEnumerable<string>? elementPaths = null)
     {
         Container = container;
+        ElementPaths = (elementPaths ?? []).ToHashSet(StringComparer.Ordinal);
         KeyPaths = [.. keyPaths.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
         _keyPaths = new HashSet<string>(KeyPaths, StringComparer.Ordinal);
         foreach (var path in KeyPaths)
@@ -57,6 +62,9 @@ internal sealed class SqliteFields
     }
 
     public string Container { get; }
+
+    /// <summary>The array paths whose elements have an index.</summary>
+    public IReadOnlySet<string> ElementPaths { get; }
 
     /// <summary>The indexed paths, in ordinal order (key parameter i binds path i).</summary>
     public IReadOnlyList<string> KeyPaths { get; }

@@ -44,6 +44,8 @@ internal sealed class SqlParameters
 /// value(s); so <c>ne "a"</c> matches a field holding 5 or null, but not a missing field.</item>
 /// <item><c>gt</c>/<c>gte</c>/<c>lt</c>/<c>lte</c> with a null value match nothing (null has no order).</item>
 /// <item><c>contains</c>: on a string field, case-sensitive substring; on an array field, an element that is that string.</item>
+/// <item><c>hasElement</c>: an array field holding an element that is that string (read from the element index of
+/// a path that has one, see <see cref="SqliteElementIndex"/>).</item>
 /// <item><c>startsWith</c>/<c>endsWith</c>: case-sensitive prefix/suffix of a string field.</item>
 /// <item><c>exists</c>: the field is present, even when it holds JSON null.</item>
 /// </list>
@@ -135,6 +137,14 @@ internal static class SqliteFilterCompiler
                 var p = parameters.Add(scalar);
                 return $"(CASE {type} WHEN 'text' THEN instr({value},{p}) > 0 " +
                        $"WHEN 'array' THEN EXISTS (SELECT 1 FROM json_each(body,{SqliteSql.JsonPath(c.Path)}) WHERE type = 'text' AND value = {p}) ELSE 0 END)";
+            }
+
+            case ComparisonOperator.HasElement:
+            {
+                var p = parameters.Add(scalar);
+                return fields.ElementPaths.Contains(c.Path)
+                    ? SqliteElementIndex.Probe(fields.Container, c.Path, SqliteSql.Table(fields.Container), p)
+                    : $"({type} = 'array' AND EXISTS (SELECT 1 FROM json_each(body,{SqliteSql.JsonPath(c.Path)}) WHERE type = 'text' AND value = {p}))";
             }
 
             case ComparisonOperator.StartsWith:

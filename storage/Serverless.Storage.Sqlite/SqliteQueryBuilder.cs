@@ -25,7 +25,13 @@ internal static class SqliteQueryBuilder
 {
     private const int ColumnsBeforeSortValues = 4;
 
-    public static SqlitePageQuery BuildPage(string container, SqliteFields fields, DocumentQuery query)
+    /// <param name="container">The container's name.</param>
+    /// <param name="fields">How its SQL reads fields.</param>
+    /// <param name="query">The query, validated.</param>
+    /// <param name="drivenBy">One of <see cref="ElementConditions"/> whose element few documents hold: the page is read
+    /// from that element's index entries (see <see cref="SqliteElementIndex.DrivenFrom"/>). The same rows either way, and
+    /// the same continuation tokens: only the FROM clause differs, not the conditions or the order.</param>
+    public static SqlitePageQuery BuildPage(string container, SqliteFields fields, DocumentQuery query, Comparison? drivenBy = null)
     {
         var parameters = new SqlParameters();
         var conditions = Conditions(query.PartitionKey, query.Where, fields, parameters);
@@ -68,12 +74,29 @@ internal static class SqliteQueryBuilder
             sql.Append(", ").Append(keys[i].Expression);
         }
 
-        sql.Append(" FROM ").Append(SqliteSql.Table(container));
+        sql.Append(" FROM ").Append(drivenBy is null
+            ? SqliteSql.Table(container)
+            : SqliteElementIndex.DrivenFrom(container, drivenBy.Path, parameters.Add(query.PartitionKey), parameters.Add(SqliteFilterCompiler.Scalar(drivenBy.Value).Value)));
         AppendWhere(sql, conditions);
         sql.Append(" ORDER BY ").AppendJoin(", ", keys.Select(k => k.Expression + (k.Descending ? " DESC" : string.Empty)));
         sql.Append(" LIMIT ").Append(parameters.Add((long)query.PageSize + 1));
         return new SqlitePageQuery(sql.ToString(), parameters, sortColumnCount, crossPartition, hash);
     }
+
+    /// <summary>
+    /// The element tests a page may be read from: <see cref="ComparisonOperator.HasElement"/> on a path with an element
+    /// index, ANDed with the rest of the filter at the top (so every match holds the element), in a single partition.
+    /// </summary>
+    public static IEnumerable<Comparison> ElementConditions(SqliteFields fields, DocumentQuery query) =>
+        query.PartitionKey is null ? [] : TopLevelTerms(query.Where).OfType<Comparison>()
+            .Where(c => c.Operator == ComparisonOperator.HasElement && fields.ElementPaths.Contains(c.Path));
+
+    private static IEnumerable<Filter> TopLevelTerms(Filter? where) => where switch
+    {
+        null => [],
+        AllOf all => all.Filters.SelectMany(TopLevelTerms),
+        _ => [where],
+    };
 
     /// <summary>
     /// True when <paramref name="where"/> only matches documents whose <paramref name="path"/> holds a non-null value

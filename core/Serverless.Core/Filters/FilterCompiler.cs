@@ -520,8 +520,8 @@ public static class FilterCompiler
             var path = field.DocumentPath;
             if (field.Type == FieldType.StringList)
             {
-                // Contains on an array field matches an element equal to the value.
-                return Track(Filter.Contains(path, scalar!.GetValue<string>()), location);
+                // An element equal to the value (HasElement reads the store's element index where it has one).
+                return Track(Filter.HasElement(path, scalar!.GetValue<string>()), location);
             }
 
             return Track(op switch
@@ -559,7 +559,7 @@ public static class FilterCompiler
             if (field.Type == FieldType.StringList)
             {
                 // "has any of": one element test per value.
-                var tests = values.Select(v => Track(Filter.Contains(field.DocumentPath, v!.GetValue<string>()), location)).ToArray();
+                var tests = values.Select(v => Track(Filter.HasElement(field.DocumentPath, v!.GetValue<string>()), location)).ToArray();
                 return tests.Length == 1 ? tests[0] : Track(Filter.Or(tests), location);
             }
 

@@ -51,7 +51,7 @@ public static class DatasetContainers
         // scans every item of that folder (or every video) for the other (45 ms at 100k items, growing with the dataset).
         // dir + name: a folder listed by name (a file browser's order) is read in order, a page at a time, instead of
         // sorting the whole folder for every page (57 ms p50 for a folder of 10,000 items; see FilterCompiler.PinSortedTypes).
-        new(Items, ["kind", "dir", "name", "type", "createdAt", "size", "itemId"], [["dir", "type"], ["dir", "name"]]),
+        new(Items, ["kind", "dir", "name", "type", "createdAt", "size", "itemId"], [["dir", "type"], ["dir", "name"]], ElementIndexedPaths: ["tags"]),
     ];
 
     public static string ProjectPartition(string projectId) => $"project:{projectId}";

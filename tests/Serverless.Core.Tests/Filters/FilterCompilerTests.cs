@@ -50,9 +50,9 @@ public sealed class FilterCompilerTests
         { """{"updatedAt": {"$lt": "2024-05-01T14:30:00+02:00"}}""", """lt(updatedAt,"2024-05-01T12:30:00.0000000Z")""" },
         { """{"createdAt": {"$in": ["2024-01-01T00:00:00.5Z"]}}""", """in(createdAt,["2024-01-01T00:00:00.5000000Z"])""" },
         // Tags: element tests.
-        { """{"tags": "cat"}""", """contains(tags,"cat")""" },
-        { """{"tags": {"$in": ["cat", "dog"]}}""", """or(contains(tags,"cat"), contains(tags,"dog"))""" },
-        { """{"tags": {"$in": ["cat"]}}""", """contains(tags,"cat")""" },
+        { """{"tags": "cat"}""", """hasElement(tags,"cat")""" },
+        { """{"tags": {"$in": ["cat", "dog"]}}""", """or(hasElement(tags,"cat"), hasElement(tags,"dog"))""" },
+        { """{"tags": {"$in": ["cat"]}}""", """hasElement(tags,"cat")""" },
         { """{"tags": {"$exists": false}}""", "missing(tags)" },
         // Metadata: any scalar, null for equality.
         { """{"metadata.system.mimetype": {"$in": ["image/png"]}}""", """in(metadata.system.mimetype,["image/png"])""" },
@@ -74,7 +74,7 @@ public sealed class FilterCompilerTests
         { """{"$or": [{"$or": [{"size": 1}]}, {"size": 2}]}""", "or(eq(size,1), eq(size,2))" },
         { """{"$and": [{"size": 1}]}""", "eq(size,1)" },
         { """{"size": {"$gt": 1}, "$or": [{"name": "a"}, {"name": "b"}]}""", """and(gt(size,1), or(eq(name,"a"), eq(name,"b")))""" },
-        { """{"$and": [{"size": {"$gt": 1, "$lt": 9}}, {"tags": "x"}]}""", """and(gt(size,1), lt(size,9), contains(tags,"x"))""" },
+        { """{"$and": [{"size": {"$gt": 1, "$lt": 9}}, {"tags": "x"}]}""", """and(gt(size,1), lt(size,9), hasElement(tags,"x"))""" },
         // Empty and null filters match everything.
         { "{}", "all" },
         { "null", "all" },

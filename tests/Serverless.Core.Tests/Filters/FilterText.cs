@@ -25,6 +25,7 @@ internal static class FilterText
         ComparisonOperator.StartsWith => "startsWith",
         ComparisonOperator.EndsWith => "endsWith",
         ComparisonOperator.Contains => "contains",
+        ComparisonOperator.HasElement => "hasElement",
         _ => op.ToString().ToLowerInvariant(),
     };
 

@@ -25,6 +25,7 @@ public sealed class CosmosQueryCompilerTests
         { "ne bool", Filter.Ne("done", false), "(IS_DEFINED(c[\"done\"]) AND (NOT IS_BOOL(c[\"done\"]) OR c[\"done\"] != @p0))", [false] },
         { "ne null", Filter.Ne("owner", null), "(IS_DEFINED(c[\"owner\"]) AND NOT IS_NULL(c[\"owner\"]))", [] },
         { "contains", Filter.Contains("tags", "cat"), "((IS_STRING(c[\"tags\"]) AND CONTAINS(c[\"tags\"], @p0)) OR (IS_ARRAY(c[\"tags\"]) AND ARRAY_CONTAINS(c[\"tags\"], @p0)))", ["cat"] },
+        { "hasElement", Filter.HasElement("tags", "cat"), "(IS_ARRAY(c[\"tags\"]) AND ARRAY_CONTAINS(c[\"tags\"], @p0))", ["cat"] },
         { "starts with", Filter.StartsWith("path", "a/b"), "STARTSWITH(c[\"path\"], @p0)", ["a/b"] },
         { "ends with", Filter.EndsWith("name", ".png"), "ENDSWITH(c[\"name\"], @p0)", [".png"] },
         { "in", Filter.In("status", "a", 2, null), "c[\"status\"] IN (@p0, @p1, @p2)", ["a", 2L, null] },

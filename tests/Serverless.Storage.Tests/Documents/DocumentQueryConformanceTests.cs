@@ -51,6 +51,8 @@ public abstract class DocumentQueryConformanceTests : DocumentConformanceBase
         { "contains is case-sensitive", Filter.Contains("name", "ALP"), [] },
         { "contains array element", Filter.Contains("tags", "y"), ["a", "b", "c"] },
         { "contains array needs whole element", Filter.Contains("tags", "xy"), ["c"] },
+        { "hasElement", Filter.HasElement("tags", "y"), ["a", "b"] },
+        { "hasElement skips strings", Filter.HasElement("tags", "xy"), [] },
         { "startsWith", Filter.StartsWith("name", "Alph"), ["a", "c"] },
         { "startsWith is case-sensitive", Filter.StartsWith("name", "alph"), [] },
         { "endsWith", Filter.EndsWith("name", "ha"), ["a"] },

@@ -9,7 +9,14 @@ namespace Serverless.Core.Storage.Documents;
 /// <param name="CompositeIndexes">Groups of paths filtered on together by equality (e.g. <c>["dir", "type"]</c>) that get
 /// one index over all of them (SQLite), so a query naming every path of a group reads only its matches. Cosmos indexes
 /// every path and intersects them itself; it needs nothing for these.</param>
-public sealed record ContainerSpec(string Name, IReadOnlyList<string> IndexedPaths, IReadOnlyList<IReadOnlyList<string>>? CompositeIndexes = null)
+/// <param name="ElementIndexedPaths">Paths holding arrays of strings (e.g. <c>tags</c>) whose elements get an index
+/// (SQLite: a side table of (partition, element, id) kept by triggers), so <see cref="Filter.HasElement"/> on them reads
+/// only the documents holding the element. Cosmos indexes array elements by default.</param>
+public sealed record ContainerSpec(
+    string Name,
+    IReadOnlyList<string> IndexedPaths,
+    IReadOnlyList<IReadOnlyList<string>>? CompositeIndexes = null,
+    IReadOnlyList<string>? ElementIndexedPaths = null)
 {
     public ContainerSpec(string name) : this(name, []) { }
 }

@@ -34,6 +34,7 @@ public abstract record Filter
     public static Filter Lt(string path, JsonNode? value) => new Comparison(path, ComparisonOperator.Lt, value);
     public static Filter Lte(string path, JsonNode? value) => new Comparison(path, ComparisonOperator.Lte, value);
     public static Filter Contains(string path, string value) => new Comparison(path, ComparisonOperator.Contains, value);
+    public static Filter HasElement(string path, string value) => new Comparison(path, ComparisonOperator.HasElement, value);
     public static Filter StartsWith(string path, string value) => new Comparison(path, ComparisonOperator.StartsWith, value);
     public static Filter EndsWith(string path, string value) => new Comparison(path, ComparisonOperator.EndsWith, value);
     public static Filter In(string path, params JsonNode?[] values) => new InList(path, values, Negated: false);
@@ -45,7 +46,9 @@ public abstract record Filter
 
 /// <summary>Compares a field with a scalar (string, number, boolean or null).</summary>
 /// <remarks><see cref="ComparisonOperator.Contains"/>, <see cref="ComparisonOperator.StartsWith"/> and
-/// <see cref="ComparisonOperator.EndsWith"/> take a string and match strings case-sensitively; <c>Contains</c> on an array field matches an element equal to the value.</remarks>
+/// <see cref="ComparisonOperator.EndsWith"/> take a string and match strings case-sensitively; <c>Contains</c> on an array field matches an element equal to the value.
+/// <see cref="ComparisonOperator.HasElement"/> takes a string and matches only an array holding an element equal to it
+/// (a string field never matches); on a path of <see cref="ContainerSpec.ElementIndexedPaths"/> it reads an index.</remarks>
 public sealed record Comparison(string Path, ComparisonOperator Operator, JsonNode? Value) : Filter;
 
 public enum ComparisonOperator
@@ -57,6 +60,7 @@ public enum ComparisonOperator
     Lt,
     Lte,
     Contains,
+    HasElement,
     StartsWith,
     EndsWith,
 }

@@ -44,7 +44,7 @@ public static class QueryRules
             case Comparison c:
                 DocumentRules.ValidatePath(c.Path);
                 RequireScalar(c.Value, c.Path);
-                if (c.Operator is ComparisonOperator.Contains or ComparisonOperator.StartsWith or ComparisonOperator.EndsWith &&
+                if (c.Operator is ComparisonOperator.Contains or ComparisonOperator.HasElement or ComparisonOperator.StartsWith or ComparisonOperator.EndsWith &&
                     c.Value?.GetValueKind() != JsonValueKind.String)
                 {
                     throw new InvalidQueryException($"Operator {c.Operator} on '{c.Path}' needs a string value.", c.Path);
