@@ -177,7 +177,7 @@ internal sealed class ItemsSuite : IBenchSuite
                 var dir = $"/f{i % Folders:D3}";
                 var name = $"{i:D7}.jpg";
                 var type = i % 10 == 0 ? "video" : "image";
-                var tags = i % 50 == 0 ? new[] { "rare" } : i % 2 == 0 ? ["even"] : [];
+                var tags = i % 10_000 == 7 ? new[] { "scarce" } : i % 50 == 0 ? ["rare"] : i % 2 == 0 ? ["even"] : [];
                 var metadata = new JsonObject { ["system"] = new JsonObject { ["mimetype"] = "image/jpeg", ["width"] = 640, ["height"] = 480 }, ["user"] = new JsonObject { ["n"] = i } };
                 var created = StoredTimestamp.Format(seededFrom.AddMilliseconds(i));
                 var item = new Item($"i_{i:D20}", projectId, datasetId, name, dir, dir + "/" + name, type, 1000 + (i % 5000), false, tags, metadata, "bench", created, created);
@@ -209,6 +209,9 @@ internal sealed class ItemsSuite : IBenchSuite
             ("folder_type", () => $$"""{"filter": {"dir": "/f{{random.Next(Folders):D3}}", "type": "video"}, "pageSize": 100}"""),
             ("size_range_sorted", () => $$$"""{"filter": {"size": {"$gte": {{{1000 + random.Next(4000)}}}, "$lt": {{{5000 + random.Next(1000)}}}}}, "sort": [{"field": "size", "order": "asc"}], "pageSize": 100}"""),
             ("tag", () => """{"filter": {"tags": "rare"}, "pageSize": 100}"""),
+            ("tag_scarce", () => """{"filter": {"tags": "scarce"}, "pageSize": 100}"""),
+            ("tag_scarce_newest", () => """{"filter": {"tags": "scarce"}, "sort": [{"field": "createdAt", "order": "desc"}], "pageSize": 100}"""),
+            ("tag_in_folder", () => $$"""{"filter": {"dir": "/f{{random.Next(Folders):D3}}", "tags": "rare"}, "pageSize": 100}"""),
             ("folder_by_name", () => $$"""{"filter": {"dir": "/f{{random.Next(Folders):D3}}"}, "sort": [{"field": "name", "order": "asc"}], "pageSize": 100}"""),
             ("name_eq", () => $$"""{"filter": {"name": "{{random.Next(ListedItems):D7}}.jpg"}, "pageSize": 100}"""),
             ("newest", () => """{"sort": [{"field": "createdAt", "order": "desc"}], "pageSize": 100}"""),
