@@ -362,6 +362,7 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
                     throw new DocumentConflictException(Name, partitionKey, id);
                 }
 
+                AddElements(session, partitionKey, id, write);
                 break;
             case BatchKind.Upsert when ifMatch is null:
                 if (Execute(session, write!.Fields.UpsertSameKeysSql, partitionKey, id, write, null) == 0)
@@ -370,6 +371,7 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
                     UpdateKeys(session, partitionKey, id, write, null);
                 }
 
+                AddElements(session, partitionKey, id, write);
                 break;
             case BatchKind.Upsert:
                 if (Update(session, partitionKey, id, write!, ifMatch) == 0)
@@ -402,6 +404,26 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
 
         // A raw write has no tree to return (see BatchOperation.CreateRaw).
         return write!.Body is { } body ? new StoredDocument(partitionKey, id, body, write.ETag) : null;
+    }
+
+    /// <summary>
+    /// Adds a new document's array elements to the element indexes (updates and deletes are kept by triggers, see
+    /// <see cref="SqliteElementIndex"/>). After an upsert that updated, the trigger has already added them: nothing changes.
+    /// </summary>
+    private static void AddElements(SqliteSession session, string partitionKey, string id, PreparedWrite write)
+    {
+        if (!write.HoldsElements)
+        {
+            return;
+        }
+
+        foreach (var path in write.Fields.ElementPaths)
+        {
+            var command = session.Command(SqliteElementIndex.AddFromDocument(write.Fields.Container, path));
+            command.Parameters.AddWithValue("@p0", partitionKey);
+            command.Parameters.AddWithValue("@p1", id);
+            command.ExecuteNonQuery();
+        }
     }
 
     /// <summary>
@@ -515,7 +537,8 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
     private PreparedWrite Prepared(JsonObject? body, byte[] utf8)
     {
         var fields = Fields;
-        return new PreparedWrite(body, utf8, fields, fields.KeysOf(utf8), NewETag());
+        var (keys, holdsElements) = fields.KeysOf(utf8);
+        return new PreparedWrite(body, utf8, fields, keys, holdsElements, NewETag());
     }
 
     private string NewETag() =>
@@ -524,6 +547,7 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
     /// <summary>
     /// What one write binds; <see cref="Body"/> is null for a raw write (BatchOperation.CreateRaw). The keys are those of
     /// <see cref="Fields"/> as they were when the write was prepared (the container's may change meanwhile).
+    /// <see cref="HoldsElements"/>: an element-indexed path of the body holds a non-empty array.
     /// </summary>
-    private sealed record PreparedWrite(JsonObject? Body, byte[] Utf8, SqliteFields Fields, object?[]? Keys, string ETag);
+    private sealed record PreparedWrite(JsonObject? Body, byte[] Utf8, SqliteFields Fields, object?[]? Keys, bool HoldsElements, string ETag);
 }

@@ -150,23 +150,29 @@ internal sealed class SqliteFields
     /// The keys of a document from its UTF-8 JSON body, as bound (see <see cref="KeyIn"/>): for each key path, null
     /// when the body holds nothing or JSON null there, else the value json_extract reads for a string, a boolean or a
     /// whole number, else (a fraction, a huge number, an array or an object) the JSON token as UTF-8 bytes for SQLite to
-    /// read. Null when the container indexes nothing.
+    /// read; null when the container indexes nothing. And whether an element-indexed path holds a non-empty array, whose
+    /// elements a new document's write then adds to the element index (see <see cref="SqliteElementIndex"/>).
     /// </summary>
-    public object?[]? KeysOf(byte[] utf8Body)
+    public (object?[]? Keys, bool HoldsElements) KeysOf(byte[] utf8Body)
     {
-        if (KeyPaths.Count == 0)
+        if (KeyPaths.Count == 0 && ElementPaths.Count == 0)
         {
-            return null;
+            return (null, false);
         }
 
         using var document = JsonDocument.Parse(utf8Body);
-        var keys = new object?[KeyPaths.Count];
-        for (var i = 0; i < keys.Length; i++)
+        object?[]? keys = null;
+        if (KeyPaths.Count > 0)
         {
-            keys[i] = Find(document.RootElement, KeyPaths[i]) is { } value ? Key(value) : null;
+            keys = new object?[KeyPaths.Count];
+            for (var i = 0; i < keys.Length; i++)
+            {
+                keys[i] = Find(document.RootElement, KeyPaths[i]) is { } value ? Key(value) : null;
+            }
         }
 
-        return keys;
+        var holdsElements = ElementPaths.Any(path => Find(document.RootElement, path) is { ValueKind: JsonValueKind.Array } array && array.GetArrayLength() > 0);
+        return (keys, holdsElements);
     }
 
     private static object? Key(JsonElement value)
