@@ -48,13 +48,13 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
     public async Task<StoredDocument> CreateAsync(string partitionKey, string id, JsonObject body, CancellationToken cancellationToken = default)
     {
         var write = Prepare(partitionKey, id, body);
-        return (await _store.WriteAsync(s => Apply(s, BatchKind.Create, partitionKey, id, write, null), cancellationToken, singleStatement: true))!;
+        return (await _store.WriteAsync(s => Apply(s, BatchKind.Create, partitionKey, id, write, null), cancellationToken, singleStatement: !write.HoldsElements))!;
     }
 
     public async Task<StoredDocument> ReplaceAsync(string partitionKey, string id, JsonObject body, string? ifMatch = null, CancellationToken cancellationToken = default)
     {
         var write = Prepare(partitionKey, id, body);
-        return (await _store.WriteAsync(s => Apply(s, BatchKind.Replace, partitionKey, id, write, ifMatch), cancellationToken, singleStatement: true))!;
+        return (await _store.WriteAsync(s => Apply(s, BatchKind.Replace, partitionKey, id, write, ifMatch), cancellationToken, SingleStatement(write.Fields)))!;
     }
 
     /// <remarks>With <paramref name="ifMatch"/>, a document that no longer exists fails with
@@ -62,15 +62,21 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
     public async Task<StoredDocument> UpsertAsync(string partitionKey, string id, JsonObject body, string? ifMatch = null, CancellationToken cancellationToken = default)
     {
         var write = Prepare(partitionKey, id, body);
-        return (await _store.WriteAsync(s => Apply(s, BatchKind.Upsert, partitionKey, id, write, ifMatch), cancellationToken, singleStatement: true))!;
+        return (await _store.WriteAsync(s => Apply(s, BatchKind.Upsert, partitionKey, id, write, ifMatch), cancellationToken, SingleStatement(write.Fields)))!;
     }
 
     public async Task DeleteAsync(string partitionKey, string id, string? ifMatch = null, CancellationToken cancellationToken = default)
     {
         DocumentRules.ValidateKey(partitionKey, "partition key");
         DocumentRules.ValidateKey(id, "document id");
-        await _store.WriteAsync(s => Apply(s, BatchKind.Delete, partitionKey, id, null, ifMatch), cancellationToken, singleStatement: true);
+        await _store.WriteAsync(s => Apply(s, BatchKind.Delete, partitionKey, id, null, ifMatch), cancellationToken, SingleStatement(Fields));
     }
+
+    /// <summary>
+    /// Whether a replace, upsert or delete writes with one statement: not when the container has element indexes, whose
+    /// entries it removes first (in a transaction, so that a write that then fails leaves them).
+    /// </summary>
+    private static bool SingleStatement(SqliteFields fields) => fields.ElementPaths.Count == 0;
 
     public async Task<StoredDocument> PatchAsync(string partitionKey, string id, IReadOnlyList<PatchOperation> operations, string? ifMatch = null, CancellationToken cancellationToken = default)
     {
@@ -365,7 +371,8 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
                 AddElements(session, partitionKey, id, write);
                 break;
             case BatchKind.Upsert when ifMatch is null:
-                if (Execute(session, write!.Fields.UpsertSameKeysSql, partitionKey, id, write, null) == 0)
+                RemoveElements(session, partitionKey, id, write!.Fields);
+                if (Execute(session, write.Fields.UpsertSameKeysSql, partitionKey, id, write, null) == 0)
                 {
                     // The document exists with other keys.
                     UpdateKeys(session, partitionKey, id, write, null);
@@ -373,21 +380,18 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
 
                 AddElements(session, partitionKey, id, write);
                 break;
-            case BatchKind.Upsert:
-                if (Update(session, partitionKey, id, write!, ifMatch) == 0)
+            case BatchKind.Upsert or BatchKind.Replace:
+                // A failed write throws, which undoes the removal with it (the transaction or savepoint rolls back).
+                RemoveElements(session, partitionKey, id, write!.Fields);
+                if (Update(session, partitionKey, id, write, ifMatch) == 0)
                 {
-                    throw new DocumentPreconditionFailedException(Name, partitionKey, id);
+                    throw kind == BatchKind.Upsert ? new DocumentPreconditionFailedException(Name, partitionKey, id) : Missing(session, partitionKey, id);
                 }
 
-                break;
-            case BatchKind.Replace:
-                if (Update(session, partitionKey, id, write!, ifMatch) == 0)
-                {
-                    throw Missing(session, partitionKey, id);
-                }
-
+                AddElements(session, partitionKey, id, write);
                 break;
             case BatchKind.Delete:
+                RemoveElements(session, partitionKey, id, Fields);
                 var command = session.Command(_deleteSql);
                 command.Parameters.AddWithValue("@p0", partitionKey);
                 command.Parameters.AddWithValue("@p1", id);
@@ -406,20 +410,24 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
         return write!.Body is { } body ? new StoredDocument(partitionKey, id, body, write.ETag) : null;
     }
 
-    /// <summary>
-    /// Adds a new document's array elements to the element indexes (updates and deletes are kept by triggers, see
-    /// <see cref="SqliteElementIndex"/>). After an upsert that updated, the trigger has already added them: nothing changes.
-    /// </summary>
+    /// <summary>Adds the written document's array elements to the element indexes (see <see cref="SqliteElementIndex"/>).</summary>
     private static void AddElements(SqliteSession session, string partitionKey, string id, PreparedWrite write)
     {
-        if (!write.HoldsElements)
+        if (write.HoldsElements)
         {
-            return;
+            ForEachElementPath(session, partitionKey, id, write.Fields, SqliteElementIndex.AddFromDocument);
         }
+    }
 
-        foreach (var path in write.Fields.ElementPaths)
+    /// <summary>Removes the stored document's array elements from the element indexes, before it is rewritten or deleted.</summary>
+    private static void RemoveElements(SqliteSession session, string partitionKey, string id, SqliteFields fields) =>
+        ForEachElementPath(session, partitionKey, id, fields, SqliteElementIndex.RemoveOfDocument);
+
+    private static void ForEachElementPath(SqliteSession session, string partitionKey, string id, SqliteFields fields, Func<string, string, string> sql)
+    {
+        foreach (var path in fields.ElementPaths)
         {
-            var command = session.Command(SqliteElementIndex.AddFromDocument(write.Fields.Container, path));
+            var command = session.Command(sql(fields.Container, path));
             command.Parameters.AddWithValue("@p0", partitionKey);
             command.Parameters.AddWithValue("@p1", id);
             command.ExecuteNonQuery();

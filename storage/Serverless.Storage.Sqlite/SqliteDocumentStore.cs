@@ -182,7 +182,7 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
 
     /// <summary>
     /// Creates the element indexes <paramref name="paths"/> declares that the file lacks (filled from the documents already
-    /// stored, once) and drops those it holds but no longer declares, whose triggers would cost every write for nothing.
+    /// stored, once) and drops those it holds but no longer declares, which no write keeps any more.
     /// </summary>
     private static void EnsureElementIndexes(SqliteSession session, string container, IReadOnlyList<string> paths)
     {
@@ -208,10 +208,7 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
 
         foreach (var path in existing.Where(p => !paths.Contains(p)))
         {
-            foreach (var sql in SqliteElementIndex.Drop(container, path))
-            {
-                session.Execute(sql);
-            }
+            session.Execute(SqliteElementIndex.Drop(container, path));
         }
     }
 

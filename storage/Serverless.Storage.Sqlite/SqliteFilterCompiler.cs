@@ -143,7 +143,7 @@ internal static class SqliteFilterCompiler
             {
                 var p = parameters.Add(scalar);
                 return fields.ElementPaths.Contains(c.Path)
-                    ? SqliteElementIndex.Probe(fields.Container, c.Path, SqliteSql.Table(fields.Container), p)
+                    ? SqliteElementIndex.Probe(fields.Container, c.Path, p)
                     : $"({type} = 'array' AND EXISTS (SELECT 1 FROM json_each(body,{SqliteSql.JsonPath(c.Path)}) WHERE type = 'text' AND value = {p}))";
             }
 

@@ -98,7 +98,9 @@ internal static class SqlitePatch
         for (var i = 0; i < operations.Count; i++)
         {
             var op = operations[i];
+            // An element-indexed array (or what holds it) changes only in .NET, which rewrites its index entries.
             if (op.Kind is not (PatchKind.Set or PatchKind.Remove) || fields.KeyPaths.Any(key => Inside(op.Path, key))
+                || fields.ElementPaths.Any(path => Overlap(op.Path, path))
                 || operations.Where((other, j) => j != i && Overlap(other.Path, op.Path)).Any())
             {
                 return null;

@@ -51,7 +51,16 @@ public sealed class SqliteElementIndexTests : IDisposable
             BatchOperation.Create("batched", Doc("""{"tags":["d"]}""")),
             BatchOperation.PatchOf("create", [new PatchOperation(PatchKind.Set, "tags", new JsonArray("a", "xy"))]),
             BatchOperation.Delete("mixed"),
+            BatchOperation.PatchWithoutResult("patched-away", [new PatchOperation(PatchKind.Set, "tags", new JsonArray("ab"))]),
+            BatchOperation.PatchWithoutResult("upserted-new", [new PatchOperation(PatchKind.Set, "n", 2)]),
         ]);
+
+        // Writes that fail leave the entries as they were.
+        var stale = (await container.ReadAsync("p1", "replaced"))!.ETag + "x";
+        await Assert.ThrowsAsync<DocumentPreconditionFailedException>(() => container.ReplaceAsync("p1", "replaced", Doc("""{"tags":["d"]}"""), stale));
+        await Assert.ThrowsAsync<DocumentPreconditionFailedException>(() => container.UpsertAsync("p1", "replaced", Doc("""{"tags":["d"]}"""), stale));
+        await Assert.ThrowsAsync<DocumentPreconditionFailedException>(() => container.DeleteAsync("p1", "replaced", stale));
+        await Assert.ThrowsAsync<DocumentPreconditionFailedException>(() => container.PatchAsync("p1", "replaced", [new PatchOperation(PatchKind.Set, "tags", new JsonArray("d"))], stale));
 
         // A batch that fails undoes its element entries with its documents.
         await Assert.ThrowsAsync<DocumentBatchFailedException>(() => container.ExecuteBatchAsync("p1",
@@ -93,7 +102,7 @@ public sealed class SqliteElementIndexTests : IDisposable
         Assert.Equal(["from-string", "replaced", "upserted"], await HoldersAsync(store.Container("indexed"), "p1", "b"));
         Assert.Equal(["batched", "patched"], await HoldersAsync(store.Container("indexed"), "p1", "d"));
         Assert.Equal(["create"], await HoldersAsync(store.Container("indexed"), "p1", "xy"));
-        Assert.Equal(["upserted-new"], await HoldersAsync(store.Container("indexed"), "p1", "ab"));
+        Assert.Equal(["patched-away", "upserted-new"], await HoldersAsync(store.Container("indexed"), "p1", "ab"));
         Assert.Equal(EntriesDerivedFromBodies(path, "indexed"), Entries(path, "indexed"));
     }
 

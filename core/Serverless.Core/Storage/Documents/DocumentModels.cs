@@ -10,7 +10,7 @@ namespace Serverless.Core.Storage.Documents;
 /// one index over all of them (SQLite), so a query naming every path of a group reads only its matches. Cosmos indexes
 /// every path and intersects them itself; it needs nothing for these.</param>
 /// <param name="ElementIndexedPaths">Paths holding arrays of strings (e.g. <c>tags</c>) whose elements get an index
-/// (SQLite: a side table of (partition, element, id) kept by triggers), so <see cref="Filter.HasElement"/> on them reads
+/// (SQLite: a table of (partition, element, id) kept in each write's transaction), so <see cref="Filter.HasElement"/> on them reads
 /// only the documents holding the element. Cosmos indexes array elements by default.</param>
 public sealed record ContainerSpec(
     string Name,
