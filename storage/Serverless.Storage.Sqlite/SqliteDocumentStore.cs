@@ -186,18 +186,7 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
     /// </summary>
     private static void EnsureElementIndexes(SqliteSession session, string container, IReadOnlyList<string> paths)
     {
-        var prefix = SqliteElementIndex.TablePrefix(container);
-        var existing = new HashSet<string>(StringComparer.Ordinal);
-        var read = session.Command("SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, length(@p0)) = @p0");
-        read.Parameters.AddWithValue("@p0", prefix);
-        using (var reader = read.ExecuteReader())
-        {
-            while (reader.Read())
-            {
-                existing.Add(reader.GetString(0)[prefix.Length..]);
-            }
-        }
-
+        var existing = ElementIndexesIn(session, container);
         foreach (var path in paths.Where(p => !existing.Contains(p)))
         {
             foreach (var sql in SqliteElementIndex.Create(container, path))
@@ -210,6 +199,22 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
         {
             session.Execute(SqliteElementIndex.Drop(container, path));
         }
+    }
+
+    /// <summary>The paths of the element indexes the file holds for a container.</summary>
+    private static List<string> ElementIndexesIn(SqliteSession session, string container)
+    {
+        var prefix = SqliteElementIndex.TablePrefix(container);
+        var read = session.Command("SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, length(@p0)) = @p0");
+        read.Parameters.AddWithValue("@p0", prefix);
+        using var reader = read.ExecuteReader();
+        var paths = new List<string>();
+        while (reader.Read())
+        {
+            paths.Add(reader.GetString(0)[prefix.Length..]);
+        }
+
+        return paths;
     }
 
     /// <summary>
@@ -276,17 +281,19 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
         }
 
         DocumentRules.ValidateContainerName(name);
-        var (exists, keyPaths) = Read(session =>
+        var (exists, keyPaths, elementPaths) = Read(session =>
         {
             var command = session.Command("SELECT count(*), (SELECT paths FROM meta_keys WHERE container = @p1) FROM sqlite_master WHERE type = 'table' AND name = @p0");
             command.Parameters.AddWithValue("@p0", "doc_" + name);
             command.Parameters.AddWithValue("@p1", name);
             using var reader = command.ExecuteReader();
             reader.Read();
-            return (reader.GetInt64(0) > 0, reader.IsDBNull(1) ? null : reader.GetString(1));
+            return (reader.GetInt64(0) > 0, reader.IsDBNull(1) ? null : reader.GetString(1), ElementIndexesIn(session, name));
         });
+
+        // The element indexes the file holds are kept by this instance's writes too, though it never saw the spec.
         return exists
-            ? _containers.GetOrAdd(name, n => new SqliteDocumentContainer(this, n, SqliteFields.FromStored(n, keyPaths)))
+            ? _containers.GetOrAdd(name, n => new SqliteDocumentContainer(this, n, SqliteFields.FromStored(n, keyPaths, elementPaths)))
             : throw new InvalidDocumentException($"Container '{name}' does not exist; call EnsureContainerAsync at start-up.");
     }
 

@@ -35,7 +35,7 @@ internal sealed class SqliteFields
     /// <param name="container">The container's name.</param>
     /// <param name="keyPaths">The indexed paths, each read from a key column.</param>
     /// <param name="elementPaths">The array paths whose elements have an index (<see cref="SqliteElementIndex"/>); a container
-    /// opened without its spec (<see cref="FromStored"/>) knows none, and its filters then read the bodies, as correctly.</param>
+    /// opened without its spec (<see cref="FromStored"/>) takes those the file holds, so its writes keep them too.</param>
     public SqliteFields(string container, IEnumerable<string> keyPaths, IEnumerable<string>? elementPaths = null)
     {
         Container = container;
@@ -84,7 +84,7 @@ internal sealed class SqliteFields
     /// <summary>The paths as stored in the file's key table: one per line.</summary>
     public string Stored => string.Join('\n', KeyPaths);
 
-    public static SqliteFields FromStored(string container, string? stored) => new(container, StoredPaths(stored));
+    public static SqliteFields FromStored(string container, string? stored, IEnumerable<string> elementPaths) => new(container, StoredPaths(stored), elementPaths);
 
     /// <summary>The paths of <see cref="Stored"/> text (none when there is no text).</summary>
     public static IReadOnlyList<string> StoredPaths(string? stored) => string.IsNullOrEmpty(stored) ? [] : stored.Split('\n');

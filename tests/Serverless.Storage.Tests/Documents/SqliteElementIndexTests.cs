@@ -135,6 +135,25 @@ public sealed class SqliteElementIndexTests : IDisposable
     }
 
     [Fact]
+    public async Task Container_OpenedWithoutItsSpec_WritesKeepTheFilesElementIndex()
+    {
+        // Arrange
+        var path = _files.NewPath();
+        await using (var declared = new SqliteDocumentStore(new SqliteDocumentStoreOptions(path)))
+        {
+            await declared.EnsureContainerAsync(new ContainerSpec("items", [], ElementIndexedPaths: ["tags"]));
+        }
+
+        // Act: another instance writes without ensuring the container.
+        await using var opened = new SqliteDocumentStore(new SqliteDocumentStoreOptions(path));
+        await WriteEverywayAsync(opened.Container("items"));
+
+        // Assert
+        Assert.Equal(EntriesDerivedFromBodies(path, "items"), Entries(path, "items"));
+        Assert.Equal(["batched", "patched"], await HoldersAsync(opened.Container("items"), "p1", "d"));
+    }
+
+    [Fact]
     public async Task Query_ScarceElement_PageReadFromItsEntries_CommonElement_ProbedPerRow_SamePagesEitherWay()
     {
         // Arrange: "scarce" on 7 documents, "common" on 2 of 3 (more than the drive limit), names in no order of the ids.
