@@ -177,28 +177,33 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
     }
 
     /// <summary>
-    /// The page query read from the index entries of the element the fewest documents hold, when the filter requires an
-    /// element (see <see cref="SqliteQueryBuilder.ElementConditions"/>) that at most <see cref="SqliteElementIndex.DriveLimit"/>
-    /// documents of the partition hold; else null (the query walks its order and probes each row). Counting stops at the
-    /// limit, so the choice costs one short index read per element.
+    /// The page query for a filter that requires elements (see <see cref="SqliteQueryBuilder.ElementConditions"/>), by how
+    /// many documents of the partition hold the scarcest one: at most <see cref="SqliteElementIndex.DriveLimit"/>, read
+    /// from its holders; at most <see cref="SqliteElementIndex.HeldByLimit"/>, narrowed to its holders; else null (the
+    /// query walks its order and probes each row). Each count is one row of the element's counts.
     /// </summary>
     internal SqlitePageQuery? ReadFromScarceElement(SqliteSession session, DocumentQuery query)
     {
         Comparison? scarcest = null;
-        var fewest = SqliteElementIndex.DriveLimit + 1L;
+        var fewest = long.MaxValue;
         foreach (var element in SqliteQueryBuilder.ElementConditions(Fields, query))
         {
-            var count = session.Command(SqliteElementIndex.CountUpToLimit(Name, element.Path));
+            var count = session.Command(SqliteElementIndex.Holders(Name, element.Path));
             count.Parameters.AddWithValue("@p0", query.PartitionKey);
             count.Parameters.AddWithValue("@p1", SqliteFilterCompiler.Scalar(element.Value).Value);
-            var holders = (long)count.ExecuteScalar()!;
+            var holders = count.ExecuteScalar() is long n ? n : 0;
             if (holders < fewest)
             {
                 (scarcest, fewest) = (element, holders);
             }
         }
 
-        return scarcest is null ? null : SqliteQueryBuilder.BuildPage(Name, Fields, query, scarcest);
+        return fewest switch
+        {
+            <= SqliteElementIndex.DriveLimit => SqliteQueryBuilder.BuildPage(Name, Fields, query, drivenBy: scarcest),
+            <= SqliteElementIndex.HeldByLimit => SqliteQueryBuilder.BuildPage(Name, Fields, query, heldBy: scarcest),
+            _ => null,
+        };
     }
 
     public Task<long> CountAsync(string? partitionKey, Filter? where, CancellationToken cancellationToken = default)
@@ -423,11 +428,11 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
     private static void RemoveElements(SqliteSession session, string partitionKey, string id, SqliteFields fields) =>
         ForEachElementPath(session, partitionKey, id, fields, SqliteElementIndex.RemoveOfDocument);
 
-    private static void ForEachElementPath(SqliteSession session, string partitionKey, string id, SqliteFields fields, Func<string, string, string> sql)
+    private static void ForEachElementPath(SqliteSession session, string partitionKey, string id, SqliteFields fields, Func<string, string, IReadOnlyList<string>> statements)
     {
-        foreach (var path in fields.ElementPaths)
+        foreach (var sql in fields.ElementPaths.SelectMany(path => statements(fields.Container, path)))
         {
-            var command = session.Command(sql(fields.Container, path));
+            var command = session.Command(sql);
             command.Parameters.AddWithValue("@p0", partitionKey);
             command.Parameters.AddWithValue("@p1", id);
             command.ExecuteNonQuery();

@@ -197,7 +197,10 @@ public sealed partial class SqliteDocumentStore : IDocumentStore, IAsyncDisposab
 
         foreach (var path in existing.Where(p => !paths.Contains(p)))
         {
-            session.Execute(SqliteElementIndex.Drop(container, path));
+            foreach (var sql in SqliteElementIndex.Drop(container, path))
+            {
+                session.Execute(sql);
+            }
         }
     }
 

@@ -31,7 +31,9 @@ internal static class SqliteQueryBuilder
     /// <param name="drivenBy">One of <see cref="ElementConditions"/> whose element few documents hold: the page is read
     /// from that element's index entries (see <see cref="SqliteElementIndex.DrivenFrom"/>). The same rows either way, and
     /// the same continuation tokens: only the FROM clause differs, not the conditions or the order.</param>
-    public static SqlitePageQuery BuildPage(string container, SqliteFields fields, DocumentQuery query, Comparison? drivenBy = null)
+    /// <param name="heldBy">One of <see cref="ElementConditions"/> whose holders the rows are also required to be among
+    /// (<see cref="SqliteElementIndex.HeldBy"/>): a redundant condition, added after the token's hash, as above.</param>
+    public static SqlitePageQuery BuildPage(string container, SqliteFields fields, DocumentQuery query, Comparison? drivenBy = null, Comparison? heldBy = null)
     {
         var parameters = new SqlParameters();
         var conditions = Conditions(query.PartitionKey, query.Where, fields, parameters);
@@ -66,6 +68,11 @@ internal static class SqliteQueryBuilder
         {
             var after = DecodeToken(query.ContinuationToken, hash, keys.Count);
             conditions.Add(KeysetCondition(keys, after, parameters));
+        }
+
+        if (heldBy is not null)
+        {
+            conditions.Add(SqliteElementIndex.HeldBy(container, heldBy.Path, parameters.Add(query.PartitionKey), parameters.Add(SqliteFilterCompiler.Scalar(heldBy.Value).Value)));
         }
 
         var sql = new StringBuilder("SELECT id, pk, etag, ").Append(SqliteSql.BodyOut);

@@ -70,7 +70,7 @@ public sealed class SqliteElementIndexTests : IDisposable
         ]));
     }
 
-    private static async Task<string[]> HoldersAsync(IDocumentContainer container, string partition, string value)
+    private static async Task<string[]> HoldersAsync(IDocumentContainer container, string? partition, string value)
     {
         var page = await container.QueryAsync(new DocumentQuery(partition, Filter.HasElement("tags", value), PageSize: 1000));
         return [.. page.Items.Select(d => d.Id)];
@@ -98,12 +98,19 @@ public sealed class SqliteElementIndexTests : IDisposable
             }
         }
 
+        foreach (var value in Values)
+        {
+            // Across partitions the filter probes the index row by row (no partition's holders to read first).
+            Assert.Equal(await HoldersAsync(store.Container("plain"), null, value), await HoldersAsync(store.Container("indexed"), null, value));
+        }
+
         Assert.Equal(["create", "patched-other"], await HoldersAsync(store.Container("indexed"), "p1", "a"));
         Assert.Equal(["from-string", "replaced", "upserted"], await HoldersAsync(store.Container("indexed"), "p1", "b"));
         Assert.Equal(["batched", "patched"], await HoldersAsync(store.Container("indexed"), "p1", "d"));
         Assert.Equal(["create"], await HoldersAsync(store.Container("indexed"), "p1", "xy"));
         Assert.Equal(["patched-away", "upserted-new"], await HoldersAsync(store.Container("indexed"), "p1", "ab"));
         Assert.Equal(EntriesDerivedFromBodies(path, "indexed"), Entries(path, "indexed"));
+        Assert.Equal(CountsDerivedFromEntries(path, "indexed"), Counts(path, "indexed"));
     }
 
     [Fact]
@@ -124,13 +131,14 @@ public sealed class SqliteElementIndexTests : IDisposable
 
             // Assert: every stored element is in the index, and later writes keep it.
             Assert.Equal(EntriesDerivedFromBodies(path, "items"), Entries(path, "items"));
+            Assert.Equal(CountsDerivedFromEntries(path, "items"), Counts(path, "items"));
             await declared.Container("items").PatchAsync("p1", "none", [new PatchOperation(PatchKind.Set, "tags", new JsonArray("a"))]);
             Assert.Equal(["create", "none", "patched-other"], await HoldersAsync(declared.Container("items"), "p1", "a"));
         }
 
         await using var undeclared = new SqliteDocumentStore(new SqliteDocumentStoreOptions(path));
         await undeclared.EnsureContainerAsync(new ContainerSpec("items", []));
-        Assert.Equal(0L, Scalar(path, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'doc_items_el_%'"));
+        Assert.Equal(0L, Scalar(path, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'doc_items_el%'"));
         Assert.Equal(["create", "none", "patched-other"], await HoldersAsync(undeclared.Container("items"), "p1", "a"));
     }
 
@@ -150,11 +158,12 @@ public sealed class SqliteElementIndexTests : IDisposable
 
         // Assert
         Assert.Equal(EntriesDerivedFromBodies(path, "items"), Entries(path, "items"));
+        Assert.Equal(CountsDerivedFromEntries(path, "items"), Counts(path, "items"));
         Assert.Equal(["batched", "patched"], await HoldersAsync(opened.Container("items"), "p1", "d"));
     }
 
     [Fact]
-    public async Task Query_ScarceElement_PageReadFromItsEntries_CommonElement_ProbedPerRow_SamePagesEitherWay()
+    public async Task Query_ScarceElement_PageReadFromItsEntries_CommonerElement_NarrowedToItsHolders_SamePagesEitherWay()
     {
         // Arrange: "scarce" on 7 documents, "common" on 2 of 3 (more than the drive limit), names in no order of the ids.
         var path = _files.NewPath();
@@ -195,11 +204,17 @@ public sealed class SqliteElementIndexTests : IDisposable
             }
             while (token is not null && read.Count < 30);
 
-            // Assert: the scarce element drives the page (its entries read first, then sorted); the common one does not.
-            Assert.Equal(driven, chosen is not null);
-            if (chosen is not null)
+            // Assert: the scarce element drives the page (its entries read first, then sorted); the common one (more holders
+            // than the drive limit, fewer than the held-by limit) narrows it to its holders.
+            Assert.NotNull(chosen);
+            if (driven)
             {
                 Assert.StartsWith("SEARCH doc_items_el_tags USING PRIMARY KEY (pk=? AND value=?)", Explain(path, chosen), StringComparison.Ordinal);
+            }
+            else
+            {
+                Assert.Contains("id IN (SELECT id FROM \"doc_items_el_tags\"", chosen.Sql, StringComparison.Ordinal);
+                Assert.Contains("LIST SUBQUERY", Explain(path, chosen), StringComparison.Ordinal);
             }
 
             var expected = tags.Where(t => t.Value.Contains(tag)).Select(t => t.Key).OrderBy(id => names[id], StringComparer.Ordinal).Take(read.Count).ToList();
@@ -214,6 +229,12 @@ public sealed class SqliteElementIndexTests : IDisposable
     private static List<string> EntriesDerivedFromBodies(string path, string container) =>
         Rows(path, $"SELECT DISTINCT d.pk || '|' || e.value || '|' || d.id FROM \"doc_{container}\" AS d, json_each(d.body, '$.tags') AS e " +
                    "WHERE json_type(d.body, '$.tags') = 'array' AND e.type = 'text' ORDER BY 1");
+
+    private static List<string> Counts(string path, string container) =>
+        Rows(path, $"SELECT pk || '|' || value || '|' || n FROM \"doc_{container}_elc_tags\" WHERE n > 0 ORDER BY 1");
+
+    private static List<string> CountsDerivedFromEntries(string path, string container) =>
+        Rows(path, $"SELECT pk || '|' || value || '|' || count(*) FROM \"doc_{container}_el_tags\" GROUP BY pk, value ORDER BY 1");
 
     private static List<string> Rows(string path, string sql)
     {
