@@ -128,7 +128,7 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
         var built = SqliteQueryBuilder.BuildPage(Name, Fields, query);
         return Task.FromResult(_store.Read(session =>
         {
-            var page = ReadFromScarceElement(session, query) ?? built;
+            var page = PageForElements(session, query) ?? built;
             var command = session.Command(page.Sql);
             page.Parameters.BindTo(command);
             using var reader = command.ExecuteReader();
@@ -156,7 +156,7 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
         var built = SqliteQueryBuilder.BuildPage(Name, Fields, query);
         return Task.FromResult(_store.Read(session =>
         {
-            var page = ReadFromScarceElement(session, query) ?? built;
+            var page = PageForElements(session, query) ?? built;
             var command = session.Command(page.Sql);
             page.Parameters.BindTo(command);
             using var reader = command.ExecuteReader();
@@ -182,7 +182,7 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
     /// from its holders; at most <see cref="SqliteElementIndex.HeldByLimit"/>, narrowed to its holders; else null (the
     /// query walks its order and probes each row). Each count is one row of the element's counts.
     /// </summary>
-    internal SqlitePageQuery? ReadFromScarceElement(SqliteSession session, DocumentQuery query)
+    internal SqlitePageQuery? PageForElements(SqliteSession session, DocumentQuery query)
     {
         Comparison? scarcest = null;
         var fewest = long.MaxValue;

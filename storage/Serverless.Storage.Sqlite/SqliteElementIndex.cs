@@ -10,9 +10,10 @@ namespace Serverless.Storage.Sqlite;
 /// Not triggers: any trigger on the table made every write of it dearer, with elements or not (an insert trigger: bulk
 /// ~25% fewer items/s, paired; an update trigger: every status mirrored onto an item paid it).
 /// Without it, "items tagged X" tested every document's array: 352 ms p50 for a tag on 1 in 10,000 of 200k items.
-/// A filter reads the table two ways (<see cref="SqliteQueryBuilder"/>): as a probe per candidate row (one index seek),
-/// right when the element is common and a page fills after a few rows; and, when few documents hold the element, as
-/// the driving table of the page query, which then reads only those documents and sorts them.
+/// A filter in one partition reads the element's holder count, then the table one of three ways (see
+/// SqliteDocumentContainer.PageForElements): few holders drive the page query, which reads only those documents
+/// and sorts them (<see cref="DrivenFrom"/>); more narrow it to them (<see cref="HeldBy"/>); many are probed per
+/// candidate row, one index seek each, right when a page fills after a few rows (<see cref="Probe"/>).
 /// </remarks>
 internal static class SqliteElementIndex
 {
@@ -33,8 +34,6 @@ internal static class SqliteElementIndex
     public const int HeldByLimit = 30_000;
 
     public static string Table(string container, string path) => $"\"doc_{container}_el_{path}\"";
-
-    private static string Trigger(string container, string path, string kind) => $"\"doc_{container}_el_{path}_{kind}\"";
 
     /// <summary>The entries table and the holder counts, filled from the documents already stored.</summary>
     public static IEnumerable<string> Create(string container, string path)

@@ -545,7 +545,8 @@ public sealed class SqliteDocumentStoreTests : IDisposable
         Assert.Equal([.. Enumerable.Range(95, 5).Reverse().Select(i => $"d{i * 37 % 100:D3}")], page.Items.Select(d => d.Id));
     }
 
-    private static string ExplainQueryPlan(string path, SqlitePageQuery page, string? indexedBy = null)
+    /// <summary>SQLite's plan for a compiled page query, one step per line (also used by the element index's tests).</summary>
+    internal static string ExplainQueryPlan(string path, SqlitePageQuery page, string? indexedBy = null)
     {
         // INDEXED BY makes SQLite fail with "no query solution" unless the index can serve the WHERE terms,
         // which proves the compiled expressions match the index definitions whatever the planner's costs say.

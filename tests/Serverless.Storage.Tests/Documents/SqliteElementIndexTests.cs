@@ -193,7 +193,7 @@ public sealed class SqliteElementIndexTests : IDisposable
         foreach (var (tag, driven) in new[] { ("scarce", true), ("common", false) })
         {
             // Act
-            var chosen = container.ReadFromScarceElement(session, Query(tag, null));
+            var chosen = container.PageForElements(session, Query(tag, null));
             var read = new List<string>();
             string? token = null;
             do
@@ -209,12 +209,12 @@ public sealed class SqliteElementIndexTests : IDisposable
             Assert.NotNull(chosen);
             if (driven)
             {
-                Assert.StartsWith("SEARCH doc_items_el_tags USING PRIMARY KEY (pk=? AND value=?)", Explain(path, chosen), StringComparison.Ordinal);
+                Assert.StartsWith("SEARCH doc_items_el_tags USING PRIMARY KEY (pk=? AND value=?)", SqliteDocumentStoreTests.ExplainQueryPlan(path, chosen), StringComparison.Ordinal);
             }
             else
             {
                 Assert.Contains("id IN (SELECT id FROM \"doc_items_el_tags\"", chosen.Sql, StringComparison.Ordinal);
-                Assert.Contains("LIST SUBQUERY", Explain(path, chosen), StringComparison.Ordinal);
+                Assert.Contains("LIST SUBQUERY", SqliteDocumentStoreTests.ExplainQueryPlan(path, chosen), StringComparison.Ordinal);
             }
 
             var expected = tags.Where(t => t.Value.Contains(tag)).Select(t => t.Key).OrderBy(id => names[id], StringComparer.Ordinal).Take(read.Count).ToList();
@@ -261,23 +261,5 @@ public sealed class SqliteElementIndexTests : IDisposable
         command.CommandText = sql;
 #pragma warning restore CA2100
         return (long)command.ExecuteScalar()!;
-    }
-
-    private static string Explain(string path, SqlitePageQuery page)
-    {
-        using var connection = SqliteTempFiles.Open(path);
-        using var command = connection.CreateCommand();
-#pragma warning disable CA2100 // The compiled query under test; values are parameters.
-        command.CommandText = "EXPLAIN QUERY PLAN " + page.Sql;
-#pragma warning restore CA2100
-        page.Parameters.BindTo(command);
-        using var reader = command.ExecuteReader();
-        var lines = new List<string>();
-        while (reader.Read())
-        {
-            lines.Add(reader.GetString(3));
-        }
-
-        return string.Join('\n', lines);
     }
 }
