@@ -125,10 +125,9 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
     {
         cancellationToken.ThrowIfCancellationRequested();
         QueryRules.Validate(query);
-        var built = SqliteQueryBuilder.BuildPage(Name, Fields, query);
         return Task.FromResult(_store.Read(session =>
         {
-            var page = PageForElements(session, query) ?? built;
+            var page = SqliteQueryBuilder.BuildPage(Name, Fields, query, ElementReadFor(session, query));
             var command = session.Command(page.Sql);
             page.Parameters.BindTo(command);
             using var reader = command.ExecuteReader();
@@ -153,10 +152,9 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
     {
         cancellationToken.ThrowIfCancellationRequested();
         QueryRules.Validate(query);
-        var built = SqliteQueryBuilder.BuildPage(Name, Fields, query);
         return Task.FromResult(_store.Read(session =>
         {
-            var page = PageForElements(session, query) ?? built;
+            var page = SqliteQueryBuilder.BuildPage(Name, Fields, query, ElementReadFor(session, query));
             var command = session.Command(page.Sql);
             page.Parameters.BindTo(command);
             using var reader = command.ExecuteReader();
@@ -177,12 +175,12 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
     }
 
     /// <summary>
-    /// The page query for a filter that requires elements (see <see cref="SqliteQueryBuilder.ElementConditions"/>), by how
-    /// many documents of the partition hold the scarcest one: at most <see cref="SqliteElementIndex.DriveLimit"/>, read
+    /// How a page reads the element index when its filter requires elements (see <see cref="SqliteQueryBuilder.ElementConditions"/>),
+    /// by how many documents of the partition hold the scarcest one: at most <see cref="SqliteElementIndex.DriveLimit"/>,
     /// from its holders; at most <see cref="SqliteElementIndex.HeldByLimit"/>, narrowed to its holders; else null (the
     /// query walks its order and probes each row). Each count is one row of the element's counts.
     /// </summary>
-    internal SqlitePageQuery? PageForElements(SqliteSession session, DocumentQuery query)
+    internal ElementRead? ElementReadFor(SqliteSession session, DocumentQuery query)
     {
         Comparison? scarcest = null;
         var fewest = long.MaxValue;
@@ -198,12 +196,7 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
             }
         }
 
-        return fewest switch
-        {
-            <= SqliteElementIndex.DriveLimit => SqliteQueryBuilder.BuildPage(Name, Fields, query, drivenBy: scarcest),
-            <= SqliteElementIndex.HeldByLimit => SqliteQueryBuilder.BuildPage(Name, Fields, query, heldBy: scarcest),
-            _ => null,
-        };
+        return scarcest is null || fewest > SqliteElementIndex.HeldByLimit ? null : new ElementRead(scarcest, Drives: fewest <= SqliteElementIndex.DriveLimit);
     }
 
     public Task<long> CountAsync(string? partitionKey, Filter? where, CancellationToken cancellationToken = default)
@@ -420,17 +413,17 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
     {
         if (write.HoldsElements)
         {
-            ForEachElementPath(session, partitionKey, id, write.Fields, SqliteElementIndex.AddFromDocument);
+            ExecuteForDocument(session, partitionKey, id, write.Fields.AddElementsSql);
         }
     }
 
     /// <summary>Removes the stored document's array elements from the element indexes, before it is rewritten or deleted.</summary>
     private static void RemoveElements(SqliteSession session, string partitionKey, string id, SqliteFields fields) =>
-        ForEachElementPath(session, partitionKey, id, fields, SqliteElementIndex.RemoveOfDocument);
+        ExecuteForDocument(session, partitionKey, id, fields.RemoveElementsSql);
 
-    private static void ForEachElementPath(SqliteSession session, string partitionKey, string id, SqliteFields fields, Func<string, string, IReadOnlyList<string>> statements)
+    private static void ExecuteForDocument(SqliteSession session, string partitionKey, string id, IReadOnlyList<string> statements)
     {
-        foreach (var sql in fields.ElementPaths.SelectMany(path => statements(fields.Container, path)))
+        foreach (var sql in statements)
         {
             var command = session.Command(sql);
             command.Parameters.AddWithValue("@p0", partitionKey);

@@ -1,7 +1,12 @@
+using Serverless.Core.Storage.Documents;
+
 namespace Serverless.Storage.Sqlite;
 
+/// <summary>How a page query reads an element's holders: as its driving table, or as a condition narrowing it.</summary>
+internal sealed record ElementRead(Comparison Element, bool Drives);
+
 /// <summary>
-/// The index of an array path's string elements (<see cref="Serverless.Core.Storage.Documents.ContainerSpec.ElementIndexedPaths"/>):
+/// The index of an array path's string elements (<see cref="ContainerSpec.ElementIndexedPaths"/>):
 /// a table of (pk, value, id) per path, kept by the store's writes in their own transaction: a create adds the new
 /// document's elements (only when it has some), a replace or upsert removes the old ones and adds the new, a delete
 /// removes them, and a patch that reaches the array is applied in .NET as a replace (patches run in SQL never reach it).
@@ -11,7 +16,7 @@ namespace Serverless.Storage.Sqlite;
 /// ~25% fewer items/s, paired; an update trigger: every status mirrored onto an item paid it).
 /// Without it, "items tagged X" tested every document's array: 352 ms p50 for a tag on 1 in 10,000 of 200k items.
 /// A filter in one partition reads the element's holder count, then the table one of three ways (see
-/// SqliteDocumentContainer.PageForElements): few holders drive the page query, which reads only those documents
+/// SqliteDocumentContainer.ElementReadFor): few holders drive the page query, which reads only those documents
 /// and sorts them (<see cref="DrivenFrom"/>); more narrow it to them (<see cref="HeldBy"/>); many are probed per
 /// candidate row, one index seek each, right when a page fills after a few rows (<see cref="Probe"/>).
 /// </remarks>

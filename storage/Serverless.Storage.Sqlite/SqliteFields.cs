@@ -40,6 +40,8 @@ internal sealed class SqliteFields
     {
         Container = container;
         ElementPaths = (elementPaths ?? []).ToHashSet(StringComparer.Ordinal);
+        AddElementsSql = [.. ElementPaths.SelectMany(path => SqliteElementIndex.AddFromDocument(container, path))];
+        RemoveElementsSql = [.. ElementPaths.SelectMany(path => SqliteElementIndex.RemoveOfDocument(container, path))];
         KeyPaths = [.. keyPaths.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
         _keyPaths = new HashSet<string>(KeyPaths, StringComparer.Ordinal);
         foreach (var path in KeyPaths)
@@ -65,6 +67,12 @@ internal sealed class SqliteFields
 
     /// <summary>The array paths whose elements have an index.</summary>
     public IReadOnlySet<string> ElementPaths { get; }
+
+    /// <summary>Adds the elements of stored document @p0/@p1 to every element index (<see cref="SqliteElementIndex.AddFromDocument"/>).</summary>
+    public IReadOnlyList<string> AddElementsSql { get; }
+
+    /// <summary>Removes them from every element index (<see cref="SqliteElementIndex.RemoveOfDocument"/>); none without element indexes.</summary>
+    public IReadOnlyList<string> RemoveElementsSql { get; }
 
     /// <summary>The indexed paths, in ordinal order (key parameter i binds path i).</summary>
     public IReadOnlyList<string> KeyPaths { get; }

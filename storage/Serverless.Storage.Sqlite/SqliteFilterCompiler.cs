@@ -109,6 +109,10 @@ internal static class SqliteFilterCompiler
         }
     }
 
+    /// <summary>True when the array at <paramref name="path"/> (known to be one) holds the string <paramref name="value"/>, read from the body.</summary>
+    private static string ArrayHolds(string path, string value) =>
+        $"EXISTS (SELECT 1 FROM json_each(body,{SqliteSql.JsonPath(path)}) WHERE type = 'text' AND value = {value})";
+
     private static void Group(IReadOnlyList<Filter> filters, string op, SqliteFields fields, SqlParameters parameters, StringBuilder sql)
     {
         sql.Append('(');
@@ -135,8 +139,7 @@ internal static class SqliteFilterCompiler
             case ComparisonOperator.Contains:
             {
                 var p = parameters.Add(scalar);
-                return $"(CASE {type} WHEN 'text' THEN instr({value},{p}) > 0 " +
-                       $"WHEN 'array' THEN EXISTS (SELECT 1 FROM json_each(body,{SqliteSql.JsonPath(c.Path)}) WHERE type = 'text' AND value = {p}) ELSE 0 END)";
+                return $"(CASE {type} WHEN 'text' THEN instr({value},{p}) > 0 WHEN 'array' THEN {ArrayHolds(c.Path, p)} ELSE 0 END)";
             }
 
             case ComparisonOperator.HasElement:
@@ -144,7 +147,7 @@ internal static class SqliteFilterCompiler
                 var p = parameters.Add(scalar);
                 return fields.ElementPaths.Contains(c.Path)
                     ? SqliteElementIndex.Probe(fields.Container, c.Path, p)
-                    : $"({type} = 'array' AND EXISTS (SELECT 1 FROM json_each(body,{SqliteSql.JsonPath(c.Path)}) WHERE type = 'text' AND value = {p}))";
+                    : $"({type} = 'array' AND {ArrayHolds(c.Path, p)})";
             }
 
             case ComparisonOperator.StartsWith:

@@ -28,12 +28,11 @@ internal static class SqliteQueryBuilder
     /// <param name="container">The container's name.</param>
     /// <param name="fields">How its SQL reads fields.</param>
     /// <param name="query">The query, validated.</param>
-    /// <param name="drivenBy">One of <see cref="ElementConditions"/> whose element few documents hold: the page is read
-    /// from that element's index entries (see <see cref="SqliteElementIndex.DrivenFrom"/>). The same rows either way, and
-    /// the same continuation tokens: only the FROM clause differs, not the conditions or the order.</param>
-    /// <param name="heldBy">One of <see cref="ElementConditions"/> whose holders the rows are also required to be among
-    /// (<see cref="SqliteElementIndex.HeldBy"/>): a redundant condition, added after the token's hash, as above.</param>
-    public static SqlitePageQuery BuildPage(string container, SqliteFields fields, DocumentQuery query, Comparison? drivenBy = null, Comparison? heldBy = null)
+    /// <param name="elementRead">One of <see cref="ElementConditions"/> and how the page reads its holders: as its driving
+    /// table (<see cref="SqliteElementIndex.DrivenFrom"/>, another FROM clause), or as a redundant condition that the rows
+    /// are among them (<see cref="SqliteElementIndex.HeldBy"/>). The same rows either way, and the same continuation
+    /// tokens: both are added after the token's hash, and neither changes the conditions or the order.</param>
+    public static SqlitePageQuery BuildPage(string container, SqliteFields fields, DocumentQuery query, ElementRead? elementRead = null)
     {
         var parameters = new SqlParameters();
         var conditions = Conditions(query.PartitionKey, query.Where, fields, parameters);
@@ -70,9 +69,18 @@ internal static class SqliteQueryBuilder
             conditions.Add(KeysetCondition(keys, after, parameters));
         }
 
-        if (heldBy is not null)
+        var from = SqliteSql.Table(container);
+        if (elementRead is { Element: var element })
         {
-            conditions.Add(SqliteElementIndex.HeldBy(container, heldBy.Path, parameters.Add(query.PartitionKey), parameters.Add(SqliteFilterCompiler.Scalar(heldBy.Value).Value)));
+            var (partition, value) = (parameters.Add(query.PartitionKey), parameters.Add(SqliteFilterCompiler.Scalar(element.Value).Value));
+            if (elementRead.Drives)
+            {
+                from = SqliteElementIndex.DrivenFrom(container, element.Path, partition, value);
+            }
+            else
+            {
+                conditions.Add(SqliteElementIndex.HeldBy(container, element.Path, partition, value));
+            }
         }
 
         var sql = new StringBuilder("SELECT id, pk, etag, ").Append(SqliteSql.BodyOut);
@@ -81,9 +89,7 @@ internal static class SqliteQueryBuilder
             sql.Append(", ").Append(keys[i].Expression);
         }
 
-        sql.Append(" FROM ").Append(drivenBy is null
-            ? SqliteSql.Table(container)
-            : SqliteElementIndex.DrivenFrom(container, drivenBy.Path, parameters.Add(query.PartitionKey), parameters.Add(SqliteFilterCompiler.Scalar(drivenBy.Value).Value)));
+        sql.Append(" FROM ").Append(from);
         AppendWhere(sql, conditions);
         sql.Append(" ORDER BY ").AppendJoin(", ", keys.Select(k => k.Expression + (k.Descending ? " DESC" : string.Empty)));
         sql.Append(" LIMIT ").Append(parameters.Add((long)query.PageSize + 1));
@@ -110,7 +116,7 @@ internal static class SqliteQueryBuilder
     /// of one sort rank: one of its AND terms (at any depth of nested ANDs) compares the path with a non-null value
     /// (a comparison matches only a field of the value's JSON type), or lists values of one type.
     /// </summary>
-    internal static bool PinsType(Filter? where, string path) => where switch
+    internal static bool PinsType(Filter? where, string path) => TopLevelTerms(where).Any(term => term switch
     {
         Comparison c => c.Path == path && c.Value is not null && c.Operator is ComparisonOperator.Eq or ComparisonOperator.Gt
             or ComparisonOperator.Gte or ComparisonOperator.Lt or ComparisonOperator.Lte or ComparisonOperator.StartsWith
@@ -118,9 +124,8 @@ internal static class SqliteQueryBuilder
         InList { Negated: false } list => list.Path == path && list.Values.Count > 0
             && list.Values.Select(v => SortRankOf(SqliteFilterCompiler.Scalar(v).Kind)).Distinct().Count() == 1
             && list.Values.All(v => v is not null && SqliteFilterCompiler.Scalar(v).Kind != JsonValueKind.Null),
-        AllOf all => all.Filters.Any(f => PinsType(f, path)),
         _ => false,
-    };
+    });
 
     private static int SortRankOf(JsonValueKind kind) => kind switch
     {
