@@ -66,7 +66,8 @@ internal static class SqliteQueryBuilder
         if (query.ContinuationToken is not null)
         {
             var after = DecodeToken(query.ContinuationToken, hash, keys.Count);
-            conditions.Add(KeysetCondition(keys, after, parameters));
+            // First among the conditions: see KeysetCondition.
+            conditions.Insert(0, KeysetCondition(keys, after, parameters));
         }
 
         var from = SqliteSql.Table(container);
@@ -249,10 +250,25 @@ internal static class SqliteQueryBuilder
         }
     }
 
-    /// <summary>(k1, k2, ...) strictly after (v1, v2, ...) in the sort order, spelled out per key because directions may differ.</summary>
+    /// <summary>
+    /// (k1, k2, ...) strictly after (v1, v2, ...) in the sort order, as a range SQLite starts its index walk from. When
+    /// every key ascends, the row value (k1, k2, ...) &gt; (v1, v2, ...), which SQLite seeks to directly. Otherwise the
+    /// comparison spelled out per key (k1 &gt; v1 OR (k1 = v1 AND k2 &lt; v2) ...), behind a bound on the first key alone
+    /// (k1 &gt;= v1, or &lt;= when it descends), since SQLite cannot start a walk from an OR. The caller puts this first
+    /// among the conditions: of two ranges on one index column SQLite starts from the first. Without that, a page
+    /// was found by walking the index from the start of the filter's own range on the sort field (at &gt;= x) and
+    /// skipping every row of the pages before it: over 200k rows, pages of 1,000, 1.4 ms for the 10th page and
+    /// 19 ms for the 190th; 0.5 ms for any page with the row value.
+    /// </summary>
     private static string KeysetCondition(List<(string Expression, bool Descending)> keys, List<object> after, SqlParameters parameters)
     {
         var names = after.Select(parameters.Add).ToList();
+        if (keys.All(k => !k.Descending))
+        {
+            // Alone: with the spelled-out form beside it, SQLite derived its range from that (k1 > v1) instead.
+            return $"({string.Join(", ", keys.Select(k => k.Expression))}) > ({string.Join(", ", names)})";
+        }
+
         var alternatives = new List<string>(keys.Count);
         for (var i = 0; i < keys.Count; i++)
         {
@@ -266,7 +282,7 @@ internal static class SqliteQueryBuilder
             alternatives.Add("(" + string.Join(" AND ", terms) + ")");
         }
 
-        return "(" + string.Join(" OR ", alternatives) + ")";
+        return $"{keys[0].Expression} {(keys[0].Descending ? "<=" : ">=")} {names[0]} AND (" + string.Join(" OR ", alternatives) + ")";
     }
 
     private static string ShapeHash(string container, List<string> conditions, SqlParameters parameters, List<(string Expression, bool Descending)> keys)
