@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using Serverless.Core.Filters;
 using Serverless.Core.Storage.Blobs;
 using Serverless.Core.Storage.Documents;
+using Serverless.Functions.Annotations;
 using Serverless.Functions.Identity;
 using Serverless.Functions.Items;
 using Serverless.Functions.Projects;
@@ -14,8 +15,9 @@ namespace Serverless.Functions.Datasets;
 
 /// <summary>
 /// The I/O of clone and merge, one bounded page per call, so the orchestrations stay small and every step is
-/// idempotent: a target item's id is derived from (target dataset, source dataset, source item), so a page that
-/// runs twice finds its items already there and copies only what is missing.
+/// idempotent: a target item's id is derived from (target dataset, source dataset, source item), and a copied
+/// annotation's from (target item, source annotation), so a page that runs twice finds its items and annotations
+/// already there and copies only what is missing.
 /// </summary>
 /// <remarks>
 /// Files are copied, not shared: each target item gets its own blob, <c>{projectId}/{targetDatasetId}/{itemId}</c>,
@@ -28,6 +30,7 @@ public sealed class DatasetCopier(
     IBlobStore blobs,
     DatasetStore datasets,
     ItemStore items,
+    AnnotationStore annotations,
     ProjectStore projects,
     IOptions<ItemsOptions> options,
     TimeProvider time)
@@ -49,6 +52,10 @@ public sealed class DatasetCopier(
     public static string TargetItemId(string targetDatasetId, string sourceDatasetId, string sourceItemId) =>
         "i_" + Hash($"{targetDatasetId}|{sourceDatasetId}|{sourceItemId}")[..24];
 
+    /// <summary>The id a source annotation gets on its item's copy.</summary>
+    public static string TargetAnnotationId(string targetItemId, string sourceAnnotationId) =>
+        "a_" + Hash($"{targetItemId}|{sourceAnnotationId}")[..24];
+
     /// <summary>Compiles a stored filter expression (already validated when the copy was requested).</summary>
     public static Filter? CompileFilter(string? filterJson) =>
         filterJson is null ? null : FilterCompiler.CompileFilter(filterJson, FieldCatalogs.Items);
@@ -62,7 +69,18 @@ public sealed class DatasetCopier(
             return false;
         }
 
-        await datasets.CreateCopyTargetAsync(input.ProjectId, input.DatasetId, input.Name, input.CreatedBy, input.Sources, ct);
+        // The sources' recipe, when they share one, so copied annotations keep being validated against their classes
+        // (sources of another project, in a project copy, are not found here: their recipes are that project's).
+        var recipes = new HashSet<string?>(StringComparer.Ordinal);
+        foreach (var source in input.Sources)
+        {
+            if (await datasets.GetRecipeIdAsync(input.ProjectId, source, ct) is (true, var recipeId))
+            {
+                recipes.Add(recipeId);
+            }
+        }
+
+        await datasets.CreateCopyTargetAsync(input.ProjectId, input.DatasetId, input.Name, input.CreatedBy, input.Sources, recipes.Count == 1 ? recipes.Single() : null, ct);
         if (await projects.GetAsync(input.ProjectId, ct) is null)
         {
             // The project's delete started meanwhile and may have listed its datasets already: take this one back.
@@ -140,16 +158,13 @@ public sealed class DatasetCopier(
         var toWrite = copies.Where(c => c is not null).Select(c => c!).ToList();
         var errors = await items.WriteAsync(input.TargetDatasetId, toWrite, ct);
         var pathTaken = 0;
+        var landed = targetIds.Where((_, k) => present[k]).ToHashSet(StringComparer.Ordinal);
         for (var k = 0; k < toWrite.Count; k++)
         {
-            if (errors[k] is null)
-            {
-                continue;
-            }
-
             // Another delivery of this same page may have written it meanwhile: that is a copy, not a conflict.
-            if (await Items.ReadAsync(targetPartition, toWrite[k].Item.Id, ct) is not null)
+            if (errors[k] is null || await Items.ReadAsync(targetPartition, toWrite[k].Item.Id, ct) is not null)
             {
+                landed.Add(toWrite[k].Item.Id);
                 continue;
             }
 
@@ -161,6 +176,20 @@ public sealed class DatasetCopier(
             }
 
             throw new InvalidOperationException($"Copying item '{toWrite[k].Item.Path}' into dataset '{input.TargetDatasetId}' failed: {errors[k]!.Message}", errors[k]);
+        }
+
+        var annotationsCopied = 0;
+        if (input.WithAnnotations)
+        {
+            // Every item whose copy is in the target, also those an earlier delivery wrote: a crash between an item
+            // and its annotations is mended by the retry, and the derived ids keep any annotation from being made twice.
+            await Parallel.ForAsync(0, sources.Count, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = ct }, async (k, token) =>
+            {
+                if (landed.Contains(targetIds[k]))
+                {
+                    Interlocked.Add(ref annotationsCopied, await CopyAnnotationsAsync(input, sources[k].Id, targetIds[k], token));
+                }
+            });
         }
 
         // A delete of the project or the target may have swept the target while this page was writing: the project
@@ -179,7 +208,34 @@ public sealed class DatasetCopier(
         }
 
         var copied = present.Count(p => p) + toWrite.Count - pathTaken;
-        return new CopyPageResult(copied, pathTaken, missingFile, page.ContinuationToken, TargetGone: false);
+        return new CopyPageResult(copied, pathTaken, missingFile, page.ContinuationToken, TargetGone: false, annotationsCopied);
+    }
+
+    /// <summary>
+    /// Copies the source item's annotations onto its copy, a page of <see cref="AnnotationStore.MaxPerRequest"/> per
+    /// atomic batch (with the copy's <c>annotationCount</c>/<c>annotated</c> and the target's counter); returns how
+    /// many were created (those already there are skipped). Like the items, they are the requester's, made now.
+    /// </summary>
+    private async Task<int> CopyAnnotationsAsync(CopyPageInput input, string sourceItemId, string targetItemId, CancellationToken ct)
+    {
+        var actor = new AnnotationActor(input.RequestedBy, "copy");
+        var created = 0;
+        string? token = null;
+        do
+        {
+            var page = await annotations.ListAsync(input.SourceDatasetId, sourceItemId, AnnotationStore.MaxPerRequest, token, ct);
+            if (page.Items.Count > 0)
+            {
+                var copies = page.Items
+                    .Select(a => (TargetAnnotationId(targetItemId, a.Id), new ValidAnnotation(a.Label, a.Shape, a.Geometry, a.Attributes, a.Frame, a.Frames)))
+                    .ToList();
+                created += await annotations.CreateIfAbsentAsync(input.ProjectId, input.TargetDatasetId, targetItemId, copies, actor, requireStatusClear: false, [], ct) ?? 0;
+            }
+
+            token = page.ContinuationToken;
+        }
+        while (token is not null);
+        return created;
     }
 
     /// <summary>Marks the target ready. False when it was deleted meanwhile.</summary>

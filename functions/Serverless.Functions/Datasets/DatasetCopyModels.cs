@@ -6,7 +6,7 @@ namespace Serverless.Functions.Datasets;
 /// <param name="Name">The new dataset's name.</param>
 /// <param name="Filter">Optional filter expression (the value of <c>"filter"</c> in the filter language): only matching items are cloned.</param>
 /// <param name="WithMetadata">Copy user metadata and tags (default true). System metadata (MIME type, image size) always follows the file.</param>
-/// <param name="WithAnnotations">Copy annotations (default false). Accepted now; see <see cref="DatasetCopyInput.WithAnnotations"/>.</param>
+/// <param name="WithAnnotations">Copy each item's annotations with it (default false).</param>
 public sealed record CloneDatasetRequest(string? Name, JsonElement? Filter, bool? WithMetadata, bool? WithAnnotations);
 
 /// <summary>Body of <c>POST /api/projects/{projectId}/datasets/merge</c>: 2 to <see cref="DatasetCopyInput.MaxMergeSources"/> datasets into a new one.</summary>
@@ -21,10 +21,7 @@ public sealed record MergeDatasetsRequest(string? Name, IReadOnlyList<string?>? 
 /// <param name="Sources">Source dataset ids, copied in this order.</param>
 /// <param name="FilterJson">The filter expression as JSON text (validated before the start), or null for every item.</param>
 /// <param name="WithMetadata">Copy user metadata and tags.</param>
-/// <param name="WithAnnotations">
-/// Annotations do not exist yet: the flag is accepted and recorded, items are copied with <c>annotated = false</c>.
-/// When annotations land, the page activity copies each item's annotations with it (same deterministic ids).
-/// </param>
+/// <param name="WithAnnotations">Copy each item's annotations with it (ids derived like the items', so retries make none twice).</param>
 /// <param name="RequestedBy">The user who asked; recorded as the new items' creator.</param>
 /// <param name="Progress">Where the copy stands (null on the first execution).</param>
 /// <param name="SourceProjectId">The project the sources belong to when it is not <paramref name="ProjectId"/> (a project
@@ -54,6 +51,7 @@ public sealed record DatasetCopyInput(
 /// <param name="SkippedMissingFile">Items left out because their file no longer exists.</param>
 /// <param name="SourceIndex">Index in <see cref="DatasetCopyInput.Sources"/> of the source being read.</param>
 /// <param name="Continuation">Store continuation token inside that source (null at its start).</param>
+/// <param name="AnnotationsCopied">Annotations copied with the items (with <see cref="DatasetCopyInput.WithAnnotations"/>).</param>
 public sealed record DatasetCopyProgress(
     string TargetDatasetId,
     string Phase,
@@ -62,7 +60,8 @@ public sealed record DatasetCopyProgress(
     long SkippedPathTaken,
     long SkippedMissingFile,
     int SourceIndex,
-    string? Continuation);
+    string? Continuation,
+    long AnnotationsCopied = 0);
 
 /// <summary>Input of the <see cref="CopyItemsPage"/> activity: one page of one source (of <see cref="SourceProjectId"/>, or of the target's project when null).</summary>
 public sealed record CopyPageInput(
@@ -73,14 +72,15 @@ public sealed record CopyPageInput(
     string? Continuation,
     bool WithMetadata,
     string RequestedBy,
-    string? SourceProjectId = null)
+    string? SourceProjectId = null,
+    bool WithAnnotations = false)
 {
     /// <summary>The project the source dataset belongs to.</summary>
     public string SourceProject => SourceProjectId ?? ProjectId;
 }
 
 /// <summary>What one page did. <see cref="TargetGone"/>: the target dataset or project was deleted, stop.</summary>
-public sealed record CopyPageResult(int Copied, int SkippedPathTaken, int SkippedMissingFile, string? Next, bool TargetGone);
+public sealed record CopyPageResult(int Copied, int SkippedPathTaken, int SkippedMissingFile, string? Next, bool TargetGone, int AnnotationsCopied = 0);
 
 /// <summary>Input of <see cref="CreateCopyTarget"/>.</summary>
 public sealed record CopyTargetInput(string ProjectId, string DatasetId, string Name, string CreatedBy, IReadOnlyList<string> Sources);

@@ -47,7 +47,7 @@ public abstract class DatasetCopyOrchestrator : TaskOrchestrator<DatasetCopyInpu
             }
 
             var page = await context.CallActivityAsync<CopyPageResult>(nameof(CopyItemsPage), new CopyPageInput(
-                input.ProjectId, input.Sources[progress.SourceIndex], input.TargetDatasetId, input.FilterJson, progress.Continuation, input.WithMetadata, input.RequestedBy, input.SourceProjectId), Retry);
+                input.ProjectId, input.Sources[progress.SourceIndex], input.TargetDatasetId, input.FilterJson, progress.Continuation, input.WithMetadata, input.RequestedBy, input.SourceProjectId, input.WithAnnotations), Retry);
             if (page.TargetGone)
             {
                 return Finish(context, progress with { Phase = "cancelled" });
@@ -58,6 +58,7 @@ public abstract class DatasetCopyOrchestrator : TaskOrchestrator<DatasetCopyInpu
                 Copied = progress.Copied + page.Copied,
                 SkippedPathTaken = progress.SkippedPathTaken + page.SkippedPathTaken,
                 SkippedMissingFile = progress.SkippedMissingFile + page.SkippedMissingFile,
+                AnnotationsCopied = progress.AnnotationsCopied + page.AnnotationsCopied,
                 SourceIndex = page.Next is null ? progress.SourceIndex + 1 : progress.SourceIndex,
                 Continuation = page.Next,
             };

@@ -37,7 +37,8 @@ public sealed class DatasetStore(IDocumentStore store, TimeProvider time)
     /// Creates the target of a clone or merge under a caller-chosen id in state <see cref="DatasetStates.Copying"/>.
     /// Idempotent: an existing dataset with that id is kept (an activity retried after it already ran).
     /// </summary>
-    public async Task CreateCopyTargetAsync(string projectId, string datasetId, string name, string creatorId, IReadOnlyList<string> sources, CancellationToken ct)
+    /// <param name="recipeId">The recipe the target uses (the one its sources share), or null.</param>
+    public async Task CreateCopyTargetAsync(string projectId, string datasetId, string name, string creatorId, IReadOnlyList<string> sources, string? recipeId, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(sources);
         var now = StoredTimestamp.Format(time.GetUtcNow());
@@ -51,6 +52,11 @@ public sealed class DatasetStore(IDocumentStore store, TimeProvider time)
             ["state"] = DatasetStates.Copying,
             ["copiedFrom"] = new JsonArray([.. sources.Select(s => JsonValue.Create(s))]),
         };
+        if (recipeId is not null)
+        {
+            body["recipeId"] = recipeId;
+        }
+
         try
         {
             await Datasets.CreateAsync(DatasetContainers.ProjectPartition(projectId), datasetId, body, ct);

@@ -3,7 +3,9 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
 using Serverless.Durable;
+using Serverless.Functions.Annotations;
 using Serverless.Functions.Datasets;
 using Serverless.Functions.Identity;
 using Serverless.Functions.Tests.Identity;
@@ -99,6 +101,81 @@ public sealed class DatasetCopyTests(AzuriteFixture azurite, DatasetCopyTests.Wo
             Assert.Equal("application/json", item.GetProperty("metadata").GetProperty("system").GetProperty("mimetype").GetString());
             Assert.False(item.GetProperty("annotated").GetBoolean());
         });
+    }
+
+    [Fact]
+    public async Task Clone_WithAnnotations_EachItemsAnnotationsOnItsCopyOnceCountedAndTheRecipeKept()
+    {
+        // Arrange: three items under a recipe; two annotations on the first, one on the second, none on the third.
+        var (owner, projectId, _) = await _world.SourceAsync();
+        using var client = App.Client(owner.Key);
+        var sourceId = await App.CreateDatasetAsync(owner, projectId, "annotated");
+        await App.BulkAsync(owner, projectId, sourceId, World.Entries(3));
+        using var recipe = await client.PostAsJsonAsync($"/api/projects/{projectId}/recipes", new
+        {
+            name = "scene",
+            classes = new object[] { new { name = "Day", color = "#ffff00", shape = "classification" }, new { name = "Rain", color = "#0000ff", shape = "classification" } },
+        });
+        var recipeId = (await recipe.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+        using var attached = await client.PutAsJsonAsync($"/api/projects/{projectId}/datasets/{sourceId}/recipe", new { recipeId });
+        var sources = (await App.AllItemsAsync(owner, projectId, sourceId)).OrderBy(i => i.GetProperty("path").GetString(), StringComparer.Ordinal).ToList();
+        string Annotations(string datasetId, JsonElement item) => $"/api/projects/{projectId}/datasets/{datasetId}/items/{item.GetProperty("id").GetString()}/annotations";
+        using var first = await client.PostAsJsonAsync(Annotations(sourceId, sources[0]), new { annotations = new[] { new { label = "Day" }, new { label = "Rain" } } });
+        using var second = await client.PostAsJsonAsync(Annotations(sourceId, sources[1]), new { annotations = new[] { new { label = "Day" } } });
+        Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        Assert.Equal(HttpStatusCode.Created, second.StatusCode);
+
+        // Act: a clone with annotations and one without.
+        async Task<DatasetCopyProgress> CloneAsync(string name, bool withAnnotations)
+        {
+            using var response = await client.PostAsJsonAsync($"/api/projects/{projectId}/datasets/{sourceId}/clone", new { name, withAnnotations });
+            var state = await App.WaitAsync((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!);
+            Assert.Equal(OrchestrationRuntimeStatus.Completed, state.Status);
+            return state.ReadOutputAs<DatasetCopyProgress>()!;
+        }
+
+        var with = await CloneAsync("with", withAnnotations: true);
+        var without = await CloneAsync("without", withAnnotations: false);
+        async Task<List<(JsonElement Item, List<JsonElement> Annotations)>> ReadAsync(string datasetId)
+        {
+            var copies = new List<(JsonElement, List<JsonElement>)>();
+            foreach (var item in (await App.AllItemsAsync(owner, projectId, datasetId)).OrderBy(i => i.GetProperty("path").GetString(), StringComparer.Ordinal))
+            {
+                var page = await client.GetFromJsonAsync<JsonElement>(Annotations(datasetId, item));
+                copies.Add((item, [.. page.GetProperty("items").EnumerateArray()]));
+            }
+
+            return copies;
+        }
+
+        var copied = await ReadAsync(with.TargetDatasetId);
+        var plain = await ReadAsync(without.TargetDatasetId);
+
+        // A page delivered again (a retried activity) finds everything there and creates nothing.
+        var again = await App.Factory.Services.GetRequiredService<DatasetCopier>().CopyPageAsync(
+            new CopyPageInput(projectId, sourceId, with.TargetDatasetId, null, null, true, owner.Id, WithAnnotations: true), CancellationToken.None);
+        var counted = await App.Factory.Services.GetRequiredService<AnnotationStore>().CountAsync(with.TargetDatasetId, CancellationToken.None);
+
+        // Assert
+        Assert.Equal(3, with.AnnotationsCopied);
+        Assert.Equal(0, without.AnnotationsCopied);
+        Assert.Equal([["Day", "Rain"], ["Day"], []], copied.Select(c => c.Annotations.Select(a => a.GetProperty("label").GetString()).Order(StringComparer.Ordinal).ToList()));
+        Assert.Equal([true, true, false], copied.Select(c => c.Item.GetProperty("annotated").GetBoolean()));
+        Assert.All(copied, c => Assert.All(c.Annotations, a =>
+        {
+            Assert.Equal(with.TargetDatasetId, a.GetProperty("datasetId").GetString());
+            Assert.Equal(c.Item.GetProperty("id").GetString(), a.GetProperty("itemId").GetString());
+            Assert.Equal(owner.Id, a.GetProperty("createdBy").GetString());
+        }));
+        Assert.All(plain, c => Assert.Empty(c.Annotations));
+        Assert.All(plain, c => Assert.False(c.Item.GetProperty("annotated").GetBoolean()));
+        Assert.Equal((3, 0), (again.Copied, again.AnnotationsCopied));
+        Assert.Equal(3, counted);
+        foreach (var target in new[] { with, without })
+        {
+            var dataset = await client.GetFromJsonAsync<Dataset>($"/api/projects/{projectId}/datasets/{target.TargetDatasetId}", IdentityApp.Json);
+            Assert.Equal(recipeId, dataset!.RecipeId);
+        }
     }
 
     [Fact]
