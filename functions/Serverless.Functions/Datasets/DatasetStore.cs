@@ -36,8 +36,8 @@ public sealed class DatasetStore(IDocumentStore store, TimeProvider time)
     /// <summary>
     /// Creates the target of a clone or merge under a caller-chosen id in state <see cref="DatasetStates.Copying"/>.
     /// Idempotent: an existing dataset with that id is kept (an activity retried after it already ran).
+    /// <paramref name="recipeId"/>: the recipe the target uses (the one its sources share), or null.
     /// </summary>
-    /// <param name="recipeId">The recipe the target uses (the one its sources share), or null.</param>
     public async Task CreateCopyTargetAsync(string projectId, string datasetId, string name, string creatorId, IReadOnlyList<string> sources, string? recipeId, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(sources);
