@@ -54,6 +54,48 @@ public sealed class AnalyticsProjectorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task BackgroundRounds_WritesDuringACatchUp_WaitForTheNextRoundThenEachProjectOnce()
+    {
+        // Arrange: a first catch-up of 200 ms during which two projects' logs grow (one of them its own, twice).
+        var signal = new AnalyticsSignal();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var calls = new List<(string Project, long AtMs)>();
+        using var stop = new CancellationTokenSource();
+        var done = new TaskCompletionSource();
+        var loop = AnalyticsBackgroundProjector.RunRoundsAsync(signal, async projectId =>
+        {
+            lock (calls)
+            {
+                calls.Add((projectId, clock.ElapsedMilliseconds));
+                if (calls.Count == 3)
+                {
+                    done.TrySetResult();
+                }
+            }
+
+            if (calls.Count == 1)
+            {
+                signal.Recorded("p1");
+                signal.Recorded("p2");
+                signal.Recorded("p1");
+                await Task.Delay(200);
+            }
+        }, stop.Token);
+
+        // Act
+        signal.Recorded("p1");
+        await done.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => loop);
+
+        // Assert: the second round starts no sooner than four times the first one's 200 ms after it ended (it used to
+        // start at once), and catches up each project once.
+        Assert.Equal(["p1", "p1", "p2"], calls.Select(c => c.Project));
+        Assert.True(calls[1].AtMs - calls[0].AtMs >= 200 + 700, $"second round {calls[1].AtMs - calls[0].AtMs} ms after the first");
+        Assert.True(calls[2].AtMs - calls[1].AtMs < 500, $"p2 {calls[2].AtMs - calls[1].AtMs} ms after p1 in the same round");
+    }
+
+    [Fact]
     public void From_StoredBytes_SameContributionsAsParsedBody()
     {
         // Arrange: every kind, plus nulls, mistyped fields, escapes, a fraction and unknown nested values.
