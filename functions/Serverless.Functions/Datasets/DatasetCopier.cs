@@ -199,11 +199,13 @@ public sealed class DatasetCopier(
         {
             foreach (var written in toWrite)
             {
+                await annotations.DeleteAllOfItemAsync(input.TargetDatasetId, written.Item.Id, ct);
                 await items.DeleteAsync(input.TargetDatasetId, written.Item.Id, ct);
                 await blobs.DeleteAsync(options.Value.BlobContainer, written.BlobName, ct);
             }
 
             await IdentityStore.DeleteIfExistsAsync(Items, targetPartition, DatasetContainers.StatsId, ct);
+            await IdentityStore.DeleteIfExistsAsync(Items, targetPartition, AnnotationStore.CounterId, ct);
             return new CopyPageResult(0, 0, 0, null, TargetGone: true);
         }
 
