@@ -97,6 +97,8 @@ echo
 dotnet build functions/Serverless.Functions/Serverless.Functions.csproj --nologo -v quiet -c Release
 # In the background, so that Ctrl-C and TERM reach this script's traps at once (wait is interruptible).
 app_dir="$(pwd)/functions/Serverless.Functions/bin/Release/net10.0"
+# The gen0 budget the deployment sets (infra/app/function.bicep); the runtime reads it only from the environment.
+export DOTNET_GCgen0size="${DOTNET_GCgen0size:-0x8000000}"
 dotnet "$app_dir/Serverless.Functions.dll" --urls "$urls" --contentRoot "$app_dir" &
 app_pid=$!
 wait "$app_pid"

@@ -93,6 +93,9 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       AzureWebJobsStorage__credential: 'managedidentity'
       AzureWebJobsStorage__clientId: identityClientId
 
+      // The .NET runtime reads the gen0 budget only from the environment (see RuntimeSettings.props).
+      DOTNET_GCgen0size: '0x8000000'
+
       // Telemetry with Entra ID auth (the component has local auth off).
       APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
