@@ -123,19 +123,32 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
 
     public Task<QueryPage> QueryAsync(DocumentQuery query, CancellationToken cancellationToken = default)
     {
+        var (items, token) = ReadPage(query, reader => new StoredDocument(reader.GetString(1), reader.GetString(0), ParseBody(reader, 3), reader.GetString(2)), cancellationToken);
+        return Task.FromResult(new QueryPage(items, token));
+    }
+
+    public Task<RawQueryPage> QueryRawAsync(DocumentQuery query, CancellationToken cancellationToken = default)
+    {
+        var (items, token) = ReadPage(query, reader => new RawDocument(reader.GetString(0), reader.GetFieldValue<byte[]>(3)), cancellationToken);
+        return Task.FromResult(new RawQueryPage(items, token));
+    }
+
+    /// <summary>One page of <paramref name="query"/>, each row as <paramref name="row"/> makes it, and the next page's token.</summary>
+    private (List<T> Items, string? Token) ReadPage<T>(DocumentQuery query, Func<SqliteDataReader, T> row, CancellationToken cancellationToken)
+    {
         cancellationToken.ThrowIfCancellationRequested();
         QueryRules.Validate(query);
-        return Task.FromResult(_store.Read(session =>
+        return _store.Read(session =>
         {
             var page = SqliteQueryBuilder.BuildPage(Name, Fields, query, ElementReadFor(session, query));
             var command = session.Command(page.Sql);
             page.Parameters.BindTo(command);
             using var reader = command.ExecuteReader();
-            var items = new List<StoredDocument>(Math.Min(query.PageSize, 128));
+            var items = new List<T>(Math.Min(query.PageSize, 128));
             string? lastToken = null;
             while (items.Count < query.PageSize && reader.Read())
             {
-                items.Add(new StoredDocument(reader.GetString(1), reader.GetString(0), ParseBody(reader, 3), reader.GetString(2)));
+                items.Add(row(reader));
                 if (items.Count == query.PageSize)
                 {
                     lastToken = SqliteQueryBuilder.EncodeToken(page, reader);
@@ -143,35 +156,8 @@ internal sealed class SqliteDocumentContainer : IDocumentContainer, IRawDocument
             }
 
             // The query asks for one row more than the page: only when it exists is there a next page.
-            var token = lastToken is not null && reader.Read() ? lastToken : null;
-            return new QueryPage(items, token);
-        }));
-    }
-
-    public Task<RawQueryPage> QueryRawAsync(DocumentQuery query, CancellationToken cancellationToken = default)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        QueryRules.Validate(query);
-        return Task.FromResult(_store.Read(session =>
-        {
-            var page = SqliteQueryBuilder.BuildPage(Name, Fields, query, ElementReadFor(session, query));
-            var command = session.Command(page.Sql);
-            page.Parameters.BindTo(command);
-            using var reader = command.ExecuteReader();
-            var items = new List<RawDocument>(Math.Min(query.PageSize, 128));
-            string? lastToken = null;
-            while (items.Count < query.PageSize && reader.Read())
-            {
-                items.Add(new RawDocument(reader.GetString(0), reader.GetFieldValue<byte[]>(3)));
-                if (items.Count == query.PageSize)
-                {
-                    lastToken = SqliteQueryBuilder.EncodeToken(page, reader);
-                }
-            }
-
-            var token = lastToken is not null && reader.Read() ? lastToken : null;
-            return new RawQueryPage(items, token);
-        }));
+            return (items, lastToken is not null && reader.Read() ? lastToken : null);
+        });
     }
 
     /// <summary>

@@ -183,13 +183,10 @@ public sealed class DatasetCopier(
         {
             // Every item whose copy is in the target, also those an earlier delivery wrote: a crash between an item
             // and its annotations is mended by the retry, and the derived ids keep any annotation from being made twice.
-            await Parallel.ForAsync(0, sources.Count, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = ct }, async (k, token) =>
-            {
-                if (landed.Contains(targetIds[k]))
-                {
-                    Interlocked.Add(ref annotationsCopied, await CopyAnnotationsAsync(input, sources[k].Id, targetIds[k], token));
-                }
-            });
+            var copiesOf = Enumerable.Range(0, sources.Count).Where(k => landed.Contains(targetIds[k])).ToDictionary(k => sources[k].Id, k => targetIds[k], StringComparer.Ordinal);
+            var sourceAnnotations = await annotations.ListOfItemsAsync(input.SourceDatasetId, [.. copiesOf.Keys], ct);
+            await Parallel.ForEachAsync(sourceAnnotations, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = ct }, async (entry, token) =>
+                Interlocked.Add(ref annotationsCopied, await CopyAnnotationsAsync(input, copiesOf[entry.Key], entry.Value, token)));
         }
 
         // A delete of the project or the target may have swept the target while this page was writing: the project
@@ -214,29 +211,22 @@ public sealed class DatasetCopier(
     }
 
     /// <summary>
-    /// Copies the source item's annotations onto its copy, a page of <see cref="AnnotationStore.MaxPerRequest"/> per
-    /// atomic batch (with the copy's <c>annotationCount</c>/<c>annotated</c> and the target's counter); returns how
-    /// many were created (those already there are skipped). Like the items, they are the requester's, made now.
+    /// Copies a source item's annotations onto its copy, <see cref="AnnotationStore.MaxPerRequest"/> per atomic batch
+    /// (with the copy's <c>annotationCount</c>/<c>annotated</c> and the target's counter); returns how many were created
+    /// (those already there are skipped). Like the items, they are the requester's, made now.
     /// </summary>
-    private async Task<int> CopyAnnotationsAsync(CopyPageInput input, string sourceItemId, string targetItemId, CancellationToken ct)
+    private async Task<int> CopyAnnotationsAsync(CopyPageInput input, string targetItemId, IReadOnlyList<Annotation> sourceAnnotations, CancellationToken ct)
     {
         var actor = new AnnotationActor(input.RequestedBy, "copy");
         var created = 0;
-        string? token = null;
-        do
+        foreach (var chunk in sourceAnnotations.Chunk(AnnotationStore.MaxPerRequest))
         {
-            var page = await annotations.ListAsync(input.SourceDatasetId, sourceItemId, AnnotationStore.MaxPerRequest, token, ct);
-            if (page.Items.Count > 0)
-            {
-                var copies = page.Items
-                    .Select(a => (TargetAnnotationId(targetItemId, a.Id), new ValidAnnotation(a.Label, a.Shape, a.Geometry, a.Attributes, a.Frame, a.Frames)))
-                    .ToList();
-                created += await annotations.CreateIfAbsentAsync(input.ProjectId, input.TargetDatasetId, targetItemId, copies, actor, requireStatusClear: false, [], ct) ?? 0;
-            }
-
-            token = page.ContinuationToken;
+            var copies = chunk
+                .Select(a => (TargetAnnotationId(targetItemId, a.Id), new ValidAnnotation(a.Label, a.Shape, a.Geometry, a.Attributes, a.Frame, a.Frames)))
+                .ToList();
+            created += await annotations.CreateIfAbsentAsync(input.ProjectId, input.TargetDatasetId, targetItemId, copies, actor, requireStatusClear: false, [], ct) ?? 0;
         }
-        while (token is not null);
+
         return created;
     }
 
